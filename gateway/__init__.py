@@ -1,0 +1,1 @@
+"""Ijwi's gateway: Flask app, adapters (SQL, Redis, SMS) and domain services."""

@@ -1,0 +1,44 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from gateway import runtime as runtime_module
+from gateway.config import Settings, load_settings
+from gateway.runtime import Runtime
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """A gateway app for settings (default: from the environment)."""
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = settings.secret_key
+    rt = Runtime(settings)
+    app.extensions["ijwi"] = rt
+    # Jobs run in this process (a test's worker, the CLI) see the same runtime.
+    runtime_module.install(rt)
+
+    from gateway.blueprints import health, ussd
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(ussd.bp)
+
+    from gateway.cli import register_commands
+
+    register_commands(app)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return jsonify(error=exc.name, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):  # type: ignore[no-untyped-def]
+        app.logger.exception("unexpected error")
+        return jsonify(error="Internal Server Error", message="the gateway could not answer"), 500
+
+    return app

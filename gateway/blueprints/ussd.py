@@ -1,0 +1,77 @@
+"""POST /ussd (Africa's Talking's USSD callback) and POST /ussd/events."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from gateway.models import UssdSessionEnd
+from gateway.phones import InvalidPhoneError, masked, normalize
+from gateway.ussd import UssdService
+from gateway.webhooks import plain, protected, runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ussd", __name__)
+
+# Longest sessionId accepted.
+SESSION_ID_MAX = 100
+# The answer when the request itself is unusable (no session or phone).
+BAD_REQUEST_REPLY = "END Sorry, this request could not be read. Please dial again."
+
+
+@bp.post("/ussd")
+@protected
+def callback():  # type: ignore[no-untyped-def]
+    """One USSD hop: always a text/plain CON or END, never a 500 to the network."""
+    session_id = request.form.get("sessionId", "").strip()
+    text = request.form.get("text", "")
+    if not session_id or len(session_id) > SESSION_ID_MAX:
+        return plain(BAD_REQUEST_REPLY)
+    try:
+        phone = normalize(request.form.get("phoneNumber", ""))
+    except InvalidPhoneError:
+        return plain(BAD_REQUEST_REPLY)
+    service = UssdService(runtime())
+    try:
+        return plain(service.handle(session_id, phone, text))
+    except Exception:
+        log.exception("USSD hop failed (session %s, phone %s)", session_id, masked(phone))
+        return plain(service.error_reply(session_id))
+
+
+@bp.post("/ussd/events")
+@protected
+def session_ended():  # type: ignore[no-untyped-def]
+    """Record an end-of-session notification (never its input: it may hold free text)."""
+    form = request.form
+    session_id = form.get("sessionId", "").strip()
+    if not session_id or len(session_id) > SESSION_ID_MAX:
+        return plain("sessionId is required", 400)
+    rt = runtime()
+    try:
+        phone_hash = rt.crypto.lookup_hash(normalize(form.get("phoneNumber", "")))
+    except InvalidPhoneError:
+        phone_hash = ""
+    with rt.db.session() as session:
+        if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is None:
+            session.add(
+                UssdSessionEnd(
+                    session_id=session_id,
+                    phone_hash=phone_hash,
+                    status=form.get("status", "")[:20],
+                    error=form.get("errorMessage", "")[:60],
+                    duration_ms=_int(form.get("durationInMillis")),
+                    hops=_int(form.get("hopsCount")),
+                    network_code=form.get("networkCode", "")[:10],
+                )
+            )
+    return plain("OK")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,89 @@
+"""Who is dialling: a registered volunteer or a community member, and in which language."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+
+from gateway import keys
+from gateway.models import CallerPreference, Volunteer
+from gateway.runtime import Runtime
+
+# The language of a caller nobody knows yet.
+DEFAULT_LANGUAGE = "rw"
+
+
+@dataclass(frozen=True)
+class Caller:
+    phone: str
+    phone_hash: str
+    # "volunteer" (registered and active) or "community".
+    kind: str
+    lang: str
+    volunteer_id: int | None = None
+    village_id: int | None = None
+    village_name: str | None = None
+    # A registered volunteer whose registration was ended.
+    deactivated: bool = False
+
+    @property
+    def home(self) -> dict[str, object] | None:
+        if self.kind != "volunteer" or self.village_id is None:
+            return None
+        return {"id": self.village_id, "name": self.village_name}
+
+
+def profile(rt: Runtime, phone: str) -> Caller:
+    """The caller's profile, from Redis when cached, else from SQL (then cached)."""
+    phone_hash = rt.crypto.lookup_hash(phone)
+    cached = rt.redis.get(keys.caller(phone_hash))
+    if cached:
+        return Caller(phone=phone, **json.loads(cached))
+    caller = _from_database(rt, phone, phone_hash)
+    data = asdict(caller)
+    data.pop("phone")
+    rt.redis.set(keys.caller(phone_hash), json.dumps(data), ex=keys.CALLER_TTL)
+    return caller
+
+
+def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
+    with rt.db.sessions() as session:
+        volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        chosen = session.scalar(select(CallerPreference.language).where(CallerPreference.phone_hash == phone_hash))
+        village_name = volunteer.village.name if volunteer else None
+    if volunteer is not None and volunteer.active:
+        return Caller(
+            phone=phone,
+            phone_hash=phone_hash,
+            kind="volunteer",
+            lang=chosen or volunteer.language,
+            volunteer_id=volunteer.id,
+            village_id=volunteer.village_id,
+            village_name=village_name,
+        )
+    return Caller(
+        phone=phone,
+        phone_hash=phone_hash,
+        kind="community",
+        lang=chosen or (volunteer.language if volunteer else DEFAULT_LANGUAGE),
+        deactivated=volunteer is not None,
+    )
+
+
+def remember_language(rt: Runtime, phone_hash: str, lang: str) -> None:
+    """Keep a caller's chosen language for their next dial."""
+    with rt.db.session() as session:
+        row = session.get(CallerPreference, phone_hash)
+        if row is None:
+            session.add(CallerPreference(phone_hash=phone_hash, language=lang))
+        else:
+            row.language = lang
+    forget(rt, [phone_hash])
+
+
+def forget(rt: Runtime, phone_hashes: list[str]) -> None:
+    """Drop cached profiles (after a registry import or a language change)."""
+    if phone_hashes:
+        rt.redis.delete(*[keys.caller(h) for h in phone_hashes])

@@ -1,0 +1,132 @@
+"""The command line: flask --app wsgi <group> <command>."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from gateway import migrate, registry
+from gateway.menu_catalog import PublishError
+from gateway.runtime import Runtime
+from menus.tree import TreeError, load_tree, shipped_trees
+from menus.validate import validate
+
+
+def _rt(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["ijwi"]
+    return rt
+
+
+def register_commands(app: Flask) -> None:
+    db = AppGroup("db", help="The database schema.")
+    locations = AppGroup("locations", help="Rwanda's administrative divisions.")
+    officers = AppGroup("officers", help="The registry of officers.")
+    volunteers = AppGroup("volunteers", help="The registry of volunteers (IZU).")
+    menus = AppGroup("menus", help="Menu trees.")
+    ussd = AppGroup("ussd", help="USSD sessions.")
+    demo = AppGroup("demo", help="Demonstration data.")
+
+    @db.command("upgrade")
+    def db_upgrade() -> None:
+        """Apply every migration the database lacks."""
+        migrate.upgrade(_rt(app).settings.database_url)
+        click.echo("database is up to date")
+
+    @locations.command("import")
+    @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def locations_import(file: Path | None) -> None:
+        """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""
+        summary = registry.import_locations(_rt(app), file or registry.SHIPPED_LOCATIONS)
+        click.echo(f"locations: {summary.created} added, {summary.updated} renamed")
+
+    def _import(kind: str, importer, file: Path) -> None:  # type: ignore[no-untyped-def]
+        try:
+            summary = importer(_rt(app), file.read_text(encoding="utf-8-sig"))
+        except registry.RegistryImportError as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            raise click.ClickException(f"nothing imported: {len(exc.problems)} bad line(s) in {file.name}") from None
+        click.echo(f"{kind}: {summary.created} added, {summary.updated} updated")
+
+    @officers.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def officers_import(file: Path) -> None:
+        """Add or update officers from a CSV (name,phone,role,district,sector,on_duty,language)."""
+        _import("officers", registry.import_officers, file)
+
+    @volunteers.command("import")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def volunteers_import(file: Path) -> None:
+        """Add or update volunteers from a CSV (name,phone,district,sector,cell,village,language)."""
+        _import("volunteers", registry.import_volunteers, file)
+
+    @menus.command("validate")
+    @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def menus_validate(file: Path | None) -> None:
+        """Check a tree (default: every shipped tree); exit 1 listing every problem."""
+        max_chars = _rt(app).settings.ussd_max_chars
+        failed = False
+        for path in [file] if file else shipped_trees():
+            try:
+                problems = validate(load_tree(path), max_chars)
+            except TreeError as exc:
+                problems = [str(exc)]
+            for problem in problems:
+                click.echo(f"{path.name}: {problem}", err=True)
+            failed = failed or bool(problems)
+            click.echo(f"{path.name}: {'INVALID' if problems else 'ok'}")
+        if failed:
+            sys.exit(1)
+
+    @menus.command("publish")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def menus_publish(file: Path) -> None:
+        """Validate a tree and make it the one new sessions start on."""
+        rt = _rt(app)
+        try:
+            tree = rt.menus.publish(file.read_text(encoding="utf-8"), rt.settings.ussd_max_chars, by="cli")
+        except (PublishError, TreeError) as exc:
+            raise click.ClickException(f"not published: {exc}") from None
+        click.echo(f"published {tree.name} version {tree.version[:12]}")
+
+    @ussd.command("simulate")
+    @click.option("--phone", required=True, help="The caller's number, e.g. +250788123456.")
+    def ussd_simulate(phone: str) -> None:
+        """Dial the gateway from this terminal; type an answer per screen, empty line to hang up."""
+        client = app.test_client()
+        session_id = f"SIM-{uuid.uuid4().hex[:12]}"
+        inputs: list[str] = []
+        while True:
+            form = {
+                "sessionId": session_id,
+                "serviceCode": _rt(app).settings.ussd_service_code,
+                "phoneNumber": phone,
+                "networkCode": "99999",
+                "text": "*".join(inputs),
+            }
+            token = _rt(app).settings.webhook_token
+            reply = client.post("/ussd" + (f"?token={token}" if token else ""), data=form).get_data(as_text=True)
+            click.echo("\n" + reply[4:] + "\n" + "-" * 30)
+            if reply.startswith("END"):
+                return
+            answer = click.prompt(">", default="", show_default=False)
+            if not answer:
+                click.echo("(hung up)")
+                return
+            inputs.append(answer)
+
+    @demo.command("seed")
+    def demo_seed() -> None:
+        """Load the places and a few officers and volunteers to try the gateway with."""
+        from gateway.demo import seed
+
+        for line in seed(_rt(app)):
+            click.echo(line)
+
+    for group in (db, locations, officers, volunteers, menus, ussd, demo):
+        app.cli.add_command(group)

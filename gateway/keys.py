@@ -1,0 +1,28 @@
+"""Every Redis key of the gateway's own data, and how long each lives (seconds)."""
+
+from __future__ import annotations
+
+# Prefix of every key the gateway writes (RQ keeps its own "rq:" keys).
+PREFIX = "ijwi"
+# A caller's cached profile (volunteer or not, language): refreshed from SQL after this.
+CALLER_TTL = 600
+
+
+def ussd_session(session_id: str) -> str:
+    """A USSD session's state and the replies it gave (TTL: USSD_SESSION_TTL)."""
+    return f"{PREFIX}:ussd:{session_id}"
+
+
+def draft(phone_hash: str) -> str:
+    """A half-done report a phone may resume (TTL: RESUME_WINDOW)."""
+    return f"{PREFIX}:draft:{phone_hash}"
+
+
+def caller(phone_hash: str) -> str:
+    """A caller's cached profile (TTL: CALLER_TTL)."""
+    return f"{PREFIX}:caller:{phone_hash}"
+
+
+def scheduler_lock() -> str:
+    """Held by the one worker that runs the periodic sweeps this interval."""
+    return f"{PREFIX}:scheduler"

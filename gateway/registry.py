@@ -1,0 +1,224 @@
+"""Imports of the place list and the registries of officers and volunteers.
+
+Every import is all or nothing: a bad row is reported with its line number and
+nothing of the file is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import callers
+from gateway.models import LANGUAGES, OFFICER_ROLES, Location, Officer, Volunteer
+from gateway.phones import InvalidPhoneError, normalize
+from gateway.runtime import Runtime
+
+# The copy of Rwanda's divisions shipped with the gateway.
+SHIPPED_LOCATIONS = Path(__file__).parent / "data" / "rwanda-locations.json"
+OFFICER_COLUMNS = ["name", "phone", "role", "district", "sector", "on_duty", "language"]
+VOLUNTEER_COLUMNS = ["name", "phone", "district", "sector", "cell", "village", "language"]
+_ROMAN = re.compile(r"\b(i{1,3}|iv|vi{0,3}|ix)\b", re.IGNORECASE)
+_TRUE = {"1", "yes", "true", "y", "on"}
+_FALSE = {"0", "no", "false", "n", "off", ""}
+
+
+class RegistryImportError(ValueError):
+    """A file that cannot be imported; lists every bad line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def clean_name(raw: str) -> str:
+    """A place or person name with stray and non-breaking spaces gone, and II for Ii."""
+    name = unicodedata.normalize("NFKC", raw).replace("\u00a0", " ")
+    name = " ".join(name.split())
+    words = name.split(" ")
+    return " ".join([words[0], *[_ROMAN.sub(lambda m: m.group(0).upper(), w) for w in words[1:]]])
+
+
+def path_key(*names: str) -> str:
+    """The case-free key of a place: its names from the district down."""
+    return "/".join(clean_name(n).casefold() for n in names)
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+
+
+def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSummary:
+    """Load the hierarchy (provinces to villages); existing places keep their ids."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    summary = ImportSummary()
+    with rt.db.session() as session:
+        known = {
+            path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
+        }
+
+        def upsert(level: str, name: str, path: str, parent_id: int | None) -> int:
+            name = clean_name(name)
+            if path in known:
+                pid, old_name = known[path]
+                if old_name != name:
+                    session.get_one(Location, pid).name = name
+                    summary.updated += 1
+                return pid
+            row = Location(level=level, name=name, path=path, parent_id=parent_id)
+            session.add(row)
+            session.flush()
+            known[path] = (row.id, name)
+            summary.created += 1
+            return row.id
+
+        for province in data["provinces"]:
+            pid = upsert("province", province["name"], "province:" + path_key(province["name"]), None)
+            for district in province["districts"]:
+                did = upsert("district", district["name"], path_key(district["name"]), pid)
+                for sector in district["sectors"]:
+                    s_names = (district["name"], sector["name"])
+                    sid = upsert("sector", sector["name"], path_key(*s_names), did)
+                    for cell in sector["cells"]:
+                        c_names = (*s_names, cell["name"])
+                        cid = upsert("cell", cell["name"], path_key(*c_names), sid)
+                        for village in cell["villages"]:
+                            upsert("village", village["name"], path_key(*c_names, village["name"]), cid)
+    rt.places.reload()
+    return summary
+
+
+def _rows(text: str, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    if header != columns:
+        raise RegistryImportError([f"line 1: the header must be {','.join(columns)}"])
+    reader.fieldnames = header
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _place(session: Session, names: list[str]) -> Location | None:
+    return session.scalar(select(Location).where(Location.path == path_key(*names)))
+
+
+def _common(row: dict[str, str], line: int, problems: list[str]) -> tuple[str, str] | None:
+    if not row.get("name"):
+        problems.append(f"line {line}: the name is empty")
+        return None
+    try:
+        phone = normalize(row.get("phone", ""))
+    except InvalidPhoneError:
+        problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
+        return None
+    language = (row.get("language") or "rw").lower()
+    if language not in LANGUAGES:
+        problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
+        return None
+    return phone, language
+
+
+def import_officers(rt: Runtime, text: str) -> ImportSummary:
+    """Add or update officers by phone number from the officers CSV."""
+    problems: list[str] = []
+    summary = ImportSummary()
+    seen: dict[str, int] = {}
+    with rt.db.session() as session:
+        for line, row in _rows(text, OFFICER_COLUMNS):
+            common = _common(row, line, problems)
+            if common is None:
+                continue
+            phone, language = common
+            if phone in seen:
+                problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
+                continue
+            seen[phone] = line
+            role = row["role"].lower()
+            if role not in OFFICER_ROLES:
+                problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
+                continue
+            on_duty = row["on_duty"].lower()
+            if on_duty not in _TRUE | _FALSE:
+                problems.append(f"line {line}: on_duty must be yes or no")
+                continue
+            district = _place(session, [row["district"]]) if row["district"] else None
+            if row["district"] and (district is None or district.level != "district"):
+                problems.append(f"line {line}: no district named {row['district']!r}")
+                continue
+            if district is None and role != "national_desk":
+                problems.append(f"line {line}: a {role} needs a district")
+                continue
+            sector = _place(session, [row["district"], row["sector"]]) if row["sector"] else None
+            if row["sector"] and sector is None:
+                problems.append(f"line {line}: no sector {row['sector']!r} in {row['district']}")
+                continue
+            if role == "sector_contact" and sector is None:
+                problems.append(f"line {line}: a sector_contact needs a sector")
+                continue
+            officer = session.scalar(select(Officer).where(Officer.phone == phone))
+            if officer is None:
+                officer = Officer(phone=phone)
+                session.add(officer)
+                summary.created += 1
+            else:
+                summary.updated += 1
+            officer.name = clean_name(row["name"])
+            officer.role = role
+            officer.district_id = district.id if district else None
+            officer.sector_id = sector.id if sector else None
+            officer.on_duty = on_duty in _TRUE
+            officer.language = language
+            officer.active = True
+        if problems:
+            session.rollback()
+            raise RegistryImportError(problems)
+    return summary
+
+
+def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
+    """Add or update volunteers by phone number from the volunteers CSV."""
+    problems: list[str] = []
+    summary = ImportSummary()
+    seen: dict[str, int] = {}
+    with rt.db.session() as session:
+        for line, row in _rows(text, VOLUNTEER_COLUMNS):
+            common = _common(row, line, problems)
+            if common is None:
+                continue
+            phone, language = common
+            if phone in seen:
+                problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
+                continue
+            seen[phone] = line
+            names = [row["district"], row["sector"], row["cell"], row["village"]]
+            village = _place(session, names)
+            if village is None or village.level != "village":
+                problems.append(f"line {line}: no village {'/'.join(names)!r}")
+                continue
+            volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+            if volunteer is None:
+                volunteer = Volunteer(phone=phone)
+                session.add(volunteer)
+                summary.created += 1
+            else:
+                summary.updated += 1
+            volunteer.name = clean_name(row["name"])
+            volunteer.village_id = village.id
+            volunteer.language = language
+            volunteer.active = True
+        if problems:
+            session.rollback()
+            raise RegistryImportError(problems)
+    callers.forget(rt, [rt.crypto.lookup_hash(p) for p in seen])
+    return summary

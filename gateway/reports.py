@@ -1,0 +1,134 @@
+"""Reports and home visits: stored once per session before the caller sees a reference."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.callers import Caller
+from gateway.clock import utcnow
+from gateway.models import VISIT_DOMAINS, Referral, Report, Visit
+from gateway.runtime import Runtime
+from menus.reference import is_valid, new_reference
+
+log = logging.getLogger(__name__)
+
+# Attempts at drawing a reference number nobody has.
+REFERENCE_ATTEMPTS = 10
+
+
+class ReportError(RuntimeError):
+    """A report could not be stored."""
+
+
+def _free_reference(session: Session) -> str:
+    for _ in range(REFERENCE_ATTEMPTS):
+        reference = new_reference()
+        taken = session.scalar(select(Report.id).where(Report.reference == reference)) or session.scalar(
+            select(Visit.id).where(Visit.reference == reference)
+        )
+        if not taken:
+            return reference
+    raise ReportError("no free reference number found")
+
+
+def submit_report(
+    rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any], lang: str, version: str
+) -> str:
+    """Store the report of a session (once, whatever is resent); its reference number."""
+    with rt.db.session() as session:
+        existing = session.scalar(select(Report).where(Report.session_id == session_id))
+        if existing is not None:
+            return existing.reference
+        details = (answers.get("details") or "").strip()
+        report = Report(
+            session_id=session_id,
+            reference=_free_reference(session),
+            reporter_phone_enc=rt.crypto.encrypt(caller.phone),
+            reporter_phone_hash=caller.phone_hash,
+            volunteer_id=caller.volunteer_id,
+            category=answers["category"],
+            urgent=answers.get("urgent") == "yes",
+            age_band=answers["age_band"],
+            sex=answers["sex"],
+            location_id=int(answers["location"]),
+            details_enc=rt.crypto.encrypt(details) if details else None,
+            callback_ok=caller.kind == "volunteer" or answers.get("callback") == "yes",
+            wants_sms=answers.get("sms") == "yes",
+            language=lang,
+            tree_version=version,
+        )
+        session.add(report)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            again = session.scalar(select(Report.reference).where(Report.session_id == session_id))
+            if again is None:
+                raise
+            return again
+        report_id, reference = report.id, report.reference
+    _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
+    return reference
+
+
+def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any]) -> str:
+    """Store a volunteer's home visit (once per session); its reference number."""
+    if caller.volunteer_id is None or caller.village_id is None:
+        raise ReportError("only a registered volunteer records a home visit")
+    concerns = [d for d in VISIT_DOMAINS if answers.get(f"domain_{d}") == "concern"]
+    with rt.db.session() as session:
+        existing = session.scalar(select(Visit).where(Visit.session_id == session_id))
+        if existing is not None:
+            return existing.reference
+        visit = Visit(
+            session_id=session_id,
+            reference=_free_reference(session),
+            volunteer_id=caller.volunteer_id,
+            village_id=caller.village_id,
+            household_code=str(answers["household"]).upper(),
+            concerns=concerns,
+            # A visit with no concern has nothing to route.
+            routed_at=None if concerns else utcnow(),
+        )
+        session.add(visit)
+        session.flush()
+        visit_id, reference = visit.id, visit.reference
+    if concerns:
+        _enqueue(rt, "workers.jobs.route_visit", visit_id, f"route-visit-{visit_id}")
+    return reference
+
+
+def _enqueue(rt: Runtime, func: str, row_id: int, job_id: str) -> None:
+    """Queue the routing job; if Redis fails now, the sweeper picks the row up later."""
+    try:
+        rt.enqueue(func, row_id, job_id=job_id)
+    except Exception:
+        log.exception("could not queue %s; the sweeper will retry it", job_id)
+
+
+def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
+    """Which status line a caller may see for a reference (a tree string name).
+
+    Only the phone that filed the report, or a volunteer of the same village, sees more
+    than "received".
+    """
+    if not is_valid(reference):
+        return "status_not_found"
+    with rt.db.sessions() as session:
+        report = session.scalar(select(Report).where(Report.reference == reference))
+        referral = session.scalar(select(Referral).where(Referral.reference == reference))
+        visit = session.scalar(select(Visit).where(Visit.reference == reference))
+        if report is None and visit is None:
+            return "status_not_found"
+        mine = (report is not None and report.reporter_phone_hash == caller.phone_hash) or (
+            visit is not None and visit.volunteer_id == caller.volunteer_id
+        )
+        neighbour = caller.kind == "volunteer" and referral is not None and referral.location_id == caller.village_id
+        if not (mine or neighbour) or referral is None:
+            return "status_received"
+        return "status_received" if referral.status == "new" else f"status_{referral.status}"

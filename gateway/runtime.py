@@ -1,0 +1,98 @@
+"""Everything a process needs, built once from Settings: database, Redis, queue, caches.
+
+The web app and the workers share this; nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job, JobStatus
+
+from gateway.config import Settings, load_settings
+from gateway.crypto import Crypto
+from gateway.db import Database
+from gateway.menu_catalog import MenuCatalog
+from gateway.places import PlaceIndex
+from gateway.redis_conn import connect, embedded_url
+
+# The RQ queue every job goes on.
+QUEUE_NAME = "ijwi"
+# Where the embedded Redis keeps its file when REDIS_URL is not set.
+EMBEDDED_REDIS_FILE = "instance/redis.db"
+# Job states in which a job of the same id must not be enqueued again.
+_IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database = field(init=False)
+    redis: redis.Redis = field(init=False)
+    rq_redis: redis.Redis = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.settings.database_url)
+        url = self.settings.redis_url or embedded_url(EMBEDDED_REDIS_FILE)
+        self.redis, self.rq_redis = connect(url)
+
+    @cached_property
+    def crypto(self) -> Crypto:
+        return Crypto(self.settings.encryption_key, self.settings.secret_key)
+
+    @cached_property
+    def places(self) -> PlaceIndex:
+        return PlaceIndex(self.db)
+
+    @cached_property
+    def menus(self) -> MenuCatalog:
+        return MenuCatalog(self.db)
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(QUEUE_NAME, connection=self.rq_redis)
+
+    def enqueue(
+        self,
+        func: Callable[..., Any] | str,
+        *args: Any,
+        job_id: str,
+        retry: Retry | None = None,
+    ) -> None:
+        """Put a job on the queue once: a job id queued or running is left alone.
+
+        Jobs are idempotent against the database, so a finished or failed job of the
+        same id is replaced (that is how stalled work is picked up again).
+        """
+        try:
+            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=600)
+        except DuplicateJobError:
+            old = Job.fetch(job_id, connection=self.rq_redis)
+            if old.get_status(refresh=True) in _IN_FLIGHT:
+                return
+            old.delete()
+            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=600)
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """This process's runtime, built from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = Runtime(load_settings())
+    return _current
+
+
+def install(runtime: Runtime | None) -> Runtime | None:
+    """Make runtime this process's own (the app factory, a test); returns the previous one."""
+    global _current
+    previous, _current = _current, runtime
+    return previous

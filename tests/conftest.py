@@ -1,0 +1,114 @@
+"""Fixtures: app -> client -> runner, over real Redis and PostgreSQL when
+TEST_DATABASE_URL / TEST_REDIS_URL (or DATABASE_URL / REDIS_URL) name them, else over
+SQLite and an embedded Redis. Each test starts with empty tables (places stay loaded)
+and an empty Redis database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from rq import SimpleWorker
+from sqlalchemy import text
+
+from gateway import migrate, registry, runtime
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.db import Base
+from gateway.redis_conn import embedded_url
+from gateway.runtime import QUEUE_NAME, Runtime
+
+# Tables whose rows survive from test to test (loaded once per run).
+KEPT_TABLES = {"locations", "alembic_version"}
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def _database_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+
+
+def _redis_url(tmp: Path) -> str:
+    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or embedded_url(str(tmp / "redis.db"))
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of the whole run, with a database migrated and loaded with places."""
+    tmp = tmp_path_factory.mktemp("ijwi")
+    url = _database_url() or f"sqlite:///{tmp / 'template.db'}"
+    settings = Settings(
+        database_url=url,
+        redis_url=_redis_url(tmp),
+        secret_key="test-secret",
+        encryption_key=ENCRYPTION_KEY,
+        sms_backend="console",
+        at_username="sandbox",
+        at_api_key="test-api-key",
+        at_sender_id="IJWI",
+    )
+    if url.startswith("postgresql"):
+        rt = Runtime(settings)
+        with rt.db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        rt.db.engine.dispose()
+    migrate.upgrade(url)
+    rt = Runtime(settings)
+    registry.import_locations(rt)
+    rt.db.engine.dispose()
+    yield settings
+
+
+@pytest.fixture
+def settings(base_settings: Settings, tmp_path: Path) -> Settings:
+    """The run's settings, with a fresh SQLite copy per test (PostgreSQL is emptied instead)."""
+    if base_settings.database_url.startswith("sqlite"):
+        template = Path(base_settings.database_url.removeprefix("sqlite:///"))
+        copy = tmp_path / "test.db"
+        shutil.copy(template, copy)
+        return replace(base_settings, database_url=f"sqlite:///{copy}")
+    return base_settings
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    previous = runtime.install(None)
+    app = create_app(settings)
+    rt: Runtime = app.extensions["ijwi"]
+    rt.redis.flushdb()
+    if not settings.database_url.startswith("sqlite"):
+        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES]
+        with rt.db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    yield app
+    rt.db.engine.dispose()
+    runtime.install(previous)
+
+
+@pytest.fixture
+def rt(app) -> Runtime:  # type: ignore[no-untyped-def]
+    return app.extensions["ijwi"]
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def run_jobs(rt: Runtime):  # type: ignore[no-untyped-def]
+    """Run every queued job with the real RQ worker code, until the queue is empty."""
+
+    def run() -> None:
+        SimpleWorker([QUEUE_NAME], connection=rt.rq_redis).work(burst=True)
+
+    return run

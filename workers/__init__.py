@@ -1,0 +1,1 @@
+"""Background work on RQ: routing reports, sending SMS, escalating, sweeping."""

@@ -1,0 +1,43 @@
+"""python -m workers: an RQ worker (with RQ's scheduler for retries) and the periodic sweeps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rq import SimpleWorker
+
+from gateway import keys, runtime
+from gateway.runtime import QUEUE_NAME, Runtime
+from workers import periodic
+
+log = logging.getLogger("workers")
+
+
+def tick_forever(rt: Runtime, stop: threading.Event) -> None:
+    """Every SCHEDULER_INTERVAL seconds, one worker of the fleet queues the sweeps."""
+    interval = rt.settings.scheduler_interval
+    while not stop.wait(interval):
+        try:
+            if rt.redis.set(keys.scheduler_lock(), "1", nx=True, ex=max(1, interval - 1)):
+                periodic.queue_sweeps(rt)
+        except Exception:
+            log.exception("could not queue the periodic sweeps; trying again next tick")
+
+
+def main() -> None:
+    rt = runtime.current()
+    logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    periodic.queue_sweeps(rt)
+    threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()
+    # SimpleWorker runs jobs in this process: no fork, so the database pool stays valid.
+    worker = SimpleWorker([QUEUE_NAME], connection=rt.rq_redis)
+    try:
+        worker.work(with_scheduler=True)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    main()
