@@ -45,6 +45,10 @@ class MenuCatalog:
             self._checked_at = time.monotonic()
         return self.get(self._active)
 
+    def refresh(self) -> None:
+        """Ask the database for the active version on the next new session."""
+        self._checked_at = 0.0
+
     def get(self, version: str) -> Tree:
         """The tree of a version; a session keeps the one it started on."""
         tree = self._trees.get(version)
@@ -72,5 +76,5 @@ class MenuCatalog:
                 session.add(MenuVersion(version=tree.version, source=source, active=True, published_by=by))
             else:
                 row.active = True
-        self._checked_at = 0.0
+        self.refresh()
         return tree

@@ -90,6 +90,23 @@ def app(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def app_with(settings: Settings):  # type: ignore[no-untyped-def]
+    """Make apps whose settings differ from the test's: app_with(webhook_token="x")."""
+    made = []
+    previous = runtime.install(None)
+
+    def make(**changes):  # type: ignore[no-untyped-def]
+        app = create_app(replace(settings, **changes))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["ijwi"].db.engine.dispose()
+    runtime.install(previous)
+
+
+@pytest.fixture
 def rt(app) -> Runtime:  # type: ignore[no-untyped-def]
     return app.extensions["ijwi"]
 

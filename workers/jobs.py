@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -84,10 +84,10 @@ def route_visit(visit_id: int) -> int | None:
         return referral.id
 
 
-def sweep() -> dict[str, int]:
+def sweep(now: datetime | None = None) -> dict[str, int]:
     """Queue again what a lost job or a restarted Redis left undone."""
     rt = runtime.current()
-    settled = utcnow() - timedelta(seconds=SWEEP_AFTER)
+    settled = (now or utcnow()) - timedelta(seconds=SWEEP_AFTER)
     with rt.db.sessions() as session:
         reports = session.scalars(
             select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)

@@ -1,0 +1,178 @@
+"""The field rules of the USSD webhook: replays, '*' in free text, bad input, odd requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.models import Report, UssdSessionEnd
+from tests.helpers import COMMUNITY_PHONE, VOLUNTEER_PHONE, Dial, register_volunteer
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "africastalking"
+
+
+def _post(client, **fields):  # type: ignore[no-untyped-def]
+    form = {"sessionId": "ATUid_x", "serviceCode": "*801#", "phoneNumber": COMMUNITY_PHONE, "networkCode": "63510"}
+    form.update(fields)
+    return client.post("/ussd", data={k: v for k, v in form.items() if v is not None})
+
+
+def _volunteer_report_until_confirm(dial: Dial) -> str:
+    return dial.send("1", "1", "1", "3", "1", "1", "Beaten at home, see house 12*B")
+
+
+def test_replayed_hops_get_the_same_reply_and_create_one_report(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    confirm = _volunteer_report_until_confirm(dial)
+    # The network resends the previous hop: same screen, nothing changes.
+    again = _post(client, sessionId=dial.session_id, phoneNumber=VOLUNTEER_PHONE, text="*".join(dial.inputs))
+    assert again.get_data(as_text=True) == confirm
+    end = dial.send("1")
+    for _ in range(3):
+        resent = _post(client, sessionId=dial.session_id, phoneNumber=VOLUNTEER_PHONE, text=dial.text)
+        assert resent.get_data(as_text=True) == end
+    # An older hop resent after the end still gets its own old reply.
+    old = _post(client, sessionId=dial.session_id, phoneNumber=VOLUNTEER_PHONE, text="1")
+    assert old.get_data(as_text=True).startswith("CON What is happening?")
+    with rt.db.sessions() as session:
+        assert session.scalar(select(func.count(Report.id))) == 1
+
+
+def test_free_text_with_stars_is_kept_whole(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    dial.send("1", "2", "2", "4", "3", "1", "a*b**c * d")
+    dial.send("1")
+    with rt.db.sessions() as session:
+        report = session.scalar(select(Report))
+        assert rt.crypto.decrypt(report.details_enc) == "a*b**c * d"
+
+
+def test_fixture_session_from_africas_talking_is_answered_hop_by_hop(client, rt):
+    register_volunteer(rt)
+    hops = json.loads((FIXTURES / "ussd_session.json").read_text())["hops"]
+    replies = [client.post("/ussd", data=hop).get_data(as_text=True) for hop in hops]
+    assert all(r.startswith(("CON ", "END ")) for r in replies)
+    assert replies[0].startswith("CON Ijwi - Child protection")
+
+
+def test_invalid_choice_reprompts_the_same_screen(client):
+    dial = Dial(client)
+    dial.send("3", "2")  # English
+    screen = dial.send("1", "7", "1")  # category 7, in danger
+    assert screen.startswith("CON Age of the child?")
+    wrong = dial.send("9")
+    assert wrong.startswith("CON Invalid choice, try again.\nAge of the child?")
+    assert dial.send("abc").startswith("CON Invalid choice")
+    assert dial.send("2").startswith("CON Sex of the child?")
+
+
+def test_back_main_menu_and_more(client):
+    dial = Dial(client)
+    dial.send("3", "2")
+    first = dial.send("1")
+    assert "98. More" in first and "9. Other" not in first
+    second = dial.send("98")
+    assert "9. Other" in second and "1. Violence" not in second
+    assert dial.send("0") == first  # back a page
+    assert dial.send("0").startswith("CON Ijwi - Child protection")  # back to the menu
+    dial.send("1", "2")
+    assert dial.screen.startswith("CON Is the child in danger")
+    assert dial.send("00").startswith("CON Ijwi - Child protection")
+    # 98 where there is no next page is just a wrong choice.
+    dial.send("1", "1")
+    assert dial.send("98").startswith("CON Invalid choice")
+
+
+def test_unknown_session_starting_midway_gets_the_first_screen(client):
+    response = _post(client, sessionId="ATUid_never_seen", text="1*2*3")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("CON Ijwi - Kurinda umwana")
+    # And the session goes on from there.
+    nxt = _post(client, sessionId="ATUid_never_seen", text="1*2*3*1")
+    assert nxt.get_data(as_text=True).startswith("CON Ni iki kiri kuba?")
+
+
+@pytest.mark.parametrize("missing", ["sessionId", "phoneNumber"])
+def test_missing_field_gets_a_polite_end(client, missing):
+    response = _post(client, **{missing: None}, text="")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("END ")
+
+
+def test_bad_phone_number_gets_a_polite_end(client):
+    body = _post(client, phoneNumber="not-a-phone", text="").get_data(as_text=True)
+    assert body.startswith("END Sorry")
+
+
+def test_ten_kilobyte_text_is_answered_without_error(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    dial.send("1", "1", "2", "1", "2", "1")
+    screen = dial.send("x" * 10_000)
+    assert screen.startswith("CON Send this report?")
+    huge = _post(client, sessionId="ATUid_huge", text="9" * 10_000)
+    assert huge.status_code == 200 and huge.get_data(as_text=True).startswith("CON ")
+    dial.send("1")
+    with rt.db.sessions() as session:
+        assert len(rt.crypto.decrypt(session.scalar(select(Report)).details_enc)) == 160
+
+
+def test_non_ascii_input_is_handled(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    assert dial.send("١").startswith("CON Invalid choice")
+    dial.send("0")
+    dial.send("1", "1", "2", "1", "2", "1")
+    assert dial.send("Umwana yakubiswe ê 🙁 ñ").startswith("CON Send this report?")
+    assert dial.send("1").startswith("END Thank you")
+    with rt.db.sessions() as session:
+        assert rt.crypto.decrypt(session.scalar(select(Report)).details_enc) == "Umwana yakubiswe ê 🙁 ñ"
+
+
+def test_every_screen_of_a_session_fits_and_is_gsm7(client, rt):
+    from menus.gsm import is_gsm7
+
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    screens = [dial.screen]
+    for answer in ["1", "98", "0", "1", "1", "1", "1", "2", "98", "1", "1", "1", "1", "1", "1", "x*y"]:
+        screens.append(dial.send(answer))
+    for screen in screens:
+        assert len(screen) - 4 <= 182, screen
+        assert is_gsm7(screen), screen
+
+
+def test_failure_inside_a_hop_gets_a_polite_end_not_a_500(client, rt, monkeypatch):
+    from gateway import reports
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database down")
+
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    _volunteer_report_until_confirm(dial)
+    monkeypatch.setattr(reports, "submit_report", broken)
+    end = dial.send("1")
+    assert end.startswith("END Sorry, something went wrong")
+    assert "116" in end
+
+
+def test_session_end_notification_is_recorded_without_its_input(client, rt):
+    form = json.loads((FIXTURES / "ussd_event_incomplete.json").read_text())
+    response = client.post("/ussd/events", data=form)
+    assert response.status_code == 200
+    assert client.post("/ussd/events", data=form).status_code == 200  # resent: still one row
+    with rt.db.sessions() as session:
+        rows = session.scalars(select(UssdSessionEnd)).all()
+        assert [(r.status, r.error, r.hops) for r in rows] == [("Incomplete", "USER_TIMEOUT", 4)]
+        assert rows[0].phone_hash == rt.crypto.lookup_hash("+250788123456")
+
+
+def test_session_end_without_session_id_is_a_400(client):
+    response = client.post("/ussd/events", data={"status": "Success"})
+    assert response.status_code == 400
