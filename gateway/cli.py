@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway import migrate, registry
+from gateway import registry
 from gateway.menu_catalog import PublishError
 from gateway.runtime import Runtime
 from menus.tree import TreeError, load_tree, shipped_trees
@@ -34,6 +34,8 @@ def register_commands(app: Flask) -> None:
     @db.command("upgrade")
     def db_upgrade() -> None:
         """Apply every migration the database lacks."""
+        from gateway import migrate
+
         migrate.upgrade(_rt(app).settings.database_url)
         click.echo("database is up to date")
 
