@@ -26,3 +26,8 @@ def caller(phone_hash: str) -> str:
 def scheduler_lock() -> str:
     """Held by the one worker that runs the periodic sweeps this interval."""
     return f"{PREFIX}:scheduler"
+
+
+def places_stamp() -> str:
+    """Changed by every import of places, so that each process reloads its copy (no TTL)."""
+    return f"{PREFIX}:places:stamp"

@@ -7,13 +7,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from redis import Redis
 from sqlalchemy import select
 
+from gateway import keys
 from gateway.db import Database
 from gateway.models import Location
 
-# Seconds before the in-memory copy is read again from the database.
-RELOAD_AFTER = 300
+# Seconds between looks at the places' version stamp in Redis.
+CHECK_EVERY = 30
 
 
 @dataclass(frozen=True)
@@ -27,22 +29,36 @@ class Place:
 class PlaceIndex:
     """Every location, by id and by parent; loaded from SQL once, refreshed now and then."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, redis: Redis) -> None:
         self._db = db
+        self._redis = redis
         self._lock = threading.Lock()
-        self._loaded_at = 0.0
+        self._checked_at = 0.0
+        self._stamp: str | None = None
         self._by_id: dict[int, Place] = {}
         self._children: dict[int | None, list[tuple[int, str]]] = {}
 
     def _ensure(self) -> None:
-        if time.monotonic() - self._loaded_at < RELOAD_AFTER and self._by_id:
+        """Load on first use; read again only when an import changed the places."""
+        if self._by_id and time.monotonic() - self._checked_at < CHECK_EVERY:
             return
         with self._lock:
-            if time.monotonic() - self._loaded_at < RELOAD_AFTER and self._by_id:
+            if self._by_id and time.monotonic() - self._checked_at < CHECK_EVERY:
                 return
-            self.reload()
+            stamp = self._redis.get(keys.places_stamp())
+            if not self._by_id or stamp != self._stamp:
+                self._load()
+                self._stamp = stamp
+            self._checked_at = time.monotonic()
 
-    def reload(self) -> None:
+    def changed(self) -> None:
+        """After an import: every process reloads within CHECK_EVERY seconds, this one now."""
+        self._redis.set(keys.places_stamp(), str(time.time()))
+        with self._lock:
+            self._load()
+            self._checked_at = 0.0
+
+    def _load(self) -> None:
         with self._db.sessions() as session:
             rows = session.execute(select(Location.id, Location.level, Location.name, Location.parent_id)).all()
         by_id = {r.id: Place(r.id, r.level, r.name, r.parent_id) for r in rows}
@@ -55,7 +71,6 @@ class PlaceIndex:
         for siblings in children.values():
             siblings.sort(key=lambda item: item[1].casefold())
         self._by_id, self._children = by_id, children
-        self._loaded_at = time.monotonic()
 
     def children(self, parent: int | None) -> Sequence[tuple[int, str]]:
         self._ensure()

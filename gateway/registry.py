@@ -95,7 +95,7 @@ def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSum
                         cid = upsert("cell", cell["name"], path_key(*c_names), sid)
                         for village in cell["villages"]:
                             upsert("village", village["name"], path_key(*c_names, village["name"]), cid)
-    rt.places.reload()
+    rt.places.changed()
     return summary
 
 

@@ -48,7 +48,7 @@ class Runtime:
 
     @cached_property
     def places(self) -> PlaceIndex:
-        return PlaceIndex(self.db)
+        return PlaceIndex(self.db, self.redis)
 
     @cached_property
     def menus(self) -> MenuCatalog:
