@@ -96,6 +96,23 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(f"not published: {exc}") from None
         click.echo(f"published {tree.name} version {tree.version[:12]}")
 
+    @menus.command("versions")
+    def menus_versions() -> None:
+        """List the published versions (the active one starred)."""
+        for row in _rt(app).menus.versions():
+            mark = "*" if row.active else " "
+            click.echo(f"{mark} {row.version[:12]}  {row.published_at:%Y-%m-%d %H:%M}  {row.published_by}")
+
+    @menus.command("restore")
+    @click.argument("version")
+    def menus_restore(version: str) -> None:
+        """Make an earlier published version (or its first characters) active again."""
+        try:
+            tree = _rt(app).menus.restore(version)
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from None
+        click.echo(f"restored {tree.name} version {tree.version[:12]}")
+
     @ussd.command("simulate")
     @click.option("--phone", required=True, help="The caller's number, e.g. +250788123456.")
     def ussd_simulate(phone: str) -> None:

@@ -63,6 +63,23 @@ class MenuCatalog:
             self._trees[version] = tree
         return tree
 
+    def versions(self) -> list[MenuVersion]:
+        """Every published version, newest first."""
+        with self._db.sessions() as session:
+            return list(session.scalars(select(MenuVersion).order_by(MenuVersion.id.desc())))
+
+    def restore(self, version_prefix: str) -> Tree:
+        """Make an earlier published version the active one again."""
+        with self._db.session() as session:
+            rows = session.scalars(select(MenuVersion).where(MenuVersion.version.startswith(version_prefix))).all()
+            if len(rows) != 1:
+                raise KeyError(f"{len(rows)} published versions start with {version_prefix!r}")
+            session.execute(update(MenuVersion).values(active=False))
+            rows[0].active = True
+            source = rows[0].source
+        self.refresh()
+        return parse_tree(source)
+
     def publish(self, source: str, max_chars: int, by: str = "") -> Tree:
         """Validate and make a tree the active one; the old versions stay restorable."""
         tree = parse_tree(source)

@@ -153,3 +153,19 @@ def test_ussd_simulate_walks_a_session_in_the_terminal(runner):
     assert "Ijwi - Kurinda umwana" in result.output
     assert "What is happening?" in result.output
     assert "(hung up)" in result.output
+
+
+def test_an_earlier_menu_version_can_be_restored(client, runner, rt, tmp_path):
+    original = default_tree().source
+    changed = original.replace("What is happening?", "What happened?")
+    assert runner.invoke(args=["menus", "publish", _write(tmp_path, "a.yaml", original)]).exit_code == 0
+    assert runner.invoke(args=["menus", "publish", _write(tmp_path, "b.yaml", changed)]).exit_code == 0
+    listing = runner.invoke(args=["menus", "versions"]).output.splitlines()
+    assert len(listing) == 2 and listing[0].startswith("*") and listing[1].startswith(" ")
+    old_version = listing[1].split()[0]
+    restored = runner.invoke(args=["menus", "restore", old_version])
+    assert restored.exit_code == 0 and f"version {old_version}" in restored.output
+    dial = Dial(client)
+    dial.send("3", "2")
+    assert dial.send("1").startswith("CON What is happening?")
+    assert runner.invoke(args=["menus", "restore", "ffffffff"]).exit_code != 0
