@@ -49,6 +49,7 @@ def profile(rt: Runtime, phone: str) -> Caller:
 
 
 def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
+    """An active volunteer speaks the registry's language; anybody else the one they chose."""
     with rt.db.sessions() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
         chosen = session.scalar(select(CallerPreference.language).where(CallerPreference.phone_hash == phone_hash))
@@ -58,7 +59,7 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
             phone=phone,
             phone_hash=phone_hash,
             kind="volunteer",
-            lang=chosen or volunteer.language,
+            lang=volunteer.language,
             volunteer_id=volunteer.id,
             village_id=volunteer.village_id,
             village_name=village_name,
@@ -72,15 +73,36 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
     )
 
 
-def remember_language(rt: Runtime, phone_hash: str, lang: str) -> None:
-    """Keep a caller's chosen language for their next dial."""
+def remember_language(rt: Runtime, caller: Caller, lang: str) -> None:
+    """Keep a caller's chosen language for their next dial: a registered volunteer's in the
+    registry (where it comes from), anybody else's by (hashed) phone number."""
     with rt.db.session() as session:
-        row = session.get(CallerPreference, phone_hash)
-        if row is None:
-            session.add(CallerPreference(phone_hash=phone_hash, language=lang))
+        volunteer = session.get(Volunteer, caller.volunteer_id) if caller.kind == "volunteer" else None
+        if volunteer is not None:
+            volunteer.language = lang
         else:
-            row.language = lang
-    forget(rt, [phone_hash])
+            row = session.get(CallerPreference, caller.phone_hash)
+            if row is None:
+                session.add(CallerPreference(phone_hash=caller.phone_hash, language=lang))
+            else:
+                row.language = lang
+    forget(rt, [caller.phone_hash])
+
+
+class UnknownVolunteerError(LookupError):
+    """No volunteer is registered with this phone number."""
+
+
+def set_active(rt: Runtime, phone: str, active: bool) -> bool:
+    """(De)activate the volunteer of a phone; True when that changed anything."""
+    with rt.db.session() as session:
+        volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        if volunteer is None:
+            raise UnknownVolunteerError(phone)
+        changed = volunteer.active != active
+        volunteer.active = active
+    forget(rt, [rt.crypto.lookup_hash(phone)])
+    return changed
 
 
 def forget(rt: Runtime, phone_hashes: list[str]) -> None:

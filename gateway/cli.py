@@ -10,8 +10,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway import registry
+from gateway import callers, registry, visits
+from gateway.clock import utcnow
 from gateway.menu_catalog import PublishError
+from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.runtime import Runtime
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
@@ -30,6 +32,7 @@ def register_commands(app: Flask) -> None:
     menus = AppGroup("menus", help="Menu trees.")
     ussd = AppGroup("ussd", help="USSD sessions.")
     demo = AppGroup("demo", help="Demonstration data.")
+    visits_group = AppGroup("visits", help="Home visits by volunteers.")
 
     @db.command("upgrade")
     def db_upgrade() -> None:
@@ -53,7 +56,8 @@ def register_commands(app: Flask) -> None:
             for problem in exc.problems:
                 click.echo(problem, err=True)
             raise click.ClickException(f"nothing imported: {len(exc.problems)} bad line(s) in {file.name}") from None
-        click.echo(f"{kind}: {summary.created} added, {summary.updated} updated")
+        kept = f" ({summary.inactive} deactivated, left inactive)" if summary.inactive else ""
+        click.echo(f"{kind}: {summary.created} added, {summary.updated} updated{kept}")
 
     @officers.command("import")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -66,6 +70,45 @@ def register_commands(app: Flask) -> None:
     def volunteers_import(file: Path) -> None:
         """Add or update volunteers from a CSV (name,phone,district,sector,cell,village,language)."""
         _import("volunteers", registry.import_volunteers, file)
+
+    @volunteers.command("deactivate")
+    @click.argument("phone")
+    def volunteers_deactivate(phone: str) -> None:
+        """Stop a phone acting as a volunteer; it may still report as a community member."""
+        _set_active(phone, False)
+
+    @volunteers.command("activate")
+    @click.argument("phone")
+    def volunteers_activate(phone: str) -> None:
+        """Let a deactivated volunteer's phone act as a volunteer again."""
+        _set_active(phone, True)
+
+    def _set_active(raw: str, active: bool) -> None:
+        try:
+            phone = normalize(raw)
+            changed = callers.set_active(_rt(app), phone, active)
+        except InvalidPhoneError:
+            raise click.ClickException(f"{raw!r} is not a valid phone number") from None
+        except callers.UnknownVolunteerError:
+            raise click.ClickException(f"no volunteer is registered with {raw}") from None
+        state = "active" if active else "deactivated"
+        click.echo(f"{masked(phone)}: {state}" + ("" if changed else " already"))
+
+    @visits_group.command("summary")
+    @click.option("--month", help="YYYY-MM, in Rwanda's time (default: this month).")
+    @click.option("--district", help="Only this district (any case).")
+    def visits_summary(month: str | None, district: str | None) -> None:
+        """Home visits per volunteer and village in a month: visits, households, follow-ups."""
+        month = month or visits.month_of(utcnow())
+        try:
+            counts = visits.summary(_rt(app), month, district)
+        except ValueError:
+            raise click.BadParameter("use YYYY-MM, e.g. 2026-11", param_hint="--month") from None
+        except visits.UnknownDistrictError:
+            raise click.BadParameter(f"no district named {district!r}", param_hint="--district") from None
+        click.echo(f"Home visits, {month}" + (f", {district}" if district else ""))
+        for line in visits.table(counts):
+            click.echo(line)
 
     @menus.command("validate")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -147,5 +190,5 @@ def register_commands(app: Flask) -> None:
         for line in seed(_rt(app)):
             click.echo(line)
 
-    for group in (db, locations, officers, volunteers, menus, ussd, demo):
+    for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group):
         app.cli.add_command(group)

@@ -57,6 +57,8 @@ def path_key(*names: str) -> str:
 class ImportSummary:
     created: int = 0
     updated: int = 0
+    # Rows of deactivated volunteers, updated but left inactive.
+    inactive: int = 0
 
 
 def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSummary:
@@ -208,15 +210,16 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
                 continue
             volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
             if volunteer is None:
-                volunteer = Volunteer(phone=phone)
+                volunteer = Volunteer(phone=phone, active=True)
                 session.add(volunteer)
                 summary.created += 1
             else:
                 summary.updated += 1
+                # A deactivation is deliberate: a file that still lists the volunteer keeps it.
+                summary.inactive += 0 if volunteer.active else 1
             volunteer.name = clean_name(row["name"])
             volunteer.village_id = village.id
             volunteer.language = language
-            volunteer.active = True
         if problems:
             session.rollback()
             raise RegistryImportError(problems)

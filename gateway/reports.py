@@ -19,6 +19,13 @@ log = logging.getLogger(__name__)
 
 # Attempts at drawing a reference number nobody has.
 REFERENCE_ATTEMPTS = 10
+# The tree string that tells a referral's status in one line (any other status: on its way).
+STATUS_LINES = {
+    "new": "status_received",
+    "routed": "status_routed",
+    "acknowledged": "status_acknowledged",
+    "closed": "status_closed",
+}
 
 
 class ReportError(RuntimeError):
@@ -131,4 +138,4 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
         neighbour = caller.kind == "volunteer" and referral is not None and referral.location_id == caller.village_id
         if not (mine or neighbour) or referral is None:
             return "status_received"
-        return "status_received" if referral.status == "new" else f"status_{referral.status}"
+        return STATUS_LINES.get(referral.status, "status_routed")

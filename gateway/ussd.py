@@ -14,16 +14,29 @@ from typing import Any
 
 from gateway import callers, keys, reports
 from gateway.callers import Caller
+from gateway.models import Message
 from gateway.runtime import Runtime
 from menus import engine
-from menus.engine import RESUME_NODE, Outcome, Screen, State
+from menus.engine import Outcome, Screen, State
 
 log = logging.getLogger(__name__)
+
+# End-of-session statuses that mean the caller was cut off (timeout, cancel key, network).
+DROPPED = ("Incomplete", "Failed")
 
 
 def hop_key(text: str) -> str:
     """A short fingerprint of a hop's whole text, to recognise a resent hop."""
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
+
+
+@dataclass
+class Draft:
+    """A half-done report or visit a phone may pick up again (encrypted in Redis)."""
+
+    version: str
+    session_id: str
+    state: dict[str, Any]
 
 
 @dataclass
@@ -88,18 +101,38 @@ class UssdService:
 
     def _begin(self, phone: str) -> tuple[Session, Outcome]:
         caller = callers.profile(self.rt, phone)
-        draft = self.rt.redis.get(keys.draft(caller.phone_hash))
-        if draft:
-            saved = json.loads(self.rt.crypto.decrypt(draft.encode()))
-            tree = self.rt.menus.get(saved["version"])
-            outcome = engine.offer_resume(tree, State.from_dict(saved["state"]), self.rt.places, self.screen)
-            version = saved["version"]
+        draft = self._draft(caller)
+        if draft is not None:
+            tree = self.rt.menus.get(draft.version)
+            outcome = engine.offer_resume(tree, State.from_dict(draft.state), self.rt.places, self.screen)
+            version = draft.version
         else:
             tree = self.rt.menus.active()
-            outcome = engine.start(tree, caller.kind, caller.lang, self.rt.places, self.screen, caller.home)
+            notice = "not_registered" if caller.deactivated else None
+            outcome = engine.start(tree, caller.kind, caller.lang, self.rt.places, self.screen, caller.home, notice)
             version = tree.version
         caller_data = {k: v for k, v in caller.__dict__.items()}
         return Session(version=version, caller=caller_data, state=outcome.state.to_dict()), outcome
+
+    def _draft(self, caller: Caller) -> Draft | None:
+        """The phone's resumable draft, if it is still usable by this caller; else None."""
+        key = keys.draft(caller.phone_hash)
+        raw = self.rt.redis.get(key)
+        if not raw:
+            return None
+        try:
+            draft = Draft(**json.loads(self.rt.crypto.decrypt(raw.encode())))
+            self.rt.menus.get(draft.version)
+        except Exception:
+            # A draft nobody can resume must not stand between the caller and the menu.
+            log.warning("dropping an unreadable draft")
+            self.rt.redis.delete(key)
+            return None
+        if draft.state.get("caller") != caller.kind:
+            # Registered or deactivated since: the half-done flow may not be theirs any more.
+            self.rt.redis.delete(key)
+            return None
+        return draft
 
     @staticmethod
     def _new_input(last_text: str, text: str) -> str | None:
@@ -129,7 +162,7 @@ class UssdService:
                 line = tree.string(key, outcome.state.lang).replace("{reference}", reference)
                 text = text.replace("{status}", line)
             elif effect.action == "set_language":
-                callers.remember_language(self.rt, caller.phone_hash, effect.data["lang"])
+                callers.remember_language(self.rt, caller, effect.data["lang"])
                 session.caller["lang"] = effect.data["lang"]
         return ("END " if outcome.end else "CON ") + text
 
@@ -140,14 +173,47 @@ class UssdService:
         pipe.set(keys.ussd_session(session_id), self._dump(session), ex=settings.ussd_session_ttl)
         state = outcome.state
         draft_key = keys.draft(caller.phone_hash)
-        if state.node == RESUME_NODE:
-            pass
-        elif not outcome.end and "category" in state.answers:
-            draft = json.dumps({"version": session.version, "state": state.to_dict()})
-            pipe.set(draft_key, self.rt.crypto.encrypt(draft), ex=settings.resume_window)
+        if state.node == engine.RESUME_NODE:
+            pass  # the question itself: the draft waits for the answer
+        elif (
+            not outcome.end
+            and settings.resume_window > 0
+            and engine.resumable(self.rt.menus.get(session.version), state)
+        ):
+            draft = Draft(version=session.version, session_id=session_id, state=state.to_dict())
+            pipe.set(draft_key, self.rt.crypto.encrypt(json.dumps(draft.__dict__)), ex=settings.resume_window)
         else:
             pipe.delete(draft_key)
         pipe.execute()
+
+    # --- the end of a session ----------------------------------------------------------
+
+    def session_ended(self, session_id: str, phone: str | None, status: str) -> None:
+        """Africa's Talking says a session is over: forget its hops; a dropped one's draft
+        waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue."""
+        self.rt.redis.delete(keys.ussd_session(session_id))
+        if phone is None or status not in DROPPED:
+            return
+        caller = callers.profile(self.rt, phone)
+        draft = self._draft(caller)
+        if draft is None or draft.session_id != session_id:
+            return  # nothing under way, or already picked up by a newer session
+        self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
+        if self.rt.settings.resume_sms_volunteers and caller.kind == "volunteer":
+            self._queue_resume_sms(caller, draft)
+
+    def _queue_resume_sms(self, caller: Caller, draft: Draft) -> None:
+        """Write the "dial again to continue" SMS (never a word of the report itself)."""
+        tree = self.rt.menus.get(draft.version)
+        lang = str(draft.state.get("lang", caller.lang))
+        minutes = max(1, self.rt.settings.resume_window // 60)
+        body = (
+            tree.string("resume_sms", lang)
+            .replace("{code}", self.rt.settings.ussd_service_code)
+            .replace("{minutes}", str(minutes))
+        )
+        with self.rt.db.session() as session:
+            session.add(Message(kind="notice", to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> bytes:
         return self.rt.crypto.encrypt(json.dumps(session.__dict__))

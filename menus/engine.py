@@ -70,11 +70,6 @@ class State:
     def from_dict(cls, data: dict[str, Any]) -> State:
         return cls(**data)
 
-    @property
-    def in_report(self) -> bool:
-        """True once the caller has answered anything worth resuming."""
-        return bool(self.answers) and self.node != RESUME_NODE
-
 
 @dataclass(frozen=True)
 class Effect:
@@ -110,11 +105,17 @@ def start(
     places: Places,
     screen: Screen = Screen(),
     home: dict[str, Any] | None = None,
+    notice: str | None = None,
 ) -> Outcome:
-    """The first screen of a new session."""
+    """The first screen of a new session, under an optional notice (a tree string name)."""
     lang = lang if lang in tree.languages else tree.languages[0]
     state = State(node=tree.start[caller], lang=lang, caller=caller, home=home)
-    return _show(tree, state, places, screen)
+    return _show(tree, state, places, screen, notice=notice)
+
+
+def resumable(tree: Tree, state: State) -> bool:
+    """True while a report or visit is under way: worth offering again after a drop."""
+    return bool(state.answers) and state.node != RESUME_NODE and state.node not in tree.start.values()
 
 
 def offer_resume(tree: Tree, draft: State, places: Places, screen: Screen = Screen()) -> Outcome:
@@ -269,6 +270,9 @@ def _back(tree: Tree, state: State, node: Node, places: Places, screen: Screen) 
     elif state.trail:
         state.node = state.trail.pop()
         state.picking, state.place = False, []
+        if not state.trail:
+            # Back on the main menu: nothing is under way any more.
+            state.answers = {}
     return _show(tree, state, places, screen)
 
 

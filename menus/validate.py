@@ -27,8 +27,11 @@ STATUS_STRINGS = (
     "status_closed",
     "status_not_found",
 )
-# Every string a tree must carry.
-REQUIRED_STRINGS = (*ENGINE_STRINGS, *STATUS_STRINGS, "not_registered")
+# Every string a tree must carry: the notice a deactivated volunteer sees above the
+# community menu, and the SMS that tells a volunteer how to continue a dropped report.
+REQUIRED_STRINGS = (*ENGINE_STRINGS, *STATUS_STRINGS, "not_registered", "resume_sms")
+# Longest SMS: one GSM-7 segment.
+SMS_MAX_CHARS = 160
 _PLACEHOLDER = re.compile(r"\{([a-z_.:]+)\}")
 
 
@@ -170,10 +173,29 @@ def _screens(tree: Tree, max_chars: int) -> Iterator[str]:
         resume = [f"1. {tree.strings['resume_yes'][lang]}", f"2. {tree.strings['resume_restart'][lang]}"]
         for page in paginate(tree, lang, tree.strings["resume"][lang], resume, False, max_chars):
             yield from _measure(tree, lang, "resume screen", page, max_chars)
-        for key in ("session_error", "not_registered", *STATUS_STRINGS):
+        for key in ("session_error", *STATUS_STRINGS):
             yield from _measure(
                 tree, lang, f"string {key}", _worst(tree, lang, tree.strings[key][lang]), max_chars, notice=False
             )
+        yield from _measure(
+            tree,
+            lang,
+            "deactivated volunteer's first screen",
+            _deactivated(tree, lang, max_chars),
+            max_chars,
+            notice=False,
+        )
+        sms = _worst(tree, lang, tree.strings["resume_sms"][lang])
+        if len(sms) > SMS_MAX_CHARS:
+            yield f"string resume_sms ({lang}): {len(sms)} characters, over one SMS of {SMS_MAX_CHARS}"
+
+
+def _deactivated(tree: Tree, lang: str, max_chars: int) -> str:
+    """The community main menu's first page under the not_registered notice."""
+    node = tree.nodes[tree.start["community"]]
+    lines = [f"{o.key}. {o.label[lang]}" for o in node.options]
+    first = paginate(tree, lang, _worst(tree, lang, node.text[lang]), lines, False, max_chars)[0]
+    return tree.strings["not_registered"][lang] + "\n" + first
 
 
 def _measure(tree: Tree, lang: str, where: str, text: str, max_chars: int, notice: bool = True) -> Iterator[str]:

@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
@@ -44,29 +45,40 @@ def callback():  # type: ignore[no-untyped-def]
 @bp.post("/ussd/events")
 @protected
 def session_ended():  # type: ignore[no-untyped-def]
-    """Record an end-of-session notification (never its input: it may hold free text)."""
+    """Record an end-of-session notification (never its input: it may hold free text);
+    the first time, let a dropped session's draft wait for the caller to dial again."""
     form = request.form
     session_id = form.get("sessionId", "").strip()
     if not session_id or len(session_id) > SESSION_ID_MAX:
         return plain("sessionId is required", 400)
     rt = runtime()
     try:
-        phone_hash = rt.crypto.lookup_hash(normalize(form.get("phoneNumber", "")))
+        phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
-        phone_hash = ""
-    with rt.db.session() as session:
-        if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is None:
+        phone = None
+    status = form.get("status", "")[:20]
+    try:
+        with rt.db.session() as session:
+            if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is not None:
+                return plain("OK")
             session.add(
                 UssdSessionEnd(
                     session_id=session_id,
-                    phone_hash=phone_hash,
-                    status=form.get("status", "")[:20],
+                    phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
+                    status=status,
                     error=form.get("errorMessage", "")[:60],
                     duration_ms=_int(form.get("durationInMillis")),
                     hops=_int(form.get("hopsCount")),
                     network_code=form.get("networkCode", "")[:10],
                 )
             )
+    except IntegrityError:
+        return plain("OK")  # the same notification, resent at the same moment
+    try:
+        UssdService(rt).session_ended(session_id, phone, status)
+    except Exception:
+        # Recorded already; the draft still expires on its own.
+        log.exception("end of session %s not carried out", session_id)
     return plain("OK")
 
 
