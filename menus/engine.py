@@ -157,7 +157,6 @@ def step(tree: Tree, state: State, text: str, places: Places, screen: Screen = S
 def _answer_resume(tree: Tree, state: State, answer: str, places: Places, screen: Screen) -> Outcome:
     if answer == "1" and state.resume:
         draft = State.from_dict(state.resume)
-        draft.page = 0
         return _show(tree, draft, places, screen, effects=(Effect("resume_draft", {}),))
     if answer == "2":
         fresh = start(tree, state.caller, state.lang, places, screen, state.home)

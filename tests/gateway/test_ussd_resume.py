@@ -88,14 +88,15 @@ def test_community_caller_picks_up_inside_the_place_list(client, rt):
     first = Dial(client, COMMUNITY_PHONE)
     first.send("3", "3")  # Français
     first.send("1", "5", "2", "1", "3")  # abandoned, not in danger, under 5, unknown sex
-    first.send("98")  # second page of districts
-    stopped_at = first.send("0")  # and back: the first page
-    assert stopped_at.startswith("CON Choisissez le district:")
+    first_page = first.screen
+    stopped_at = first.send("98")  # the second page of districts
+    assert stopped_at.startswith("CON Choisissez le district:") and stopped_at != first_page
     end_session(client, first, status="Failed", error="")
 
     second = Dial(client, COMMUNITY_PHONE)
     assert second.screen == _resume_screen("fr")
     assert second.send("1") == stopped_at
+    assert second.send("0") == first_page
     assert second.send("0").startswith("CON " + text("sex", "fr"))  # back still works: the trail came along
 
 
