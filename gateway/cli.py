@@ -98,7 +98,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--month", help="YYYY-MM, in Rwanda's time (default: this month).")
     @click.option("--district", help="Only this district (any case).")
     def visits_summary(month: str | None, district: str | None) -> None:
-        """Home visits per volunteer and village in a month: visits, households, follow-ups."""
+        """Home visits per volunteer and village in a month: visits, households, visits with concerns."""
         month = month or visits.month_of(utcnow())
         try:
             counts = visits.summary(_rt(app), month, district)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import aliased
 
 from gateway.clock import LOCAL_TIME, utcnow
-from gateway.models import Location, Referral, Visit, Volunteer
+from gateway.models import Location, Visit, Volunteer
 from gateway.registry import path_key
 from gateway.runtime import Runtime
 
@@ -31,8 +31,8 @@ class VisitCount:
     visits: int
     # Distinct household codes: the families visited.
     households: int
-    # Visits with a concern, each of which opened a follow-up referral.
-    follow_ups: int
+    # Visits with at least one domain of concern: each opens a follow-up referral.
+    with_concerns: int
 
 
 def month_of(moment: datetime) -> str:
@@ -61,14 +61,13 @@ def summary(rt: Runtime, month: str | None = None, district: str | None = None) 
             Volunteer.name,
             func.count(Visit.id),
             func.count(distinct(Visit.household_code)),
-            func.count(Referral.id),
+            func.sum(case((func.json_array_length(Visit.concerns) > 0, 1), else_=0)),
         )
         .join(Volunteer, Visit.volunteer_id == Volunteer.id)
         .join(village, Visit.village_id == village.id)
         .join(cell, village.parent_id == cell.id)
         .join(sector, cell.parent_id == sector.id)
         .join(district_row, sector.parent_id == district_row.id)
-        .outerjoin(Referral, Referral.visit_id == Visit.id)
         .where(Visit.created_at >= start, Visit.created_at < following)
         .group_by(Visit.volunteer_id, Volunteer.name, Visit.village_id, village.name, cell.name, sector.name)
         .group_by(district_row.name)
@@ -88,20 +87,20 @@ def summary(rt: Runtime, month: str | None = None, district: str | None = None) 
 
 def table(counts: list[VisitCount]) -> list[str]:
     """counts as the lines of a plain-text table, with a total line."""
-    header = ("District", "Sector", "Cell", "Village", "Volunteer", "Visits", "Households", "Follow-ups")
+    header = ("District", "Sector", "Cell", "Village", "Volunteer", "Visits", "Households", "With concerns")
     rows = [
-        (c.district, c.sector, c.cell, c.village, c.volunteer, str(c.visits), str(c.households), str(c.follow_ups))
+        (c.district, c.sector, c.cell, c.village, c.volunteer, str(c.visits), str(c.households), str(c.with_concerns))
         for c in counts
     ]
     total = (
         "Total",
         "",
         "",
-        f"{len({(c.district, c.sector, c.cell, c.village) for c in counts})} villages",
-        f"{len(counts)} volunteers",
+        _count(len({(c.district, c.sector, c.cell, c.village) for c in counts}), "village"),
+        _count(len(counts), "volunteer"),
         str(sum(c.visits for c in counts)),
         str(sum(c.households for c in counts)),
-        str(sum(c.follow_ups for c in counts)),
+        str(sum(c.with_concerns for c in counts)),
     )
     widths = [max(len(r[i]) for r in (header, *rows, total)) for i in range(len(header))]
 
@@ -113,3 +112,7 @@ def table(counts: list[VisitCount]) -> list[str]:
 
     rule = "  ".join("-" * w for w in widths)
     return [line(header), rule, *[line(r) for r in rows], rule, line(total)]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
