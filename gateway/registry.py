@@ -11,7 +11,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,37 +115,38 @@ def _place(session: Session, names: list[str]) -> Location | None:
     return session.scalar(select(Location).where(Location.path == path_key(*names)))
 
 
-def _common(row: dict[str, str], line: int, problems: list[str]) -> tuple[str, str] | None:
-    if not row.get("name"):
-        problems.append(f"line {line}: the name is empty")
-        return None
-    try:
-        phone = normalize(row.get("phone", ""))
-    except InvalidPhoneError:
-        problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
-        return None
-    language = (row.get("language") or "rw").lower()
-    if language not in LANGUAGES:
-        problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
-        return None
-    return phone, language
+def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tuple[int, dict[str, str], str, str]]:
+    """(line, row, phone, language) of each row whose name, phone and language are good.
+
+    A bad or repeated one is added to problems instead.
+    """
+    seen: dict[str, int] = {}
+    for line, row in _rows(text, columns):
+        if not row.get("name"):
+            problems.append(f"line {line}: the name is empty")
+            continue
+        try:
+            phone = normalize(row.get("phone", ""))
+        except InvalidPhoneError:
+            problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
+            continue
+        language = (row.get("language") or "rw").lower()
+        if language not in LANGUAGES:
+            problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
+            continue
+        if phone in seen:
+            problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
+            continue
+        seen[phone] = line
+        yield line, row, phone, language
 
 
 def import_officers(rt: Runtime, text: str) -> ImportSummary:
     """Add or update officers by phone number from the officers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    seen: dict[str, int] = {}
     with rt.db.session() as session:
-        for line, row in _rows(text, OFFICER_COLUMNS):
-            common = _common(row, line, problems)
-            if common is None:
-                continue
-            phone, language = common
-            if phone in seen:
-                problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
-                continue
-            seen[phone] = line
+        for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
             role = row["role"].lower()
             if role not in OFFICER_ROLES:
                 problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
@@ -192,17 +193,10 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
     """Add or update volunteers by phone number from the volunteers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    seen: dict[str, int] = {}
+    phones: list[str] = []
     with rt.db.session() as session:
-        for line, row in _rows(text, VOLUNTEER_COLUMNS):
-            common = _common(row, line, problems)
-            if common is None:
-                continue
-            phone, language = common
-            if phone in seen:
-                problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
-                continue
-            seen[phone] = line
+        for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems):
+            phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]
             village = _place(session, names)
             if village is None or village.level != "village":
@@ -223,5 +217,5 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
         if problems:
             session.rollback()
             raise RegistryImportError(problems)
-    callers.forget(rt, [rt.crypto.lookup_hash(p) for p in seen])
+    callers.forget(rt, [rt.crypto.lookup_hash(p) for p in phones])
     return summary
