@@ -28,6 +28,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
 
+    from gateway.blueprints import api
+
+    app.register_blueprint(api.bp)
+
     from gateway.cli import register_commands
 
     register_commands(app)

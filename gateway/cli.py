@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway import callers, registry, visits
+from gateway import accounts, callers, registry, visits
 from gateway.clock import utcnow
 from gateway.menu_catalog import PublishError
 from gateway.phones import InvalidPhoneError, masked, normalize
@@ -33,6 +33,7 @@ def register_commands(app: Flask) -> None:
     ussd = AppGroup("ussd", help="USSD sessions.")
     demo = AppGroup("demo", help="Demonstration data.")
     visits_group = AppGroup("visits", help="Home visits by volunteers.")
+    users = AppGroup("users", help="People who read cases through the API, and their tokens.")
 
     @db.command("upgrade")
     def db_upgrade() -> None:
@@ -190,5 +191,43 @@ def register_commands(app: Flask) -> None:
         for line in seed(_rt(app)):
             click.echo(line)
 
-    for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group):
+    @users.command("create")
+    @click.argument("email")
+    @click.option(
+        "--role", required=True, type=click.Choice(accounts.ROLES, case_sensitive=False), help="What the user may read."
+    )
+    @click.option("--district", default=None, help="An officer's district (any case).")
+    def users_create(email: str, role: str, district: str | None) -> None:
+        """Add a user; the password is asked for, or read from stdin when it is not a terminal."""
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+        try:
+            user = accounts.create_user(_rt(app), email, password, role, district)
+        except accounts.AccountError as exc:
+            raise click.ClickException(f"no user created: {exc}") from None
+        where = f" of {user.district.name}" if user.district else ""
+        click.echo(f"created {user.role} {user.email}{where}")
+
+    @users.command("token")
+    @click.argument("email")
+    def users_token(email: str) -> None:
+        """Print a new API bearer token for a user (shown once; only its hash is kept)."""
+        try:
+            click.echo(accounts.issue_token(_rt(app), email))
+        except accounts.AccountError as exc:
+            raise click.ClickException(f"no token issued: {exc}") from None
+
+    @users.command("revoke")
+    @click.argument("email")
+    def users_revoke(email: str) -> None:
+        """Revoke every API token of a user."""
+        try:
+            count = accounts.revoke_tokens(_rt(app), email)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{count} token(s) revoked")
+
+    for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group, users):
         app.cli.add_command(group)

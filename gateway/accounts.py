@@ -1,0 +1,125 @@
+"""People who read cases (admins, officers, viewers) and their API bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from gateway.models import ApiToken, Location, User
+from gateway.registry import path_key
+from gateway.runtime import Runtime
+
+# Roles of a user: an admin and a viewer see every district, an officer only their own.
+ROLES = ("admin", "officer", "viewer")
+# Shortest password accepted.
+MIN_PASSWORD = 10
+# Every token starts with this, so a leaked one is easy to recognise.
+TOKEN_PREFIX = "ijwi_"
+# Random bytes in a token.
+TOKEN_BYTES = 32
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A user cannot be created or given a token; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The person behind a request: who they are and which district they may read."""
+
+    user_id: int
+    email: str
+    role: str
+    # Only officers have one; None means every district.
+    district_id: int | None
+
+    @property
+    def scoped(self) -> bool:
+        return self.role == "officer"
+
+    def may_read(self, district_id: int) -> bool:
+        return not self.scoped or district_id == self.district_id
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not _EMAIL.match(email):
+        raise AccountError(f"{raw!r} is not an email address")
+    return email
+
+
+def _district(session: Session, name: str) -> Location:
+    place = session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+    if place is None:
+        raise AccountError(f"no district named {name!r}")
+    return place
+
+
+def create_user(rt: Runtime, email: str, password: str, role: str, district: str | None = None) -> User:
+    """Add a user; an officer belongs to one district, admins and viewers to none."""
+    email = _email(email)
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role == "officer" and not district:
+        raise AccountError("an officer needs a district (--district NAME)")
+    if role != "officer" and district:
+        raise AccountError(f"only officers belong to a district; an {role} sees every district")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    with rt.db.session() as session:
+        if session.scalar(select(User.id).where(User.email == email)) is not None:
+            raise AccountError(f"a user {email} already exists")
+        place = _district(session, district) if district else None
+        user = User(email=email, password_hash=generate_password_hash(password), role=role, district=place)
+        session.add(user)
+    return user
+
+
+def issue_token(rt: Runtime, email: str) -> str:
+    """A new bearer token for an active user; only its hash is kept, so show it once."""
+    with rt.db.session() as session:
+        user = session.scalar(select(User).where(User.email == _email(email)))
+        if user is None:
+            raise AccountError(f"no user {email.strip()}")
+        if not user.active:
+            raise AccountError(f"{user.email} is deactivated")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+        session.add(ApiToken(token_hash=token_hash(token), user_id=user.id))
+    return token
+
+
+def revoke_tokens(rt: Runtime, email: str) -> int:
+    """Revoke every live token of a user; how many were revoked."""
+    with rt.db.session() as session:
+        user_id = session.scalar(select(User.id).where(User.email == _email(email)))
+        if user_id is None:
+            raise AccountError(f"no user {email.strip()}")
+        result = session.execute(
+            update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False)).values(revoked=True)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reader_for_token(session: Session, token: str) -> Reader | None:
+    """The active user a live token belongs to, or None."""
+    row = session.execute(
+        select(User.id, User.email, User.role, User.district_id)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True))
+    ).first()
+    if row is None or row.role not in ROLES or (row.role == "officer" and row.district_id is None):
+        return None
+    return Reader(user_id=row.id, email=row.email, role=row.role, district_id=row.district_id)

@@ -1,0 +1,23 @@
+"""The audit log: who read which case, and when."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.models import AuditEntry
+
+# A page of the referral list was read.
+LIST_REFERRALS = "list_referrals"
+# One referral was read, without its private fields.
+READ_REFERRAL = "read_referral"
+# One referral was read with its free text, reporter phone or close note.
+READ_REFERRAL_PRIVATE = "read_referral_private"
+# The SMS messages of one referral were read.
+READ_MESSAGES = "read_messages"
+# Longest detail kept (the column's size).
+DETAIL_MAX = 300
+
+
+def record(session: Session, actor: str, action: str, referral_id: int | None = None, detail: str = "") -> None:
+    """Add one line to the audit log, committed with the session that read the case."""
+    session.add(AuditEntry(actor=actor, action=action, referral_id=referral_id, detail=detail[:DETAIL_MAX]))

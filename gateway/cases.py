@@ -1,0 +1,185 @@
+"""Reading cases: which referrals a reader may see, and what of each they may see.
+
+Everyone who may read a referral sees its category, urgency, place and timeline. Its
+private fields (the reporter's free text, the officer's close note, and the reporter's
+phone when the reporter agreed to be called back) are for admins and the officers of its
+district only; viewers never see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.accounts import Reader
+from gateway.crypto import Crypto
+from gateway.models import Assignment, Message, Officer, Referral
+from gateway.phones import masked
+from gateway.places import PlaceIndex
+from menus.reference import is_valid
+
+# Levels of a referral's place shown by name, below its district.
+PLACE_LEVELS = ("village", "cell", "sector")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a list of referrals is narrowed to; empty fields narrow nothing."""
+
+    statuses: tuple[str, ...] = ()
+    district_id: int | None = None
+    since: datetime | None = None
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC to the second, e.g. 2026-03-01T08:30:00Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def find(session: Session, reader: Reader, reference: str) -> Referral | None:
+    """The referral of a reference, when it exists and the reader may see it."""
+    if not is_valid(reference):
+        return None
+    referral = session.scalar(select(Referral).where(Referral.reference == reference.strip()))
+    if referral is None or not reader.may_read(referral.district_id):
+        return None
+    return referral
+
+
+def page(
+    session: Session, reader: Reader, narrow: CaseFilter, limit: int, before_id: int | None = None
+) -> tuple[list[Referral], int | None]:
+    """Up to limit referrals the reader may see, newest first, and the id to continue before."""
+    query = select(Referral).order_by(Referral.id.desc()).limit(limit + 1)
+    if reader.scoped:
+        query = query.where(Referral.district_id == reader.district_id)
+    if narrow.statuses:
+        query = query.where(Referral.status.in_(narrow.statuses))
+    if narrow.district_id is not None:
+        query = query.where(Referral.district_id == narrow.district_id)
+    if narrow.since is not None:
+        query = query.where(Referral.created_at >= narrow.since)
+    if before_id is not None:
+        query = query.where(Referral.id < before_id)
+    rows = list(session.scalars(query))
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+def may_see_private(reader: Reader, referral: Referral) -> bool:
+    """Admins, and officers of the referral's district; never viewers."""
+    return reader.role == "admin" or (reader.role == "officer" and reader.district_id == referral.district_id)
+
+
+def place(places: PlaceIndex, referral: Referral) -> dict[str, str | None]:
+    """The names of the referral's village, cell, sector and district."""
+    names: dict[str, str | None] = {}
+    for level in PLACE_LEVELS:
+        found = places.ancestor(referral.location_id, level)
+        names[level] = found.name if found else None
+    district = places.get(referral.district_id)
+    names["district"] = district.name if district else None
+    return names
+
+
+def summary(places: PlaceIndex, referral: Referral) -> dict[str, Any]:
+    """What a list shows of a referral: nothing a reporter typed or dialled from."""
+    return {
+        "reference": referral.reference,
+        "status": referral.status,
+        "category": referral.category,
+        "urgent": referral.urgent,
+        "age_band": referral.age_band,
+        "sex": referral.sex,
+        "place": place(places, referral),
+        "reporter_kind": referral.reporter_kind,
+        "flagged": referral.flagged,
+        "created_at": iso(referral.created_at),
+        "acknowledged_at": iso(referral.acknowledged_at),
+        "closed_at": iso(referral.closed_at),
+        "escalation_step": referral.escalation_step,
+    }
+
+
+def _officer(officer: Officer | None) -> dict[str, str] | None:
+    return {"name": officer.name, "role": officer.role} if officer else None
+
+
+def detail(
+    session: Session, places: PlaceIndex, crypto: Crypto, reader: Reader, referral_id: int
+) -> tuple[dict[str, Any], list[str]]:
+    """A referral with its timeline and assignments, and the names of the private fields shown."""
+    referral = session.scalars(
+        select(Referral)
+        .where(Referral.id == referral_id)
+        .options(selectinload(Referral.events), selectinload(Referral.report))
+    ).one()
+    assignments = session.scalars(
+        select(Assignment)
+        .where(Assignment.referral_id == referral.id)
+        .options(selectinload(Assignment.officer))
+        .order_by(Assignment.step, Assignment.id)
+    ).all()
+    acknowledged_by = session.get(Officer, referral.acknowledged_by_id) if referral.acknowledged_by_id else None
+    report = referral.report
+    body = summary(places, referral) | {
+        "channel": referral.channel,
+        "domains": referral.domains,
+        "callback_ok": report.callback_ok if report else None,
+        "acknowledged_by": _officer(acknowledged_by),
+        "timeline": [{"kind": e.kind, "actor": e.actor, "detail": e.detail, "at": iso(e.at)} for e in referral.events],
+        "assignments": [
+            {"officer": _officer(a.officer), "step": a.step, "reason": a.reason, "at": iso(a.created_at)}
+            for a in assignments
+        ],
+    }
+    private: dict[str, str | None] = {"details": None, "reporter_phone": None, "close_note": None}
+    disclosed: list[str] = []
+    if may_see_private(reader, referral):
+        if report is not None and report.details_enc is not None:
+            private["details"] = crypto.decrypt(report.details_enc)
+        if report is not None and report.callback_ok:
+            private["reporter_phone"] = crypto.decrypt(report.reporter_phone_enc)
+        if referral.close_note_enc is not None:
+            private["close_note"] = crypto.decrypt(referral.close_note_enc)
+        disclosed = [name for name, value in private.items() if value is not None]
+    body |= private | {"private_fields": "shown" if may_see_private(reader, referral) else "hidden"}
+    return body, disclosed
+
+
+def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[str, Any]]:
+    """The SMS of a referral, oldest first; full numbers only for admins, and only officers'."""
+    rows: Sequence[Message] = session.scalars(
+        select(Message).where(Message.referral_id == referral.id).order_by(Message.id)
+    ).all()
+    officers = {
+        o.id: o
+        for o in session.scalars(select(Officer).where(Officer.id.in_({m.officer_id for m in rows if m.officer_id})))
+    }
+    return [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            # A number that is not an officer's may be the reporter's: never shown in full.
+            "to": m.to if reader.role == "admin" and m.officer_id is not None else masked(m.to),
+            "officer": _officer(officers.get(m.officer_id) if m.officer_id else None),
+            "body": m.body,
+            "status": m.status,
+            "provider_status": m.provider_status,
+            "attempts": m.attempts,
+            "cost": m.cost,
+            "error": m.error,
+            "created_at": iso(m.created_at),
+            "sent_at": iso(m.sent_at),
+            "delivered_at": iso(m.delivered_at),
+        }
+        for m in rows
+    ]
