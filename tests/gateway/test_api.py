@@ -385,7 +385,9 @@ def test_case_shows_its_timeline_and_who_it_was_assigned_to(client, runner, rt):
         referral.acknowledged_at = at + timedelta(minutes=5)
         session.add(Assignment(referral_id=referral.id, officer_id=officer_id, step=0, reason="on_duty", created_at=at))
         session.add(Event(referral_id=referral.id, kind="routed", actor="system", detail="1 officer", at=at))
-        session.add(Event(referral_id=referral.id, kind="acknowledged", actor="Alice Uwase", at=at + timedelta(minutes=5)))
+        session.add(
+            Event(referral_id=referral.id, kind="acknowledged", actor="Alice Uwase", at=at + timedelta(minutes=5))
+        )
     viewer = _make_user(runner, "vic@example.org", "viewer")
     case = _ok(client, f"/api/v1/referrals/{reference}", viewer)
     assert case["timeline"] == [
@@ -422,7 +424,9 @@ def test_messages_show_officer_numbers_in_full_to_admins_only_and_are_audited(cl
                 cost="RWF 15.0000",
             )
         )
-        session.add(Message(referral_id=referral_id, kind="notice", to=REPORTER_PHONE, body="Received", status="failed"))
+        session.add(
+            Message(referral_id=referral_id, kind="notice", to=REPORTER_PHONE, body="Received", status="failed")
+        )
     admin = _make_user(runner, "ada@example.org", "admin")
     officer = _make_user(runner, "olive@example.org", "officer", "Rusizi")
 
