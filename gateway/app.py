@@ -23,10 +23,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
     runtime_module.install(rt)
 
-    from gateway.blueprints import health, ussd
+    from gateway.blueprints import health, sms, ussd
 
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(sms.bp)
 
     from gateway.blueprints import api
 

@@ -21,6 +21,7 @@ from gateway.db import Database
 from gateway.menu_catalog import MenuCatalog
 from gateway.places import PlaceIndex
 from gateway.redis_conn import connect, embedded_url
+from gateway.sms import SmsProvider, provider
 
 # The RQ queue every job goes on.
 QUEUE_NAME = "ijwi"
@@ -53,6 +54,11 @@ class Runtime:
     @cached_property
     def menus(self) -> MenuCatalog:
         return MenuCatalog(self.db)
+
+    @cached_property
+    def sms(self) -> SmsProvider:
+        """The SMS provider SMS_BACKEND names (Africa's Talking or the console outbox)."""
+        return provider(self.settings)
 
     @cached_property
     def queue(self) -> Queue:

@@ -6,6 +6,7 @@ import itertools
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from flask.testing import FlaskClient
 
@@ -114,3 +115,116 @@ def end_session(client: FlaskClient, dial: Dial, status: str = "Incomplete", err
     form.update(sessionId=dial.session_id, phoneNumber=dial.phone, input=dial.text, status=status, errorMessage=error)
     response = client.post("/ussd/events", data=form)
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+# --- officers, SMS and the provider ----------------------------------------------------
+
+# Where the SDK posts an SMS when the username is "sandbox".
+AT_SMS_URL = "https://api.sandbox.africastalking.com/version1/messaging"
+# Officers of the volunteer's district (Nyarugenge), a sector contact elsewhere, the desk.
+OFFICERS_CSV = """name,phone,role,district,sector,on_duty,language
+On Duty Social Worker,+250788000111,social_worker,Nyarugenge,,yes,en
+On Duty Psychologist,+250788000222,psychologist,Nyarugenge,,yes,rw
+Off Duty Social Worker,+250788000666,social_worker,Nyarugenge,,no,fr
+District Supervisor,+250788000333,supervisor,Nyarugenge,,yes,en
+Kimisagara Contact,+250788000444,sector_contact,Nyarugenge,Kimisagara,yes,fr
+Nyamirambo Contact,+250788000777,sector_contact,Nyarugenge,Nyamirambo,yes,en
+Gasabo Officer,+250788000555,social_worker,Gasabo,,yes,en
+National Desk,+250788000999,national_desk,,,yes,en
+"""
+SOCIAL_WORKER = "+250788000111"
+PSYCHOLOGIST = "+250788000222"
+OFF_DUTY = "+250788000666"
+SUPERVISOR = "+250788000333"
+SECTOR_CONTACT = "+250788000444"
+OTHER_SECTOR_CONTACT = "+250788000777"
+GASABO_OFFICER = "+250788000555"
+NATIONAL_DESK = "+250788000999"
+
+
+def register_officers(rt: Runtime, csv_text: str = OFFICERS_CSV) -> None:
+    registry.import_officers(rt, csv_text)
+
+
+def at_sample(name: str) -> dict[str, Any]:
+    """One of the shared Africa's Talking samples (sms_send_success, sms_inbound, ...)."""
+    return json.loads((AT_FIXTURES / f"{name}.json").read_text())
+
+
+def at_answer(
+    number: str = SOCIAL_WORKER, code: int = 101, status: str = "Success", message_id: str = ""
+) -> dict[str, Any]:
+    """The JSON Africa's Talking answers for one recipient with statusCode code."""
+    accepted = code in (100, 101, 102)
+    return {
+        "SMSMessageData": {
+            "Message": f"Sent to {1 if accepted else 0}/1 Total Cost: RWF {15 if accepted else 0}",
+            "Recipients": [
+                {
+                    "statusCode": code,
+                    "number": number,
+                    "cost": "RWF 15.0000" if accepted else "0",
+                    "status": status,
+                    "messageId": message_id or ("ATXid_" + number[-6:] if accepted else "None"),
+                }
+            ],
+        }
+    }
+
+
+def release_retries(rt: Runtime) -> int:
+    """Put every job waiting for its retry time on the queue now, as RQ's scheduler will later."""
+    from rq.job import Job
+
+    registry = rt.queue.scheduled_job_registry
+    job_ids = registry.get_job_ids(cleanup=False)
+    for job_id in job_ids:
+        registry.remove(job_id)
+        rt.queue.enqueue_job(Job.fetch(job_id, connection=rt.rq_redis))
+    return len(job_ids)
+
+
+# The volunteer's village, as registered by register_volunteer.
+UBUMWE = ("Nyarugenge", "Kimisagara", "Katabaro", "Ubumwe")
+
+
+def make_report(
+    rt: Runtime,
+    *,
+    place: tuple[str, ...] = UBUMWE,
+    urgent: bool = False,
+    category: str = "neglect",
+    by_volunteer: bool = False,
+    details: str = "Beaten at home, see house 12*B",
+) -> tuple[int, str]:
+    """A stored report, as the USSD confirm screen leaves it (routing job not run); (id, reference)."""
+    from sqlalchemy import select
+
+    from gateway.models import Location, Report, Volunteer
+    from menus.reference import new_reference
+
+    phone = VOLUNTEER_PHONE if by_volunteer else COMMUNITY_PHONE
+    if by_volunteer:
+        register_volunteer(rt)
+    with rt.db.session() as session:
+        location_id = session.scalar(select(Location.id).where(Location.path == registry.path_key(*place)))
+        assert location_id is not None, place
+        volunteer_id = session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)) if by_volunteer else None
+        report = Report(
+            session_id=f"ATUid_made{next(_sessions):08d}",
+            reference=new_reference(),
+            reporter_phone_enc=rt.crypto.encrypt(phone),
+            reporter_phone_hash=rt.crypto.lookup_hash(phone),
+            volunteer_id=volunteer_id,
+            category=category,
+            urgent=urgent,
+            age_band="12-17",
+            sex="girl",
+            location_id=location_id,
+            details_enc=rt.crypto.encrypt(details),
+            language="en",
+            tree_version="test",
+        )
+        session.add(report)
+        session.flush()
+        return report.id, report.reference

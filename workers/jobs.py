@@ -1,4 +1,7 @@
-"""RQ jobs. Each takes ids, reloads state, and may run twice with its effects once."""
+"""RQ jobs. Each takes ids, reloads state, and may run twice with its effects once.
+
+Jobs that depend on the time take an optional `now` (tests move the clock with it).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,23 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from gateway import runtime
+from gateway import keys, outbox, routing, runtime, sms_texts
 from gateway.clock import utcnow
-from gateway.models import Event, Referral, Report, Visit
+from gateway.models import Event, Message, Referral, Report, Visit
+from gateway.runtime import Runtime
+from gateway.sms import ACCEPTED, NO_CREDIT, REJECTED, SmsUnavailableError
+from gateway.timeline import SYSTEM
 
 log = logging.getLogger(__name__)
 
-# Actor name of the gateway's own steps in a timeline.
-SYSTEM = "system"
 # Seconds a report may wait for its routing job before the sweeper queues it again.
 SWEEP_AFTER = 60
 
 
-def route_report(report_id: int) -> int | None:
-    """Turn a stored report into a referral (once); the referral's id."""
+def route_report(report_id: int, now: datetime | None = None) -> int | None:
+    """Turn a stored report into a referral and alert its officers (once); the referral's id."""
     rt = runtime.current()
     with rt.db.session() as session:
         report = session.get(Report, report_id)
@@ -48,12 +53,16 @@ def route_report(report_id: int) -> int | None:
             session.add(
                 Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=f"from a {report.channel} report")
             )
-        report.routed_at = report.routed_at or utcnow()
-        return referral.id
+        now = now or utcnow()
+        routing.route(rt, session, referral, now)
+        report.routed_at = report.routed_at or now
+        referral_id = referral.id
+    _dispatch_queued(rt, referral_id)
+    return referral_id
 
 
-def route_visit(visit_id: int) -> int | None:
-    """Open the low-urgency follow-up referral of a home visit with concerns (once)."""
+def route_visit(visit_id: int, now: datetime | None = None) -> int | None:
+    """Open the low-urgency follow-up referral of a home visit with concerns and alert its officers (once)."""
     rt = runtime.current()
     with rt.db.session() as session:
         visit = session.get(Visit, visit_id)
@@ -80,21 +89,101 @@ def route_visit(visit_id: int) -> int | None:
             session.flush()
             detail = "home visit concerns: " + ", ".join(visit.concerns)
             session.add(Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=detail))
-        visit.routed_at = visit.routed_at or utcnow()
-        return referral.id
+        now = now or utcnow()
+        routing.route(rt, session, referral, now)
+        visit.routed_at = visit.routed_at or now
+        referral_id = referral.id
+    _dispatch_queued(rt, referral_id)
+    return referral_id
+
+
+def send_sms(message_id: int) -> str:
+    """Send one message (a second run sends nothing); raise to be retried when worth it."""
+    rt = runtime.current()
+    claimed = outbox.claim(rt, message_id, utcnow())
+    if claimed is None:
+        return "not sendable (already sent, failed, or being sent)"
+    to, body = claimed
+    try:
+        result = rt.sms.send(to, body)
+    except SmsUnavailableError as exc:
+        with rt.db.session() as session:
+            outbox.postpone(session.get_one(Message, message_id), str(exc))
+        raise
+    now = utcnow()
+    follow_ups: list[int] = []
+    with rt.db.session() as session:
+        message = session.get_one(Message, message_id)
+        outbox.record_result(session, message, result, now)
+        if result.outcome == REJECTED:
+            follow_ups = routing.fail_over(rt, session, message, now)
+        elif result.outcome == NO_CREDIT and message.kind != "notice":
+            follow_ups = _tell_desk_out_of_credit(rt, session)
+    outbox.dispatch(rt, follow_ups)
+    if result.outcome not in (ACCEPTED, REJECTED):
+        raise SmsUnavailableError(f"message {message_id}: provider said {result.status_code} {result.provider_status}")
+    return result.outcome
+
+
+def escalate(now: datetime | None = None) -> int:
+    """Move every referral left unacknowledged past its delay one tier up its chain; how many moved."""
+    rt = runtime.current()
+    now = now or utcnow()
+    with rt.db.sessions() as session:
+        due = session.scalars(
+            select(Referral.id)
+            .where(Referral.status.in_(routing.WAITING), Referral.escalate_at <= now)
+            .order_by(Referral.escalate_at)
+        ).all()
+    moved = 0
+    for referral_id in due:
+        with rt.db.session() as session:
+            referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+            # Acknowledged or escalated by another run since the list was read.
+            if referral is None or referral.escalate_at is None or referral.escalate_at > now:
+                continue
+            message_ids = routing.escalate(rt, session, referral, now)
+            moved += 1
+        outbox.dispatch(rt, message_ids)
+    return moved
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Queue again what a lost job or a restarted Redis left undone."""
     rt = runtime.current()
-    settled = (now or utcnow()) - timedelta(seconds=SWEEP_AFTER)
+    now = now or utcnow()
+    settled = now - timedelta(seconds=SWEEP_AFTER)
     with rt.db.sessions() as session:
         reports = session.scalars(
             select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)
         ).all()
         visits = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled)).all()
+        messages = outbox.stalled(session, now)
     for report_id in reports:
         rt.enqueue(route_report, report_id, job_id=f"route-report-{report_id}")
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
-    return {"reports": len(reports), "visits": len(visits)}
+    outbox.dispatch(rt, messages)
+    return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+
+
+def _dispatch_queued(rt: Runtime, referral_id: int) -> None:
+    """Queue the send job of a referral's messages not yet sent (again after a crash: harmless)."""
+    with rt.db.sessions() as session:
+        queued = session.scalars(
+            select(Message.id).where(Message.referral_id == referral_id, Message.status == "queued")
+        ).all()
+    outbox.dispatch(rt, queued)
+
+
+def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
+    """One SMS an hour at most to the national desk: the account is out of credit."""
+    if not rt.redis.set(keys.credit_notice(), "1", nx=True, ex=keys.CREDIT_NOTICE_TTL):
+        return []
+    log.error("the SMS account is out of credit: alerts wait for a top-up")
+    return [
+        outbox.add(
+            session, to=o.phone, body=sms_texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
+        ).id
+        for o in routing.national_desk(session)
+    ]

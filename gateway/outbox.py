@@ -1,0 +1,150 @@
+"""Outgoing SMS: a Message row written before sending, queued after commit, updated by the provider."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from rq import Retry
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway import timeline
+from gateway.models import Message
+from gateway.runtime import Runtime
+from gateway.sms import ACCEPTED, REJECTED, SendResult
+
+log = logging.getLogger(__name__)
+
+# The job that sends one message (named, so that gateway does not import workers).
+SEND_JOB = "workers.jobs.send_sms"
+# Backoff of a message the provider could not take now: RQ's scheduler runs these.
+SEND_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
+# Seconds after which a message still queued or sending is stalled (lost job, dead worker).
+STALLED_AFTER = 120
+# Seconds after its last attempt before a message still waiting for a retry is queued again
+# by the sweeper (RQ's retries ran out during a long provider outage).
+RETRY_AGAIN_AFTER = 900
+# Message statuses from which a send may start.
+SENDABLE = ("queued", "retrying")
+# Message statuses that no later answer changes.
+FINAL = ("delivered", "failed")
+# Delivery report statuses (Africa's Talking): delivered, and failed for good.
+DELIVERED = "Success"
+FINAL_FAILURES = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
+
+
+def add(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    kind: str,
+    referral_id: int | None = None,
+    officer_id: int | None = None,
+) -> Message:
+    """A message row, queued; send it with dispatch() once the transaction is committed."""
+    message = Message(to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status="queued")
+    session.add(message)
+    session.flush()
+    return message
+
+
+def dispatch(rt: Runtime, message_ids: Iterable[int]) -> None:
+    """Queue the send job of committed messages; if Redis fails now, the sweeper queues them later."""
+    for message_id in message_ids:
+        try:
+            rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=SEND_RETRY)
+        except Exception:
+            log.exception("could not queue message %s; the sweeper will queue it", message_id)
+
+
+def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None:
+    """Mark a message as being sent (one sender at a time); its (to, body), or None if not ours to send."""
+    stale = now - timedelta(seconds=STALLED_AFTER)
+    with rt.db.session() as session:
+        claimed = session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                or_(Message.status.in_(SENDABLE), and_(Message.status == "sending", Message.updated_at < stale)),
+            )
+            .values(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = session.execute(select(Message.to, Message.body).where(Message.id == message_id)).one()
+        return row.to, row.body
+
+
+def postpone(session: Session, message: Message, error: str, result: SendResult | None = None) -> None:
+    """The provider could not take the message now: it waits for a retry."""
+    message.status = "retrying"
+    message.error = error[:200]
+    if result is not None:
+        message.provider_status = result.provider_status or None
+
+
+def record_result(session: Session, message: Message, result: SendResult, now: datetime) -> None:
+    """What the provider answered about a message, on its row and its referral's timeline."""
+    message.provider_status = result.provider_status or None
+    message.cost = result.cost
+    if result.outcome == ACCEPTED:
+        message.status = "sent"
+        message.provider_message_id = result.provider_message_id
+        message.sent_at = now
+        message.error = None
+        _event(session, message, "sent", timeline.SYSTEM, "")
+    elif result.outcome == REJECTED:
+        message.status = "failed"
+        message.error = f"refused by the provider: {result.status_code} {result.provider_status}"[:200]
+        _event(session, message, "failed", timeline.SYSTEM, f"refused: {result.provider_status}")
+    else:
+        postpone(session, message, f"provider said {result.status_code} {result.provider_status}", result)
+
+
+def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:
+    """Update a message from a delivery report; True when it has just failed for good."""
+    if message.status in FINAL:
+        return False
+    message.provider_status = status[:30]
+    if status == DELIVERED:
+        message.status = "delivered"
+        message.delivered_at = now
+        _event(session, message, "delivered", timeline.PROVIDER, "")
+        return False
+    if status in FINAL_FAILURES or reason in FINAL_FAILURES:
+        message.status = "failed"
+        message.error = f"delivery failed: {status} {reason}".strip()[:200]
+        _event(session, message, "failed", timeline.PROVIDER, f"not delivered: {reason or status}")
+        return True
+    message.status = "sent"
+    return False
+
+
+def stalled(session: Session, now: datetime) -> list[int]:
+    """Messages a lost job or a restarted Redis left unsent, oldest first."""
+    stale = now - timedelta(seconds=STALLED_AFTER)
+    long_ago = now - timedelta(seconds=RETRY_AGAIN_AFTER)
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                or_(
+                    and_(Message.status.in_(("queued", "sending")), Message.updated_at < stale),
+                    and_(Message.status == "retrying", Message.updated_at < long_ago),
+                )
+            )
+            .order_by(Message.id)
+        )
+    )
+
+
+def _event(session: Session, message: Message, kind: str, actor: str, detail: str) -> None:
+    """A referral alert's fate goes on the referral's timeline (replies to officers do not)."""
+    if message.referral_id is None or message.kind != "alert":
+        return
+    to = f"officer:{message.officer_id}" if message.officer_id else "?"
+    timeline.record(session, message.referral_id, kind, actor, f"alert to {to}" + (f"; {detail}" if detail else ""))

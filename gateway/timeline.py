@@ -1,0 +1,31 @@
+"""A referral's timeline: one Event per thing that happened to it, with who and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.models import Event, Officer
+
+# Kinds of events, in the order a case usually meets them.
+KINDS = ("created", "routed", "sent", "delivered", "failed", "acknowledged", "escalated", "closed")
+# Actor of the gateway's own steps.
+SYSTEM = "system"
+# Actor of what the SMS provider reported.
+PROVIDER = "provider"
+
+
+def officer_actor(officer: Officer) -> str:
+    """How an officer appears as an actor (an id, never a phone number)."""
+    return f"officer:{officer.id}"
+
+
+def record(
+    session: Session, referral_id: int, kind: str, actor: str, detail: str = "", at: datetime | None = None
+) -> None:
+    """Add one line to a referral's timeline (in the caller's transaction)."""
+    event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300])
+    if at is not None:
+        event.at = at
+    session.add(event)

@@ -1,0 +1,152 @@
+"""Who a new referral goes to, what the alert says, and how the decision is recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gateway.clock import utcnow
+from gateway.models import Assignment, Event, Message, Officer, Referral
+from tests.helpers import (
+    COMMUNITY_PHONE,
+    GASABO_OFFICER,
+    NATIONAL_DESK,
+    OFF_DUTY,
+    OTHER_SECTOR_CONTACT,
+    PSYCHOLOGIST,
+    SECTOR_CONTACT,
+    SOCIAL_WORKER,
+    SUPERVISOR,
+    VOLUNTEER_PHONE,
+    make_report,
+    register_officers,
+)
+from workers import jobs
+
+
+def _alerts(rt, reference: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Alert bodies of a referral, by the phone they go to."""
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral).where(Referral.reference == reference))
+        rows = session.scalars(select(Message).where(Message.referral_id == referral.id, Message.kind == "alert"))
+        return {m.to: m.body for m in rows}
+
+
+def test_referral_goes_to_the_on_duty_officers_of_the_district_in_their_language(rt):
+    register_officers(rt)
+    report_id, ref = make_report(rt, urgent=False, category="neglect")
+    before = utcnow()
+    jobs.route_report(report_id)
+
+    alerts = _alerts(rt, ref)
+    assert set(alerts) == {SOCIAL_WORKER, PSYCHOLOGIST}
+    assert alerts[SOCIAL_WORKER] == (
+        f"Ijwi case {ref} (not urgent): Neglect, girl aged 12-17, Ubumwe/Katabaro/Kimisagara. Reply OK {ref}"
+    )
+    assert alerts[PSYCHOLOGIST] == (
+        f"Ijwi dosiye {ref} (ntibyihutirwa): Kutitabwaho, umukobwa w'imyaka 12-17, "
+        f"Ubumwe/Katabaro/Kimisagara. Subiza OK {ref}"
+    )
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral).where(Referral.reference == ref))
+        assert referral.status == "routed" and not referral.flagged and referral.escalation_step == 0
+        wait = referral.escalate_at - before
+        assert timedelta(seconds=86400) <= wait < timedelta(seconds=86460)
+        routed = session.scalars(select(Event).where(Event.referral_id == referral.id, Event.kind == "routed")).one()
+        assert "district Nyarugenge, on_duty" in routed.detail
+        reasons = session.scalars(select(Assignment.reason).where(Assignment.referral_id == referral.id)).all()
+        assert sorted(reasons) == ["on_duty", "on_duty"]
+
+
+def test_urgent_referral_also_goes_to_the_contacts_of_its_sector_only(rt):
+    register_officers(rt)
+    report_id, ref = make_report(rt, urgent=True, category="violence")
+    before = utcnow()
+    jobs.route_report(report_id)
+
+    alerts = _alerts(rt, ref)
+    assert set(alerts) == {SOCIAL_WORKER, PSYCHOLOGIST, SECTOR_CONTACT}
+    assert OTHER_SECTOR_CONTACT not in alerts and OFF_DUTY not in alerts and SUPERVISOR not in alerts
+    assert alerts[SECTOR_CONTACT].startswith(f"Ijwi URGENT cas {ref}: Violence/abus, fille de 12-17 ans, Ubumwe/")
+    assert alerts[SECTOR_CONTACT].endswith(f"Répondez OK {ref}")
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral).where(Referral.reference == ref))
+        assert referral.escalate_at - before < timedelta(seconds=1860)
+        event = session.scalars(select(Event).where(Event.referral_id == referral.id, Event.kind == "routed")).one()
+        assert "sector_contact" in event.detail
+
+
+def test_district_with_nobody_registered_goes_to_the_national_desk_flagged(rt):
+    register_officers(rt)
+    report_id, ref = make_report(rt, place=("Rusizi", "Nyakabuye", "Kamanu", "Site"))
+    jobs.route_report(report_id)
+
+    assert set(_alerts(rt, ref)) == {NATIONAL_DESK}
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral).where(Referral.reference == ref))
+        assert referral.flagged and referral.status == "routed"
+        event = session.scalars(select(Event).where(Event.referral_id == referral.id, Event.kind == "routed")).one()
+        assert "nobody registered for district Rusizi: national desk, flagged" in event.detail
+
+
+def test_district_with_only_off_duty_officers_goes_to_them_unflagged(rt):
+    register_officers(
+        rt,
+        "name,phone,role,district,sector,on_duty,language\n"
+        f"Resting Officer,{GASABO_OFFICER},social_worker,Rusizi,,no,en\n"
+        f"National Desk,{NATIONAL_DESK},national_desk,,,yes,en\n",
+    )
+    report_id, ref = make_report(rt, place=("Rusizi", "Nyakabuye", "Kamanu", "Site"))
+    jobs.route_report(report_id)
+    assert set(_alerts(rt, ref)) == {GASABO_OFFICER}
+    with rt.db.sessions() as session:
+        assert not session.scalar(select(Referral.flagged))
+
+
+def test_alert_shows_a_registered_volunteers_number_and_never_the_free_text(rt):
+    register_officers(rt)
+    volunteer_report, volunteer_ref = make_report(rt, by_volunteer=True)
+    community_report, community_ref = make_report(rt)
+    jobs.route_report(volunteer_report)
+    jobs.route_report(community_report)
+
+    assert f"IZU {VOLUNTEER_PHONE}." in _alerts(rt, volunteer_ref)[SOCIAL_WORKER]
+    community_alert = _alerts(rt, community_ref)[SOCIAL_WORKER]
+    assert "+250" not in community_alert and COMMUNITY_PHONE not in community_alert
+    with rt.db.sessions() as session:
+        bodies = session.scalars(select(Message.body)).all()
+    assert bodies and not any("Beaten" in body or "house 12" in body for body in bodies)
+
+
+def test_routing_twice_alerts_each_officer_once(rt):
+    register_officers(rt)
+    report_id, ref = make_report(rt, urgent=True)
+    jobs.route_report(report_id)
+    jobs.route_report(report_id)
+    with rt.db.sessions() as session:
+        assert len(session.scalars(select(Message)).all()) == 3
+        assert len(session.scalars(select(Event).where(Event.kind == "routed")).all()) == 1
+
+
+def test_inactive_officers_get_nothing(rt):
+    register_officers(rt)
+    with rt.db.session() as session:
+        session.scalars(select(Officer).where(Officer.phone == PSYCHOLOGIST)).one().active = False
+    report_id, ref = make_report(rt)
+    jobs.route_report(report_id)
+    assert set(_alerts(rt, ref)) == {SOCIAL_WORKER}
+
+
+def test_referral_with_nobody_anywhere_is_flagged_and_routed_once_someone_registers(rt):
+    report_id, ref = make_report(rt)
+    jobs.route_report(report_id)
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral))
+        assert referral.flagged and referral.status == "new" and referral.escalate_at is not None
+    register_officers(rt)
+    assert jobs.escalate(now=utcnow() + timedelta(days=2)) == 1
+    assert set(_alerts(rt, ref)) == {SOCIAL_WORKER, PSYCHOLOGIST}
+    with rt.db.sessions() as session:
+        referral = session.scalar(select(Referral))
+        assert referral.status == "routed" and not referral.flagged
