@@ -79,7 +79,7 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
         return row.to, row.body
 
 
-def postpone(session: Session, message: Message, error: str, result: SendResult | None = None) -> None:
+def postpone(message: Message, error: str, result: SendResult | None = None) -> None:
     """The provider could not take the message now: it waits for a retry."""
     message.status = "retrying"
     message.error = error[:200]
@@ -102,7 +102,7 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
         message.error = f"refused by the provider: {result.status_code} {result.provider_status}"[:200]
         _event(session, message, "failed", timeline.SYSTEM, f"refused: {result.provider_status}")
     else:
-        postpone(session, message, f"provider said {result.status_code} {result.provider_status}", result)
+        postpone(message, f"provider said {result.status_code} {result.provider_status}", result)
 
 
 def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:

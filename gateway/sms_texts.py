@@ -142,7 +142,7 @@ STRINGS = {
     "out_of_credit": {
         "rw": "Ijwi: konti ya SMS yashizemo amafaranga. Hari ubutumwa butegereje koherezwa. Mwongeremo vuba.",
         "en": "Ijwi: the SMS account is out of credit. Alerts are waiting to be sent. Please top it up now.",
-        "fr": "Ijwi: le compte SMS n'a plus de crédit. Des alertes attendent d'être envoyées. Rechargez-le vite.",
+        "fr": "Ijwi: le compte SMS n'a plus de crédit. Des alertes sont en attente. Rechargez-le vite.",
     },
 }
 

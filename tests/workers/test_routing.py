@@ -150,3 +150,30 @@ def test_referral_with_nobody_anywhere_is_flagged_and_routed_once_someone_regist
     with rt.db.sessions() as session:
         referral = session.scalar(select(Referral))
         assert referral.status == "routed" and not referral.flagged
+
+
+def test_home_visit_follow_up_alerts_the_district_with_the_volunteers_number(rt):
+    from gateway.models import Visit, Volunteer
+    from menus.reference import new_reference
+    from tests.helpers import register_volunteer
+
+    register_officers(rt)
+    register_volunteer(rt)
+    with rt.db.session() as session:
+        volunteer = session.scalars(select(Volunteer)).one()
+        visit = Visit(
+            session_id="ATUid_visit",
+            reference=new_reference(),
+            volunteer_id=volunteer.id,
+            village_id=volunteer.village_id,
+            household_code="HH-07",
+            concerns=["health", "economy"],
+        )
+        session.add(visit)
+        session.flush()
+        visit_id, ref = visit.id, visit.reference
+    jobs.route_visit(visit_id)
+    assert _alerts(rt, ref)[SOCIAL_WORKER] == (
+        f"Ijwi case {ref} (not urgent): Placed child follow-up, child age unknown, Ubumwe/Katabaro/Kimisagara. "
+        f"IZU {VOLUNTEER_PHONE}. Reply OK {ref}"
+    )
