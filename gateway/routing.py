@@ -116,11 +116,10 @@ def escalate(rt: Runtime, session: Session, referral: Referral, now: datetime) -
     if referral.status not in WAITING:
         referral.escalate_at = None
         return []
-    if not _assigned(session, referral):
-        # Nobody was reachable at all so far: try the whole chain again.
-        referral.status = "new"
-        return route(rt, session, referral, now)
     assigned = _assigned(session, referral)
+    if not assigned:
+        # Nobody was registered anywhere so far: try the whole chain again.
+        return route(rt, session, referral, now)
     tiers = chain(rt, session, referral)
     for step in range(referral.escalation_step + 1, len(tiers)):
         fresh = [c for c in tiers[step] if c.officer.id not in assigned]

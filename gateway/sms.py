@@ -29,6 +29,8 @@ REJECTED = "rejected"  # refused for good as it is (bad number, blacklisted, do-
 AT_ACCEPTED = {100, 101, 102}
 AT_RETRY = {500, 501, 502}
 AT_NO_CREDIT = {405}
+# Messages the console outbox keeps (the latest ones).
+OUTBOX_KEEP = 200
 # Phone numbers inside a text, to mask them in logs.
 _PHONE_IN_TEXT = re.compile(r"\+\d{9,15}")
 
@@ -133,6 +135,7 @@ class ConsoleSms:
 
     def send(self, to: str, body: str) -> SendResult:
         self.outbox.append((to, body))
+        del self.outbox[:-OUTBOX_KEEP]
         log.info("SMS to %s: %s", masked(to), mask_numbers(body))
         return SendResult(
             outcome=ACCEPTED,
