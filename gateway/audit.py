@@ -14,6 +14,8 @@ READ_REFERRAL = "read_referral"
 READ_REFERRAL_PRIVATE = "read_referral_private"
 # The SMS messages of one referral were read.
 READ_MESSAGES = "read_messages"
+# An officer asked for a referral's summary by SMS (INFO <ref>).
+READ_REFERRAL_SMS = "read_referral_sms"
 # Longest detail kept (the column's size).
 DETAIL_MAX = 300
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import callers, keys, outbox, sms_texts, timeline
-from gateway.models import Assignment, AuditEntry, Officer, Referral
+from gateway import audit, callers, keys, outbox, sms_texts, timeline
+from gateway.models import Assignment, Officer, Referral
 from gateway.runtime import Runtime
 from menus.reference import is_valid
 
@@ -112,7 +112,7 @@ def close(rt: Runtime, session: Session, referral: Referral, officer: Officer, n
 
 def summary(rt: Runtime, session: Session, referral: Referral, officer: Officer) -> str:
     """INFO <ref>: the case in one SMS (a read of a case by a person: audited)."""
-    session.add(AuditEntry(actor=timeline.officer_actor(officer), action="sms_info", referral_id=referral.id))
+    audit.record(session, timeline.officer_actor(officer), audit.READ_REFERRAL_SMS, referral.id)
     since = referral.closed_at if referral.status == "closed" else referral.acknowledged_at
     return sms_texts.info(
         officer.language,

@@ -144,7 +144,7 @@ def test_info_answers_a_one_sms_summary_and_is_audited(client, rt, run_jobs, cas
     referral = _referral(rt, case)
     with rt.db.sessions() as session:
         audit = session.scalars(select(AuditEntry)).one()
-        assert (audit.action, audit.referral_id) == ("sms_info", referral.id)
+        assert (audit.action, audit.referral_id) == ("read_referral_sms", referral.id)
 
     _sms(client, SOCIAL_WORKER, f"OK {case}")
     _sms(client, SOCIAL_WORKER, f"INFO {case}")
