@@ -144,11 +144,10 @@ def fail_over(rt: Runtime, session: Session, message: Message, now: datetime) ->
     for tier in chain(rt, session, referral):
         for contact in tier:
             if contact.officer.id not in assigned:
-                step = max(contact.step, referral.escalation_step)
                 detail = f"alert to officer:{message.officer_id} failed: next contact ({TIERS[contact.step]})"
-                contacts = [Contact(contact.officer, step, reason)]
+                contacts = [Contact(contact.officer, contact.step, reason)]
                 # The clock keeps running: others of the referral may have had their alert.
-                return _alert(rt, session, referral, contacts, step, now, "routed", detail, restart_clock=False)
+                return _alert(rt, session, referral, contacts, contact.step, now, "routed", detail, restart_clock=False)
     timeline.record(session, referral.id, "failed", timeline.SYSTEM, "no further contact to fail over to", now)
     return []
 
@@ -185,7 +184,7 @@ def _alert(
     why: str,
     restart_clock: bool = True,
 ) -> list[int]:
-    """Assign contacts at step, write their alerts, and move the referral's clock."""
+    """Assign contacts at step, write their alerts; the referral is routed up to at least step."""
     message_ids = []
     for contact in contacts:
         officer = contact.officer
