@@ -187,7 +187,7 @@ class Message(Timestamped, Base):
     kind: Mapped[str] = mapped_column(String(10), default="alert")
     to: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
-    # queued, sending, sent, delivered, failed, retrying.
+    # queued, sending, sent, delivered, failed, retrying, cancelled (case answered first).
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(80), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(30))

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import timeline
-from gateway.models import Message
+from gateway.models import Message, Referral
 from gateway.runtime import Runtime
 from gateway.sms import ACCEPTED, REJECTED, SendResult
 
@@ -29,7 +29,9 @@ RETRY_AGAIN_AFTER = 900
 # Message statuses from which a send may start.
 SENDABLE = ("queued", "retrying")
 # Message statuses that no later answer changes.
-FINAL = ("delivered", "failed")
+FINAL = ("delivered", "failed", "cancelled")
+# Referral statuses after which a waiting alert is no longer sent.
+SETTLED = ("acknowledged", "closed")
 # Delivery report statuses (Africa's Talking): delivered, and failed for good.
 DELIVERED = "Success"
 FINAL_FAILURES = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
@@ -75,8 +77,14 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        row = session.execute(select(Message.to, Message.body).where(Message.id == message_id)).one()
-        return row.to, row.body
+        message = session.get_one(Message, message_id)
+        if message.kind == "alert" and message.referral_id is not None:
+            status = session.scalar(select(Referral.status).where(Referral.id == message.referral_id))
+            if status in SETTLED:
+                # Somebody answered while this alert waited for a retry: nobody else needs it.
+                message.status, message.error = "cancelled", f"case already {status}"
+                return None
+        return message.to, message.body
 
 
 def postpone(message: Message, error: str, result: SendResult | None = None) -> None:

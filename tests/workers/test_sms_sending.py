@@ -254,3 +254,18 @@ def test_report_stored_while_redis_was_down_gets_its_alert(rt, at, run_jobs):
     assert _sent_to(at) == [SOCIAL_WORKER]
     with rt.db.sessions() as session:
         assert session.scalar(select(Referral.status).where(Referral.reference == ref)) == "routed"
+
+
+def test_alert_waiting_for_a_retry_is_not_sent_once_the_case_is_acknowledged(rt, at, run_jobs):
+    register_officers(rt, ONE_OFFICER)
+    _answer(at, (500, "Internal Server Error"), at_answer(SOCIAL_WORKER))
+    jobs.route_report(make_report(rt)[0])
+    run_jobs()
+    assert _alert(rt).status == "retrying"
+    with rt.db.session() as session:
+        session.execute(update(Referral).values(status="acknowledged"))
+    release_retries(rt)
+    run_jobs()
+    message = _alert(rt)
+    assert (message.status, message.error) == ("cancelled", "case already acknowledged")
+    assert len(at.calls) == 1
