@@ -20,6 +20,7 @@ from gateway import migrate, registry, runtime
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.db import Base
+from gateway.places import PlaceIndex
 from gateway.redis_conn import embedded_url
 from gateway.runtime import QUEUE_NAME, Runtime
 
@@ -59,8 +60,16 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     migrate.upgrade(url)
     rt = Runtime(settings)
     registry.import_locations(rt)
-    rt.db.engine.dispose()
     yield settings
+    rt.db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_places(base_settings: Settings) -> PlaceIndex:
+    """The places in memory, loaded once for the run (every test's database has the same)."""
+    rt = Runtime(base_settings)
+    rt.places.children(None)
+    return rt.places
 
 
 @pytest.fixture
@@ -75,10 +84,11 @@ def settings(base_settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings, shared_places: PlaceIndex):  # type: ignore[no-untyped-def]
     previous = runtime.install(None)
     app = create_app(settings)
     rt: Runtime = app.extensions["ijwi"]
+    rt.__dict__["places"] = shared_places  # instead of loading 17,000 places again
     rt.redis.flushdb()
     if not settings.database_url.startswith("sqlite"):
         tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES]
