@@ -60,8 +60,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
     migrate.upgrade(url)
     rt = Runtime(settings)
     registry.import_locations(rt)
+    rt.db.engine.dispose()  # SQLite: the template file is complete (WAL checkpointed) before copies
     yield settings
-    rt.db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
