@@ -34,7 +34,7 @@ def main() -> None:
     # SimpleWorker runs jobs in this process: no fork, so the database pool stays valid.
     worker = SimpleWorker([QUEUE_NAME], connection=rt.rq_redis)
     try:
-        worker.work(with_scheduler=True)
+        worker.work(with_scheduler=True, logging_level=rt.settings.log_level)
     finally:
         stop.set()
 
