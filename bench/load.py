@@ -26,6 +26,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int  # non-200, not CON/END, a path that ended early or late, socket errors
+    first_bad: tuple[str, ...] = ()  # the first bad reply of each connection that had one
 
     @property
     def hops_per_s(self) -> float:
@@ -63,4 +64,5 @@ def run_wrk(
         p50_ms=values["p50_us"] / 1000,
         p99_ms=values["p99_us"] / 1000,
         errors=values["errors"] + values["wrong_end"] + values["socket_errors"],
+        first_bad=tuple(x.removeprefix("BAD ") for x in result.stdout.splitlines() if x.startswith("BAD ")),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, replace
 
@@ -102,6 +103,8 @@ class Bench:
             mode,
         )
         self.clear_drafts()
+        for bad in result.first_bad[:3]:
+            print(f"   {target}, {concurrency} connections: {bad}", file=sys.stderr, flush=True)
         return result
 
     def caller(self) -> Caller:

@@ -40,6 +40,7 @@ function init(args)
   end
   n, hop = 0, 0
   sessions, hops, errors, wrong_end = 0, 0, 0, 0
+  first_bad = ""
   start_session()
 end
 
@@ -62,17 +63,26 @@ function request()
   return wrk.format("POST", path, {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
 
+local function note(status, body)
+  if first_bad == "" then
+    first_bad = string.format("status %d at hop %d of %d (%s): %s", status, hop, #p.inputs,
+      table.concat(p.inputs, "*", 1, hop), (body:sub(1, 80):gsub("\n", " | ")))
+  end
+end
+
 function response(status, headers, body)
   hops = hops + 1
   local last = hop == #p.inputs
   local head = body:sub(1, 4)
   if status ~= 200 or (head ~= "CON " and head ~= "END ") then
     errors = errors + 1
+    note(status, body)
     start_session()
     return
   end
   if mode == "app" and ((last and head ~= "END ") or (not last and head == "END ")) then
     wrong_end = wrong_end + 1
+    note(status, body)
     start_session()
     return
   end
@@ -90,6 +100,8 @@ function done(summary, latency, requests)
     s = s + thread:get("sessions")
     e = e + thread:get("errors")
     w = w + thread:get("wrong_end")
+    local bad = thread:get("first_bad")
+    if bad ~= "" then io.write("BAD " .. bad .. "\n") end
   end
   local se = summary.errors
   io.write(string.format(
