@@ -92,6 +92,9 @@ class Bench:
 
     def load(self, target: str, concurrency: int, seconds: int) -> LoadResult:
         mode = "floor" if target == "floor" else "app"
+        # A hop still in flight when the last run stopped may have left a draft after that run's clean-up.
+        time.sleep(1)
+        self.clear_drafts()
         result = run_wrk(
             target,
             self.stack.web_url,
@@ -107,6 +110,15 @@ class Bench:
             print(f"   {target}, {concurrency} connections: {bad}", file=sys.stderr, flush=True)
         return result
 
+    def drain(self, timeout: float = 180) -> None:
+        """Wait until the worker has done every queued job (reports of earlier parts)."""
+        jobs = Queue(QUEUE_NAME, connection=self.rt.rq_redis)
+        deadline = time.monotonic() + timeout
+        while (jobs.count or jobs.started_job_registry.count) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if jobs.count:
+            print(f"   the worker still has {jobs.count} jobs queued", file=sys.stderr, flush=True)
+
     def caller(self) -> Caller:
         return Caller(self.stack.web_url, WEBHOOK_TOKEN, self.phones, next(_runs))
 
@@ -115,12 +127,15 @@ class Bench:
     def ussd(self) -> None:
         """Whole report sessions at several concurrency levels, then the floor at the same levels."""
         p = self.profile
-        flow = [self.load("report flow", c, p.seconds) for c in p.levels]
+        self.drain()
+        # The floor first, on a quiet machine; then the flow, with its worker routing and sending
+        # the reports it makes, as in production.
         self.stack.start_web(app=FLOOR_APP)
         try:
             floor = [self.load("floor", c, p.seconds) for c in p.levels]
         finally:
             self.stack.start_web()
+        flow = [self.load("report flow", c, p.seconds) for c in p.levels]
         rows = []
         for f, b in zip(flow, floor, strict=True):
             share = f.hops_per_s / b.hops_per_s if b.hops_per_s else 0.0
@@ -158,7 +173,8 @@ class Bench:
             f"{p.seconds} s per level; wrk, one connection per thread; {len(self.paths)} paths "
             f'({VOLUNTEER_SHARE:.0%} volunteers on "My village", the rest paging to a village), '
             f"{self.hops_per_session:.1f} hops per session on average. The floor: a Flask endpoint doing one Redis "
-            "GET and one SET, on the same gunicorn line. A run with errors is not valid.",
+            "GET and one SET, on the same gunicorn line, measured first; the flow runs with its worker routing "
+            "and alerting the reports it makes. A run with errors is not valid.",
         )
 
     def confirm_to_sms(self) -> None:
@@ -166,6 +182,7 @@ class Bench:
         stub = self.stack.stub
         assert stub is not None
         rows = []
+        self.drain()
         for rate in self.profile.confirm_rates:
             stub.clear()
             walked = self.caller().at_rate(self.paths, rate, max(1, int(rate * self.profile.confirm_seconds)))
@@ -225,6 +242,8 @@ class Bench:
         assert stub is not None
         n = self.profile.worker_referrals
         rt = self.rt if stack is self.stack else Runtime(stack.settings())
+        if stack is self.stack:
+            self.drain()
         stack.stop_worker()
         stub.clear()
         caller = Caller(stack.web_url, WEBHOOK_TOKEN, self.phones, next(_runs))
@@ -239,7 +258,7 @@ class Bench:
             time.sleep(0.005)
         started = time.monotonic()
         routed_at = None
-        quiet_since = None
+        quiet_since = time.monotonic()
         seen = -1
         while time.monotonic() < deadline:
             with rt.db.sessions() as session:
@@ -322,6 +341,8 @@ class Bench:
         """The full flow at one level over a few gunicorn settings, to choose the Procfile's line."""
         p = self.profile
         rows = []
+        # The web alone: a worker draining the earlier parts' reports would load some settings more than others.
+        self.stack.stop_worker()
         try:
             for name, options in SERVER_SETTINGS.items():
                 self.stack.start_web(server_options=options + ["--timeout", "30", "--keep-alive", "5"])
@@ -338,10 +359,12 @@ class Bench:
                 )
         finally:
             self.stack.start_web()
+            self.stack.start_worker()
         self.report.table(
             f"Server settings (report flow, {p.server_level} connections, {p.server_seconds} s each)",
             ["gunicorn", "sessions/s", "hops/s", "hop p50 (ms)", "hop p99 (ms)", "errors"],
             rows,
+            "The web process alone (worker stopped), each setting started from the Procfile's line.",
         )
 
 

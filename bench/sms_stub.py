@@ -24,7 +24,7 @@ class Arrival:
     message: str
 
 
-def answer(recipients: list[str], ids: itertools.count) -> dict[str, object]:
+def answer(recipients: list[str], ids: itertools.count[int]) -> dict[str, object]:
     """The JSON Africa's Talking answers when every recipient was sent (as the shared success sample)."""
     return {
         "SMSMessageData": {

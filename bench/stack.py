@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def _answers(url: str) -> bool:
 class Stack:
     workdir: Path
     database: str = "postgresql"  # or "sqlite"
-    say: object = print
+    say: Callable[[str], None] = print
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     stub: SmsStub | None = None
     redis_port: int = 0
@@ -252,14 +253,14 @@ class Stack:
             argv, cwd=cwd, env=self.env() if name != "redis" else None, stdout=log, stderr=log, start_new_session=True
         )
 
-    def _wait(self, ready: object, what: str) -> None:
+    def _wait(self, ready: Callable[[], object], what: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             proc = self.procs.get(what if what != "redis-server" else "redis")
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{what} exited (see {self.workdir}/{what.split('-')[0]}.log)")
             try:
-                if ready():  # type: ignore[operator]
+                if ready():
                     return
             except Exception:
                 pass
