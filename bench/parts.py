@@ -125,7 +125,7 @@ class Bench:
     # --- parts -----------------------------------------------------------------------
 
     def ussd(self) -> None:
-        """Whole report sessions at several concurrency levels, then the floor at the same levels."""
+        """The floor at several concurrency levels, then whole report sessions at the same levels."""
         p = self.profile
         self.drain()
         # The floor first, on a quiet machine; then the flow, with its worker routing and sending
