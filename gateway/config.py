@@ -23,6 +23,8 @@ class Settings:
     at_username: str = "sandbox"
     at_api_key: str = ""
     at_sender_id: str = ""
+    # Bench and development only: where the SDK sends (e.g. a local stub); empty = the SDK's own URL.
+    at_api_base_url: str = ""
     # "africastalking" or "console".
     sms_backend: str = "console"
     ussd_service_code: str = "*801#"
@@ -60,6 +62,7 @@ _STR_SETTINGS = {
     "AT_USERNAME": "at_username",
     "AT_API_KEY": "at_api_key",
     "AT_SENDER_ID": "at_sender_id",
+    "AT_API_BASE_URL": "at_api_base_url",
     "SMS_BACKEND": "sms_backend",
     "USSD_SERVICE_CODE": "ussd_service_code",
     "WEBHOOK_TOKEN": "webhook_token",

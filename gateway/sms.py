@@ -64,15 +64,21 @@ class AfricasTalkingSms:
 
     name = "africastalking"
 
-    def __init__(self, username: str, api_key: str, sender_id: str = "") -> None:
+    def __init__(self, username: str, api_key: str, sender_id: str = "", base_url: str = "") -> None:
         self.username = username
         self._api_key = api_key
         self.sender_id = sender_id or None
+        # Bench and development only: another server playing Africa's Talking.
+        self.base_url = base_url.rstrip("/")
 
     @cached_property
     def _service(self) -> SMSService:
         # The SDK picks the sandbox URL itself when the username is "sandbox".
-        return SMSService(self.username, self._api_key)
+        service = SMSService(self.username, self._api_key)
+        if self.base_url:
+            # The SDK builds its URLs as _baseUrl + "/version1" + "/messaging".
+            service._baseUrl = self.base_url + "/version1"
+        return service
 
     def send(self, to: str, body: str) -> SendResult:
         try:
@@ -154,5 +160,7 @@ def mask_numbers(text: str) -> str:
 def provider(settings: Settings) -> SmsProvider:
     """The provider SMS_BACKEND names."""
     if settings.sms_backend == "africastalking":
-        return AfricasTalkingSms(settings.at_username, settings.at_api_key, settings.at_sender_id)
+        return AfricasTalkingSms(
+            settings.at_username, settings.at_api_key, settings.at_sender_id, settings.at_api_base_url
+        )
     return ConsoleSms()

@@ -119,3 +119,13 @@ def test_console_keeps_an_outbox_and_logs_numbers_masked(caplog):
     assert console.outbox == [(SOCIAL_WORKER, "Ijwi case 4830271: IZU +250788123456. Reply OK 4830271")]
     assert "+250788***111" in caplog.text and "+250788***456" in caplog.text
     assert SOCIAL_WORKER not in caplog.text and "+250788123456" not in caplog.text
+
+
+def test_at_api_base_url_sends_the_request_to_that_server(base_settings, at):
+    at.add(
+        responses.POST, "http://127.0.0.1:9/version1/messaging", json=at_sample("sms_send_success")["body"], status=201
+    )
+    settings = replace(base_settings, sms_backend="africastalking", at_api_base_url="http://127.0.0.1:9/")
+    result = provider(settings).send(SOCIAL_WORKER, "hello")
+    assert at.calls[0].request.url == "http://127.0.0.1:9/version1/messaging"
+    assert result.outcome == ACCEPTED

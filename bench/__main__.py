@@ -1,0 +1,95 @@
+"""python -m bench [--quick] [--only PART ...]: start the gateway as in production, drive it, print tables.
+
+Parts: ussd (report flow and floor), confirm (confirm to SMS), worker, redis, webhook, servers.
+Everything it starts is stopped at the end, also after Ctrl-C or a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.load import WrkMissingError, wrk_binary
+from bench.parts import FULL, QUICK, Bench
+from bench.report import Report
+from bench.stack import POSTGRES_URL, Stack
+
+# In this order: the parts that time the worker come before the load parts leave it a backlog.
+PARTS = ("confirm", "worker", "redis", "webhook", "ussd", "servers")
+
+
+def _stop_on_term(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./ijwi bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer levels (about 3 minutes)")
+    parser.add_argument("--only", action="append", choices=PARTS, metavar="PART", help=f"one of {', '.join(PARTS)}")
+    args = parser.parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    chosen = args.only or [p for p in PARTS if not (args.quick and p == "servers")]
+    parts = [p for p in PARTS if p in chosen]
+    if {"ussd", "servers"} & set(parts):
+        try:
+            wrk_binary()
+        except WrkMissingError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    signal.signal(signal.SIGTERM, _stop_on_term)
+    workdir = Path(tempfile.mkdtemp(prefix="ijwi-bench-"))
+    report = Report()
+    stacks: list[Stack] = []
+    failed = True
+    began = time.monotonic()
+    try:
+        report.machine(profile.mode, POSTGRES_URL)
+        stack = Stack(workdir / "postgresql", say=lambda s: print(s, file=sys.stderr, flush=True))
+        stacks.append(stack)
+        stack.start()
+        bench = Bench(stack, report, profile)
+        for part in parts:
+            print(f"-- {part}", file=sys.stderr, flush=True)
+            if part == "ussd":
+                bench.ussd()
+            elif part == "servers":
+                bench.servers()
+            elif part == "confirm":
+                bench.confirm_to_sms()
+            elif part == "worker":
+                on = [stack]
+                if profile.worker_sqlite:
+                    sqlite = Stack(workdir / "sqlite", database="sqlite", say=stack.say)
+                    stacks.append(sqlite)
+                    sqlite.start()
+                    on.append(sqlite)
+                bench.worker(on)
+            elif part == "redis":
+                bench.redis_memory()
+            elif part == "webhook":
+                bench.webhook_cost()
+        failed = False
+    except KeyboardInterrupt:
+        print("interrupted: stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        for stack in stacks:
+            stack.stop()
+        if report.parts:
+            report.add(f"_{time.monotonic() - began:.0f} s in all._")
+            print(f"written to {report.write()}", file=sys.stderr)
+        if failed:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

