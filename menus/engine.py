@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from menus.gsm import to_gsm7
@@ -64,7 +65,19 @@ class State:
     resume: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A plain copy (for JSON); written out field by field, as asdict is slow on a hot path."""
+        return {
+            "node": self.node,
+            "lang": self.lang,
+            "caller": self.caller,
+            "answers": dict(self.answers),
+            "trail": list(self.trail),
+            "page": self.page,
+            "place": list(self.place),
+            "picking": self.picking,
+            "home": None if self.home is None else dict(self.home),
+            "resume": None if self.resume is None else deepcopy(self.resume),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:

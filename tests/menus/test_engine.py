@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 
 import pytest
 
@@ -239,3 +240,15 @@ def test_someone_unregistered_who_believes_they_are_a_volunteer_is_told_what_to_
 def test_state_survives_a_round_trip_through_a_dict():
     state = walk("community", "en", ["1", "1", "1", "2", "2", "1", "98"])[-1].state
     assert State.from_dict(state.to_dict()) == state
+
+
+def test_a_state_dict_has_every_field_and_shares_nothing_with_the_state():
+    draft = walk("volunteer", "en", ["1", "1", "1", "3"], home=HOME)[-1].state
+    state = engine.offer_resume(TREE, draft, PLACES).state
+    data = state.to_dict()
+    assert set(data) == {f.name for f in fields(State)}
+    assert data == asdict(state)
+    data["resume"]["answers"]["category"] = "changed"
+    data["home"]["name"] = "changed"
+    assert state.resume is not None and state.resume["answers"]["category"] == "violence"
+    assert state.home == HOME
