@@ -100,8 +100,11 @@ class UssdService:
     # --- one hop ---------------------------------------------------------------------
 
     def _begin(self, phone: str) -> tuple[Session, Outcome]:
-        caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller)
+        """A new session's first screen: the phone's profile and draft come in one round trip."""
+        phone_hash = self.rt.crypto.lookup_hash(phone)
+        cached, raw_draft = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+        caller = callers.from_cache(self.rt, phone, phone_hash, cached)
+        draft = self._draft(caller, raw_draft)
         if draft is not None:
             tree = self.rt.menus.get(draft.version)
             outcome = engine.offer_resume(tree, State.from_dict(draft.state), self.rt.places, self.screen)
@@ -112,16 +115,17 @@ class UssdService:
             outcome = engine.start(tree, caller.kind, caller.lang, self.rt.places, self.screen, caller.home, notice)
             version = tree.version
         caller_data = {k: v for k, v in caller.__dict__.items()}
-        return Session(version=version, caller=caller_data, state=outcome.state.to_dict()), outcome
+        # handle() fills in the state after the effects.
+        return Session(version=version, caller=caller_data, state={}), outcome
 
-    def _draft(self, caller: Caller) -> Draft | None:
-        """The phone's resumable draft, if it is still usable by this caller; else None."""
-        key = keys.draft(caller.phone_hash)
-        raw = self.rt.redis.get(key)
+    def _draft(self, caller: Caller, raw: str | None) -> Draft | None:
+        """The phone's resumable draft (raw, as read from Redis), if it is still usable by
+        this caller; else None."""
         if not raw:
             return None
+        key = keys.draft(caller.phone_hash)
         try:
-            draft = Draft(**json.loads(self.rt.crypto.decrypt(raw.encode())))
+            draft = Draft(**json.loads(self.rt.crypto.unseal(raw)))
             self.rt.menus.get(draft.version)
         except Exception:
             # A draft nobody can resume must not stand between the caller and the menu.
@@ -180,8 +184,9 @@ class UssdService:
             and settings.resume_window > 0
             and engine.resumable(self.rt.menus.get(session.version), state)
         ):
-            draft = Draft(version=session.version, session_id=session_id, state=state.to_dict())
-            pipe.set(draft_key, self.rt.crypto.encrypt(json.dumps(draft.__dict__)), ex=settings.resume_window)
+            # session.state is the outcome's state, as a dict already.
+            draft = Draft(version=session.version, session_id=session_id, state=session.state)
+            pipe.set(draft_key, self.rt.crypto.seal(json.dumps(draft.__dict__)), ex=settings.resume_window)
         else:
             pipe.delete(draft_key)
         pipe.execute()
@@ -195,7 +200,7 @@ class UssdService:
         if phone is None or status not in DROPPED:
             return
         caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller)
+        draft = self._draft(caller, self.rt.redis.get(keys.draft(caller.phone_hash)))
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
         self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
@@ -215,8 +220,8 @@ class UssdService:
         with self.rt.db.session() as session:
             session.add(Message(kind="notice", to=caller.phone, body=body))
 
-    def _dump(self, session: Session) -> bytes:
-        return self.rt.crypto.encrypt(json.dumps(session.__dict__))
+    def _dump(self, session: Session) -> str:
+        return self.rt.crypto.seal(json.dumps(session.__dict__))
 
     def _load(self, raw: str) -> Session:
-        return Session(**json.loads(self.rt.crypto.decrypt(raw.encode())))
+        return Session(**json.loads(self.rt.crypto.unseal(raw)))
