@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,23 +35,35 @@ class ReportError(RuntimeError):
 def _free_reference(session: Session) -> str:
     for _ in range(REFERENCE_ATTEMPTS):
         reference = new_reference()
-        taken = session.scalar(select(Report.id).where(Report.reference == reference)) or session.scalar(
-            select(Visit.id).where(Visit.reference == reference)
-        )
-        if not taken:
+        taken = select(or_(exists().where(Report.reference == reference), exists().where(Visit.reference == reference)))
+        if not session.scalar(taken):
             return reference
     raise ReportError("no free reference number found")
+
+
+def _store_once(session: Session, row: Report | Visit) -> tuple[str, int | None]:
+    """Insert the row of a USSD session: (its reference, its id); when the session stored
+    one already (a resent hop), (that one's reference, None). The unique session_id
+    decides, so the usual case costs no look-up first."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        model = type(row)
+        earlier = session.scalar(select(model.reference).where(model.session_id == row.session_id))
+        if earlier is None:
+            raise
+        return earlier, None
+    return row.reference, row.id
 
 
 def submit_report(
     rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any], lang: str, version: str
 ) -> str:
     """Store the report of a session (once, whatever is resent); its reference number."""
+    details = (answers.get("details") or "").strip()
     with rt.db.session() as session:
-        existing = session.scalar(select(Report).where(Report.session_id == session_id))
-        if existing is not None:
-            return existing.reference
-        details = (answers.get("details") or "").strip()
         report = Report(
             session_id=session_id,
             reference=_free_reference(session),
@@ -69,17 +81,9 @@ def submit_report(
             language=lang,
             tree_version=version,
         )
-        session.add(report)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            again = session.scalar(select(Report.reference).where(Report.session_id == session_id))
-            if again is None:
-                raise
-            return again
-        report_id, reference = report.id, report.reference
-    _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
+        reference, report_id = _store_once(session, report)
+    if report_id is not None:
+        _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
     return reference
 
 
@@ -89,9 +93,6 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
         raise ReportError("only a registered volunteer records a home visit")
     concerns = [d for d in VISIT_DOMAINS if answers.get(f"domain_{d}") == "concern"]
     with rt.db.session() as session:
-        existing = session.scalar(select(Visit).where(Visit.session_id == session_id))
-        if existing is not None:
-            return existing.reference
         visit = Visit(
             session_id=session_id,
             reference=_free_reference(session),
@@ -102,10 +103,8 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
             # A visit with no concern has nothing to route.
             routed_at=None if concerns else utcnow(),
         )
-        session.add(visit)
-        session.flush()
-        visit_id, reference = visit.id, visit.reference
-    if concerns:
+        reference, visit_id = _store_once(session, visit)
+    if concerns and visit_id is not None:
         _enqueue(rt, "workers.jobs.route_visit", visit_id, f"route-visit-{visit_id}")
     return reference
 
