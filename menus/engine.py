@@ -338,28 +338,31 @@ def _layout(tree: Tree, state: State, places: Places) -> tuple[str, list[str], b
     return header, lines, can_go_back
 
 
-def paginate(tree: Tree, lang: str, header: str, items: list[str], back: bool, max_chars: int) -> list[str]:
+def paginate(tree: Tree, lang: str, header: str, items: Sequence[str], back: bool, max_chars: int) -> list[str]:
     """Screens of at most max_chars, keeping room for the longest notice; 98 pages on."""
     budget = max_chars - notice_room(tree, lang)
     more = f"{MORE}. {tree.string('more', lang)}"
     back_line = tree.string("back", lang)
     pages: list[str] = []
-    rest = list(items)
+    # Lengths are added up rather than joined: a long place list is read on many hops.
+    sizes = [len(line) + 1 for line in items]
+    left = sum(sizes)
+    start = 0
     while True:
         tail = [back_line] if back or pages else []
-        whole = "\n".join([header, *rest, *tail])
-        if len(whole) <= budget or not rest:
-            pages.append(whole)
+        tail_chars = sum(len(line) + 1 for line in tail)
+        if start == len(items) or len(header) + left + tail_chars <= budget:
+            pages.append("\n".join([header, *items[start:], *tail]))
             return pages
-        taken: list[str] = []
-        for line in rest:
-            if len("\n".join([header, *taken, line, more, *tail])) > budget:
-                break
-            taken.append(line)
-        if not taken:
-            taken = rest[:1]
-        pages.append("\n".join([header, *taken, more, *tail]))
-        rest = rest[len(taken) :]
+        used = len(header) + len(more) + 1 + tail_chars
+        end = start
+        while end < len(items) and used + sizes[end] <= budget:
+            used += sizes[end]
+            end += 1
+        end = max(end, start + 1)
+        left -= sum(sizes[start:end])
+        pages.append("\n".join([header, *items[start:end], more, *tail]))
+        start = end
 
 
 def notice_room(tree: Tree, lang: str) -> int:
