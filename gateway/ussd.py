@@ -58,7 +58,12 @@ class UssdService:
 
     def handle(self, session_id: str, phone: str, text: str) -> str:
         """The reply to one hop: "CON ..." or "END ..."."""
-        raw = self.rt.redis.get(keys.ussd_session(session_id))
+        # A session's first hop (empty text) reads the phone's cached profile and draft in
+        # the same round trip as the session; a later hop needs them only if its session is gone.
+        first = text == ""
+        phone_hash = self.rt.crypto.lookup_hash(phone)
+        phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)]
+        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *(phone_keys if first else []))
         session = self._load(raw) if raw else None
         if session is not None:
             earlier = session.replies.get(hop_key(text))
@@ -67,7 +72,8 @@ class UssdService:
             if session.ended:
                 return session.replies[hop_key(session.last_text)]
         if session is None:
-            session, outcome = self._begin(phone)
+            cached, raw_draft = phone_data if first else self.rt.redis.mget(phone_keys)
+            session, outcome = self._begin(phone, phone_hash, cached, raw_draft)
         else:
             new_input = self._new_input(session.last_text, text)
             if new_input is None:
@@ -99,10 +105,8 @@ class UssdService:
 
     # --- one hop ---------------------------------------------------------------------
 
-    def _begin(self, phone: str) -> tuple[Session, Outcome]:
-        """A new session's first screen: the phone's profile and draft come in one round trip."""
-        phone_hash = self.rt.crypto.lookup_hash(phone)
-        cached, raw_draft = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+    def _begin(self, phone: str, phone_hash: str, cached: str | None, raw_draft: str | None) -> tuple[Session, Outcome]:
+        """A new session's first screen, from the phone's cached profile and draft (as read)."""
         caller = callers.from_cache(self.rt, phone, phone_hash, cached)
         draft = self._draft(caller, raw_draft)
         if draft is not None:

@@ -254,3 +254,12 @@ def test_a_draft_written_before_drafts_were_sealed_is_still_offered(client, rt):
     second = Dial(client, VOLUNTEER_PHONE)
     assert second.screen == _resume_screen("en")
     assert second.send("1") == stopped_at
+
+
+def test_a_hop_whose_session_state_is_gone_starts_over_and_offers_the_draft(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    stopped_at = _to_age_question(dial, "en")
+    rt.redis.delete(keys.ussd_session(dial.session_id))  # expired while the caller was typing
+    assert dial.send("3") == _resume_screen("en")
+    assert dial.send("1") == stopped_at
