@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from gateway import callers, reports
 from gateway.models import Report, UssdSessionEnd, Visit
-from tests.helpers import COMMUNITY_PHONE, VOLUNTEER_PHONE, Dial, register_volunteer
+from tests.helpers import COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "africastalking"
 
@@ -108,6 +108,15 @@ def test_missing_field_gets_a_polite_end(client, missing):
 def test_bad_phone_number_gets_a_polite_end(client):
     body = _post(client, phoneNumber="not-a-phone", text="").get_data(as_text=True)
     assert body.startswith("END Sorry")
+
+
+def test_a_hop_is_read_from_a_multipart_form_too_and_a_repeated_field_counts_once(client):
+    form = {"sessionId": "ATUid_multi", "serviceCode": "*801#", "phoneNumber": COMMUNITY_PHONE, "text": ""}
+    first = client.post("/ussd", data=form, content_type="multipart/form-data")
+    assert first.get_data(as_text=True).startswith("CON Ijwi - Kurinda umwana")
+    body = "sessionId=ATUid_multi&phoneNumber=%2B250788765432&text=3&text=1"
+    again = client.post("/ussd", data=body, content_type="application/x-www-form-urlencoded")
+    assert again.get_data(as_text=True).startswith("CON " + TREE.nodes["language"].text["rw"])
 
 
 def test_ten_kilobyte_text_is_answered_without_error(client, rt):
