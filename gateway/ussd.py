@@ -61,9 +61,9 @@ class UssdService:
         # A session's first hop (empty text) reads the phone's cached profile and draft in
         # the same round trip as the session; a later hop needs them only if its session is gone.
         first = text == ""
-        phone_hash = self.rt.crypto.lookup_hash(phone)
-        phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)]
-        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *(phone_keys if first else []))
+        phone_hash = self.rt.crypto.lookup_hash(phone) if first else ""
+        phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
+        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys)
         session = self._load(raw) if raw else None
         if session is not None:
             earlier = session.replies.get(hop_key(text))
@@ -72,8 +72,10 @@ class UssdService:
             if session.ended:
                 return session.replies[hop_key(session.last_text)]
         if session is None:
-            cached, raw_draft = phone_data if first else self.rt.redis.mget(phone_keys)
-            session, outcome = self._begin(phone, phone_hash, cached, raw_draft)
+            if not first:
+                phone_hash = self.rt.crypto.lookup_hash(phone)
+                phone_data = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+            session, outcome = self._begin(phone, phone_hash, *phone_data)
         else:
             new_input = self._new_input(session.last_text, text)
             if new_input is None:
