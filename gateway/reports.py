@@ -56,7 +56,7 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
     try:
         with rt.db.engine.begin() as connection:
             reference = _free_reference(connection)
-            result = connection.execute(insert(table).values({**values, "reference": reference}))
+            result = connection.execute(insert(table), {**values, "reference": reference})
             return reference, int(result.inserted_primary_key[0])
     except IntegrityError:
         with rt.db.engine.connect() as connection:
