@@ -17,7 +17,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key
+    # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
+    # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
+    # every request.
     rt = Runtime(settings)
     app.extensions["ijwi"] = rt
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.

@@ -38,7 +38,11 @@ class Caller:
 def profile(rt: Runtime, phone: str) -> Caller:
     """The caller's profile, from Redis when cached, else from SQL (then cached)."""
     phone_hash = rt.crypto.lookup_hash(phone)
-    cached = rt.redis.get(keys.caller(phone_hash))
+    return from_cache(rt, phone, phone_hash, rt.redis.get(keys.caller(phone_hash)))
+
+
+def from_cache(rt: Runtime, phone: str, phone_hash: str, cached: str | None) -> Caller:
+    """The caller's profile from its cached copy (as read from Redis), else from SQL (then cached)."""
     if cached:
         return Caller(phone=phone, **json.loads(cached))
     caller = _from_database(rt, phone, phone_hash)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# Marks a sealed value (AES-GCM); anything else is read as a Fernet token.
+SEALED_PREFIX = "s1."
+# Bytes of a random AES-GCM nonce.
+NONCE_BYTES = 12
 
 
 class DecryptionError(RuntimeError):
@@ -13,10 +22,16 @@ class DecryptionError(RuntimeError):
 
 
 class Crypto:
-    """Fernet encryption with ENCRYPTION_KEY; HMAC-SHA256 with SECRET_KEY for look-ups."""
+    """Fernet encryption with ENCRYPTION_KEY; HMAC-SHA256 with SECRET_KEY for look-ups.
+
+    Short-lived state in Redis (USSD sessions, drafts) is sealed with AES-GCM under a key
+    derived from ENCRYPTION_KEY: it is rewritten on every hop, where Fernet costs more.
+    """
 
     def __init__(self, encryption_key: str, secret_key: str) -> None:
         self._fernet = Fernet(encryption_key.encode())
+        raw_key = base64.urlsafe_b64decode(encryption_key.encode())
+        self._aead = AESGCM(hmac.new(raw_key, b"ijwi redis state", hashlib.sha256).digest())
         self._secret = secret_key.encode()
 
     def encrypt(self, plain: str) -> bytes:
@@ -27,6 +42,22 @@ class Crypto:
             return self._fernet.decrypt(token).decode("utf-8")
         except InvalidToken:
             raise DecryptionError("cannot decrypt: wrong ENCRYPTION_KEY or altered data") from None
+
+    def seal(self, plain: str) -> str:
+        """plain encrypted and authenticated, as text for Redis."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, plain.encode("utf-8"), None)
+        return SEALED_PREFIX + base64.b64encode(sealed).decode("ascii")
+
+    def unseal(self, token: str) -> str:
+        """What seal() sealed (or encrypt() encrypted, before sessions were sealed)."""
+        if not token.startswith(SEALED_PREFIX):
+            return self.decrypt(token.encode())
+        try:
+            sealed = base64.b64decode(token[len(SEALED_PREFIX) :], validate=True)
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode("utf-8")
+        except (InvalidTag, ValueError):
+            raise DecryptionError("cannot unseal: wrong ENCRYPTION_KEY or altered data") from None
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash: equal values match, and a phone cannot be guessed from it."""

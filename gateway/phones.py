@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 # Numbers without a country code are read as Rwandan.
 DEFAULT_REGION = "RW"
+# Numbers whose normal form is remembered (parsing one takes longer than a whole USSD hop's logic).
+CACHED_NUMBERS = 16384
 
 
 class InvalidPhoneError(ValueError):
     """Not a phone number that can receive a call or SMS."""
 
 
+@lru_cache(maxsize=CACHED_NUMBERS)
 def normalize(raw: str) -> str:
     """raw as E.164 (+2507XXXXXXXX); raises InvalidPhoneError."""
     try:

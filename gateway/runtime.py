@@ -27,6 +27,9 @@ from gateway.sms import SmsProvider, provider
 QUEUE_NAME = "ijwi"
 # Where the embedded Redis keeps its file when REDIS_URL is not set.
 EMBEDDED_REDIS_FILE = "instance/redis.db"
+# Seconds RQ keeps a finished job: none, as nobody reads job results (a later job of the
+# same id then needs no clean-up of the old one).
+RESULT_TTL = 0
 # Job states in which a job of the same id must not be enqueued again.
 _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -77,13 +80,13 @@ class Runtime:
         same id is replaced (that is how stalled work is picked up again).
         """
         try:
-            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=600)
+            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=RESULT_TTL)
         except DuplicateJobError:
             old = Job.fetch(job_id, connection=self.rq_redis)
             if old.get_status(refresh=True) in _IN_FLIGHT:
                 return
             old.delete()
-            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=600)
+            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=RESULT_TTL)
 
 
 _current: Runtime | None = None

@@ -58,7 +58,12 @@ class UssdService:
 
     def handle(self, session_id: str, phone: str, text: str) -> str:
         """The reply to one hop: "CON ..." or "END ..."."""
-        raw = self.rt.redis.get(keys.ussd_session(session_id))
+        # A session's first hop (empty text) reads the phone's cached profile and draft in
+        # the same round trip as the session; a later hop needs them only if its session is gone.
+        first = text == ""
+        phone_hash = self.rt.crypto.lookup_hash(phone) if first else ""
+        phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
+        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys)
         session = self._load(raw) if raw else None
         if session is not None:
             earlier = session.replies.get(hop_key(text))
@@ -67,7 +72,10 @@ class UssdService:
             if session.ended:
                 return session.replies[hop_key(session.last_text)]
         if session is None:
-            session, outcome = self._begin(phone)
+            if not first:
+                phone_hash = self.rt.crypto.lookup_hash(phone)
+                phone_data = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+            session, outcome = self._begin(phone, phone_hash, *phone_data)
         else:
             new_input = self._new_input(session.last_text, text)
             if new_input is None:
@@ -99,9 +107,10 @@ class UssdService:
 
     # --- one hop ---------------------------------------------------------------------
 
-    def _begin(self, phone: str) -> tuple[Session, Outcome]:
-        caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller)
+    def _begin(self, phone: str, phone_hash: str, cached: str | None, raw_draft: str | None) -> tuple[Session, Outcome]:
+        """A new session's first screen, from the phone's cached profile and draft (as read)."""
+        caller = callers.from_cache(self.rt, phone, phone_hash, cached)
+        draft = self._draft(caller, raw_draft)
         if draft is not None:
             tree = self.rt.menus.get(draft.version)
             outcome = engine.offer_resume(tree, State.from_dict(draft.state), self.rt.places, self.screen)
@@ -112,16 +121,17 @@ class UssdService:
             outcome = engine.start(tree, caller.kind, caller.lang, self.rt.places, self.screen, caller.home, notice)
             version = tree.version
         caller_data = {k: v for k, v in caller.__dict__.items()}
-        return Session(version=version, caller=caller_data, state=outcome.state.to_dict()), outcome
+        # handle() fills in the state after the effects.
+        return Session(version=version, caller=caller_data, state={}), outcome
 
-    def _draft(self, caller: Caller) -> Draft | None:
-        """The phone's resumable draft, if it is still usable by this caller; else None."""
-        key = keys.draft(caller.phone_hash)
-        raw = self.rt.redis.get(key)
+    def _draft(self, caller: Caller, raw: str | None) -> Draft | None:
+        """The phone's resumable draft (raw, as read from Redis), if it is still usable by
+        this caller; else None."""
         if not raw:
             return None
+        key = keys.draft(caller.phone_hash)
         try:
-            draft = Draft(**json.loads(self.rt.crypto.decrypt(raw.encode())))
+            draft = Draft(**json.loads(self.rt.crypto.unseal(raw)))
             self.rt.menus.get(draft.version)
         except Exception:
             # A draft nobody can resume must not stand between the caller and the menu.
@@ -180,8 +190,9 @@ class UssdService:
             and settings.resume_window > 0
             and engine.resumable(self.rt.menus.get(session.version), state)
         ):
-            draft = Draft(version=session.version, session_id=session_id, state=state.to_dict())
-            pipe.set(draft_key, self.rt.crypto.encrypt(json.dumps(draft.__dict__)), ex=settings.resume_window)
+            # session.state is the outcome's state, as a dict already.
+            draft = Draft(version=session.version, session_id=session_id, state=session.state)
+            pipe.set(draft_key, self.rt.crypto.seal(json.dumps(draft.__dict__)), ex=settings.resume_window)
         else:
             pipe.delete(draft_key)
         pipe.execute()
@@ -195,7 +206,7 @@ class UssdService:
         if phone is None or status not in DROPPED:
             return
         caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller)
+        draft = self._draft(caller, self.rt.redis.get(keys.draft(caller.phone_hash)))
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
         self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
@@ -215,8 +226,8 @@ class UssdService:
         with self.rt.db.session() as session:
             session.add(Message(kind="notice", to=caller.phone, body=body))
 
-    def _dump(self, session: Session) -> bytes:
-        return self.rt.crypto.encrypt(json.dumps(session.__dict__))
+    def _dump(self, session: Session) -> str:
+        return self.rt.crypto.seal(json.dumps(session.__dict__))
 
     def _load(self, raw: str) -> Session:
-        return Session(**json.loads(self.rt.crypto.decrypt(raw.encode())))
+        return Session(**json.loads(self.rt.crypto.unseal(raw)))

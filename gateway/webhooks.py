@@ -24,8 +24,7 @@ def protected(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         expected = runtime().settings.webhook_token
-        given = request.args.get("token", "")
-        if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        if expected and not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
             abort(403, description="wrong or missing webhook token")
         return view(*args, **kwargs)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Protocol
 
 from menus.gsm import to_gsm7
@@ -27,6 +29,8 @@ PLACE_LEVELS = ("choose_district", "choose_sector", "choose_cell", "choose_villa
 PLACE_LABEL_MAX = 30
 # Longest typed answer echoed on a summary screen.
 ECHO_MAX = 20
+# Place lists whose lines and pages are remembered (the country has about 2,600 lists).
+PLACE_LISTS_KEPT = 4096
 # Notices shown above a screen after a wrong answer.
 NOTICES = ("invalid", "too_short", "bad_reference", "bad_household")
 _HOUSEHOLD = re.compile(r"^[A-Za-z0-9-]{3,12}$")
@@ -64,7 +68,19 @@ class State:
     resume: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A plain copy (for JSON); written out field by field, as asdict is slow on a hot path."""
+        return {
+            "node": self.node,
+            "lang": self.lang,
+            "caller": self.caller,
+            "answers": dict(self.answers),
+            "trail": list(self.trail),
+            "page": self.page,
+            "place": list(self.place),
+            "picking": self.picking,
+            "home": None if self.home is None else dict(self.home),
+            "resume": None if self.resume is None else deepcopy(self.resume),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:
@@ -286,8 +302,7 @@ def _show(
     notice: str | None = None,
     effects: tuple[Effect, ...] = (),
 ) -> Outcome:
-    header, items, footer_back = _layout(tree, state, places)
-    pages = paginate(tree, state.lang, header, items, footer_back, screen.max_chars)
+    pages = _pages(tree, state, places, screen)
     state.page = min(state.page, len(pages) - 1)
     text = pages[state.page]
     if notice:
@@ -296,12 +311,23 @@ def _show(
 
 
 def _has_more(tree: Tree, state: State, node: Node, places: Places, screen: Screen) -> bool:
-    header, items, footer_back = _layout(tree, state, places)
-    return state.page + 1 < len(paginate(tree, state.lang, header, items, footer_back, screen.max_chars))
+    return state.page + 1 < len(_pages(tree, state, places, screen))
 
 
-def _layout(tree: Tree, state: State, places: Places) -> tuple[str, list[str], bool]:
-    """The header, the numbered lines and whether a back line belongs on the screen."""
+def _pages(tree: Tree, state: State, places: Places, screen: Screen) -> Sequence[str]:
+    """The current screen, in pages."""
+    header, items, back = _layout(tree, state, places)
+    if isinstance(items, tuple):
+        # A place list (_place_lines): the same lists are paged on every hop, and they hold
+        # no caller's text, so their pages are remembered.
+        budget = screen.max_chars - notice_room(tree, state.lang)
+        return _place_pages(header, items, _more_line(tree, state.lang), tree.string("back", state.lang), budget)
+    return paginate(tree, state.lang, header, items, back, screen.max_chars)
+
+
+def _layout(tree: Tree, state: State, places: Places) -> tuple[str, Sequence[str], bool]:
+    """The header, the numbered lines (a tuple for a place list) and whether a back line
+    belongs on the screen."""
     lang = state.lang
     can_go_back = bool(state.trail) or state.page > 0 or bool(state.place) or state.picking
     if state.node == RESUME_NODE:
@@ -318,35 +344,54 @@ def _layout(tree: Tree, state: State, places: Places) -> tuple[str, list[str], b
             )
         level = PLACE_LEVELS[len(state.place)]
         children = places.children(state.place[-1] if state.place else None)
-        lines = [f"{i}. {to_gsm7(name)}" for i, (_, name) in enumerate(children, start=1)]
-        return tree.string(level, lang), lines, True
+        return tree.string(level, lang), _place_lines(tuple(name for _, name in children)), True
     header = _fill(tree, state, node.text[lang], places)
     lines = [f"{o.key}. {o.label[lang]}" for o in node.options]
     return header, lines, can_go_back
 
 
-def paginate(tree: Tree, lang: str, header: str, items: list[str], back: bool, max_chars: int) -> list[str]:
+@lru_cache(maxsize=PLACE_LISTS_KEPT)
+def _place_lines(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{i}. {to_gsm7(name)}" for i, name in enumerate(names, start=1))
+
+
+@lru_cache(maxsize=PLACE_LISTS_KEPT)
+def _place_pages(header: str, lines: tuple[str, ...], more: str, back_line: str, budget: int) -> tuple[str, ...]:
+    return tuple(_split(header, lines, True, more, back_line, budget))
+
+
+def _more_line(tree: Tree, lang: str) -> str:
+    return f"{MORE}. {tree.string('more', lang)}"
+
+
+def paginate(tree: Tree, lang: str, header: str, items: Sequence[str], back: bool, max_chars: int) -> list[str]:
     """Screens of at most max_chars, keeping room for the longest notice; 98 pages on."""
     budget = max_chars - notice_room(tree, lang)
-    more = f"{MORE}. {tree.string('more', lang)}"
-    back_line = tree.string("back", lang)
+    return _split(header, items, back, _more_line(tree, lang), tree.string("back", lang), budget)
+
+
+def _split(header: str, items: Sequence[str], back: bool, more: str, back_line: str, budget: int) -> list[str]:
+    """Screens of at most budget characters: header, lines, "98. More" and back lines."""
     pages: list[str] = []
-    rest = list(items)
+    # Lengths are added up rather than joined: a long place list is read on many hops.
+    sizes = [len(line) + 1 for line in items]
+    left = sum(sizes)
+    start = 0
     while True:
         tail = [back_line] if back or pages else []
-        whole = "\n".join([header, *rest, *tail])
-        if len(whole) <= budget or not rest:
-            pages.append(whole)
+        tail_chars = sum(len(line) + 1 for line in tail)
+        if start == len(items) or len(header) + left + tail_chars <= budget:
+            pages.append("\n".join([header, *items[start:], *tail]))
             return pages
-        taken: list[str] = []
-        for line in rest:
-            if len("\n".join([header, *taken, line, more, *tail])) > budget:
-                break
-            taken.append(line)
-        if not taken:
-            taken = rest[:1]
-        pages.append("\n".join([header, *taken, more, *tail]))
-        rest = rest[len(taken) :]
+        used = len(header) + len(more) + 1 + tail_chars
+        end = start
+        while end < len(items) and used + sizes[end] <= budget:
+            used += sizes[end]
+            end += 1
+        end = max(end, start + 1)
+        left -= sum(sizes[start:end])
+        pages.append("\n".join([header, *items[start:end], more, *tail]))
+        start = end
 
 
 def notice_room(tree: Tree, lang: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # The basic character set, without the escape to the extension table.
@@ -9,6 +10,8 @@ GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
+# Any character outside the basic set: when none is found, a text needs no change.
+_OUTSIDE = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC))) + "]")
 # Look-alikes that phones and data files use, mapped to what GSM-7 has.
 _LOOKALIKES = {
     "\u00a0": " ",
@@ -33,6 +36,8 @@ def is_gsm7(text: str) -> bool:
 
 def to_gsm7(text: str) -> str:
     """text made safe for a screen: look-alikes replaced, other accents dropped."""
+    if _OUTSIDE.search(text) is None:
+        return text
     out = []
     for ch in text:
         ch = _LOOKALIKES.get(ch, ch)

@@ -39,3 +39,9 @@ def test_webhook_token_is_required_when_set(app, app_with):
 def test_unknown_url_is_a_json_404(client):
     response = client.get("/nope")
     assert response.status_code == 404 and response.get_json()["error"] == "Not Found"
+
+
+def test_the_gateway_sets_no_cookie_and_keeps_its_secret_out_of_flask(app, client):
+    response = client.post("/ussd", data={"sessionId": "ATUid_c", "phoneNumber": "+250788765432", "text": ""})
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert not app.config.get("SECRET_KEY")

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import Report, UssdSessionEnd
-from tests.helpers import COMMUNITY_PHONE, VOLUNTEER_PHONE, Dial, register_volunteer
+from gateway import callers, reports
+from gateway.models import Report, UssdSessionEnd, Visit
+from tests.helpers import COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "africastalking"
 
@@ -109,6 +110,15 @@ def test_bad_phone_number_gets_a_polite_end(client):
     assert body.startswith("END Sorry")
 
 
+def test_a_hop_is_read_from_a_multipart_form_too_and_a_repeated_field_counts_once(client):
+    form = {"sessionId": "ATUid_multi", "serviceCode": "*801#", "phoneNumber": COMMUNITY_PHONE, "text": ""}
+    first = client.post("/ussd", data=form, content_type="multipart/form-data")
+    assert first.get_data(as_text=True).startswith("CON Ijwi - Kurinda umwana")
+    body = "sessionId=ATUid_multi&phoneNumber=%2B250788765432&text=3&text=1"
+    again = client.post("/ussd", data=body, content_type="application/x-www-form-urlencoded")
+    assert again.get_data(as_text=True).startswith("CON " + TREE.nodes["language"].text["rw"])
+
+
 def test_ten_kilobyte_text_is_answered_without_error(client, rt):
     register_volunteer(rt)
     dial = Dial(client, VOLUNTEER_PHONE)
@@ -148,8 +158,6 @@ def test_every_screen_of_a_session_fits_and_is_gsm7(client, rt):
 
 
 def test_failure_inside_a_hop_gets_a_polite_end_not_a_500(client, rt, monkeypatch):
-    from gateway import reports
-
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database down")
 
@@ -176,3 +184,19 @@ def test_session_end_notification_is_recorded_without_its_input(client, rt):
 def test_session_end_without_session_id_is_a_400(client):
     response = client.post("/ussd/events", data={"status": "Success"})
     assert response.status_code == 400
+
+
+def test_a_session_stores_one_report_and_one_visit_even_when_the_store_is_asked_twice(client, rt):
+    register_volunteer(rt)
+    caller = callers.profile(rt, VOLUNTEER_PHONE)
+    village = str(caller.village_id)
+    answers = {"category": "neglect", "urgent": "no", "age_band": "5-11", "sex": "boy", "location": village}
+    first = reports.submit_report(rt, "ATUid_twice", caller, answers, "en", "test")
+    assert reports.submit_report(rt, "ATUid_twice", caller, answers, "en", "test") == first
+    visit = {"household": "hh-12", "domain_health": "concern"}
+    first_visit = reports.record_visit(rt, "ATUid_twice", caller, visit)
+    assert reports.record_visit(rt, "ATUid_twice", caller, visit) == first_visit
+    with rt.db.sessions() as session:
+        assert session.scalar(select(func.count(Report.id))) == 1
+        assert session.scalar(select(func.count(Visit.id))) == 1
+    assert len(rt.queue) == 2  # one routing job each

@@ -242,3 +242,24 @@ def test_a_resume_window_of_zero_keeps_no_draft(app, app_with):
     end_session(client, dial)
     assert rt.redis.keys(f"{keys.PREFIX}:draft:*") == []
     assert Dial(client, COMMUNITY_PHONE).screen.startswith("CON Ijwi - Kurinda umwana")
+
+
+def test_a_draft_written_before_drafts_were_sealed_is_still_offered(client, rt):
+    register_volunteer(rt)
+    first = Dial(client, VOLUNTEER_PHONE)
+    stopped_at = _to_age_question(first, "en")
+    end_session(client, first)
+    key = _draft_key(rt, VOLUNTEER_PHONE)
+    rt.redis.set(key, rt.crypto.encrypt(rt.crypto.unseal(rt.redis.get(key))), ex=60)  # as Fernet wrote it
+    second = Dial(client, VOLUNTEER_PHONE)
+    assert second.screen == _resume_screen("en")
+    assert second.send("1") == stopped_at
+
+
+def test_a_hop_whose_session_state_is_gone_starts_over_and_offers_the_draft(client, rt):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    stopped_at = _to_age_question(dial, "en")
+    rt.redis.delete(keys.ussd_session(dial.session_id))  # expired while the caller was typing
+    assert dial.send("3") == _resume_screen("en")
+    assert dial.send("1") == stopped_at

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 
 import pytest
 
@@ -239,3 +241,37 @@ def test_someone_unregistered_who_believes_they_are_a_volunteer_is_told_what_to_
 def test_state_survives_a_round_trip_through_a_dict():
     state = walk("community", "en", ["1", "1", "1", "2", "2", "1", "98"])[-1].state
     assert State.from_dict(state.to_dict()) == state
+
+
+def test_a_state_dict_has_every_field_and_shares_nothing_with_the_state():
+    draft = walk("volunteer", "en", ["1", "1", "1", "3"], home=HOME)[-1].state
+    state = engine.offer_resume(TREE, draft, PLACES).state
+    data = state.to_dict()
+    assert set(data) == {f.name for f in fields(State)}
+    assert data == asdict(state)
+    data["resume"]["answers"]["category"] = "changed"
+    data["home"]["name"] = "changed"
+    assert state.resume is not None and state.resume["answers"]["category"] == "violence"
+    assert state.home == HOME
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pages_keep_every_line_in_order_and_within_the_screen(seed: int):
+    rnd = random.Random(seed)
+    items = [f"{i}. " + "x" * rnd.randint(1, 25) for i in range(1, rnd.randint(2, 60))]
+    max_chars = 182
+    budget = max_chars - engine.notice_room(TREE, "en")
+    more, back = "98. " + TREE.string("more", "en"), TREE.string("back", "en")
+    pages = engine.paginate(TREE, "en", "Choose the village:", items, False, max_chars)
+    shown = []
+    for number, page in enumerate(pages):
+        lines = page.split("\n")
+        assert lines[0] == "Choose the village:" and len(page) <= budget
+        last = number == len(pages) - 1
+        tail = ([] if last else [more]) + ([back] if number > 0 else [])
+        assert lines[len(lines) - len(tail) :] == tail
+        shown += lines[1 : len(lines) - len(tail)]
+    assert shown == items
+    if len(pages) > 1:  # a page is only cut when the next line would not fit
+        first = pages[0].split("\n")
+        assert len("\n".join([*first[:-1], items[len(first) - 2], more])) > budget
