@@ -136,6 +136,12 @@ class Bench:
         finally:
             self.stack.start_web()
         flow = [self.load("report flow", c, p.seconds) for c in p.levels]
+        # The same flow with the worker paused shows how much of the gap is the web's own.
+        self.stack.stop_worker()
+        try:
+            web_alone = [self.load("report flow, worker paused", c, p.seconds) for c in p.levels]
+        finally:
+            self.stack.start_worker()
         rows = []
         for f, b in zip(flow, floor, strict=True):
             share = f.hops_per_s / b.hops_per_s if b.hops_per_s else 0.0
@@ -176,6 +182,24 @@ class Bench:
             "GET and one SET, on the same gunicorn line, measured first; the flow runs with its worker routing "
             "and alerting the reports it makes. A run with errors is not valid.",
         )
+        self.report.table(
+            "USSD: where the gap to the floor is",
+            ["connections", "floor hops/s", "flow, worker paused", "flow, worker running"],
+            [
+                [
+                    b.concurrency,
+                    f"{b.hops_per_s:.0f}",
+                    f"{w.hops_per_s:.0f} ({w.hops_per_s / b.hops_per_s:.0%})",
+                    f"{f.hops_per_s:.0f} ({f.hops_per_s / b.hops_per_s:.0%})",
+                ]
+                for b, w, f in zip(floor, web_alone, flow, strict=True)
+                if b.hops_per_s
+            ],
+            "Worker paused: the web's own cost per hop (state, engine, the confirm hop's SQL and enqueue) "
+            "against the floor's; worker running: the reports' routing and SMS share the same cores, as in "
+            "production. The paused worker's backlog is drained before the next part.",
+        )
+        self.drain()
 
     def confirm_to_sms(self) -> None:
         """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API."""
