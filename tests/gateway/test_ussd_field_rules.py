@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from gateway import callers, reports
 from gateway.models import Report, UssdSessionEnd, Visit
-from tests.helpers import COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
+from tests.helpers import AT_FIXTURES, COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "africastalking"
+FIXTURES = AT_FIXTURES
 
 
 def _post(client, **fields):  # type: ignore[no-untyped-def]
