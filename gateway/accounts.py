@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -111,6 +111,48 @@ def revoke_tokens(rt: Runtime, email: str) -> int:
             update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False)).values(revoked=True)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_active(rt: Runtime, email: str, active: bool) -> bool:
+    """(De)activate a user; deactivating also revokes their tokens. True when that changed anything."""
+    with rt.db.session() as session:
+        user = session.scalar(select(User).where(User.email == _email(email)))
+        if user is None:
+            raise AccountError(f"no user {email.strip()}")
+        changed = user.active != active
+        user.active = active
+    if not active:
+        revoke_tokens(rt, email)
+    return changed
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One line of `users list`."""
+
+    email: str
+    role: str
+    district: str | None
+    active: bool
+    live_tokens: int
+
+
+def list_users(rt: Runtime) -> list[UserRow]:
+    """Every user, by email, with how many live tokens each holds."""
+    live = (
+        select(ApiToken.user_id, func.count().label("n"))
+        .where(ApiToken.revoked.is_(False))
+        .group_by(ApiToken.user_id)
+        .subquery()
+    )
+    with rt.db.sessions() as session:
+        rows = session.execute(
+            select(User.email, User.role, Location.name, User.active, func.coalesce(live.c.n, 0))
+            .outerjoin(Location, Location.id == User.district_id)
+            .outerjoin(live, live.c.user_id == User.id)
+            .order_by(User.email)
+        ).all()
+    return [UserRow(*row) for row in rows]
 
 
 def reader_for_token(session: Session, token: str) -> Reader | None:

@@ -229,5 +229,34 @@ def register_commands(app: Flask) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{count} token(s) revoked")
 
+    @users.command("list")
+    def users_list() -> None:
+        """Every user: email, role, district, active or not, live tokens."""
+        rows = accounts.list_users(_rt(app))
+        for row in rows:
+            state = "active" if row.active else "deactivated"
+            click.echo(f"{row.email}\t{row.role}\t{row.district or '-'}\t{state}\t{row.live_tokens} token(s)")
+        click.echo(f"{len(rows)} user(s)")
+
+    @users.command("deactivate")
+    @click.argument("email")
+    def users_deactivate(email: str) -> None:
+        """Stop a user reading anything: deactivated, and every token revoked."""
+        try:
+            changed = accounts.set_active(_rt(app), email, False)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("deactivated; tokens revoked" if changed else "already deactivated")
+
+    @users.command("activate")
+    @click.argument("email")
+    def users_activate(email: str) -> None:
+        """Undo a deactivation (their old tokens stay revoked: issue a new one)."""
+        try:
+            changed = accounts.set_active(_rt(app), email, True)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("activated" if changed else "already active")
+
     for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group, users):
         app.cli.add_command(group)

@@ -468,3 +468,38 @@ def test_admins_read_the_audit_log_and_others_are_refused(client, runner, rt):
     assert [(e["actor"], e["action"], e["referral"]) for e in log] == [("vic@example.org", "read_referral", reference)]
     log = _ok(client, "/api/v1/audit?actor=VIC@example.org", admin)["items"]
     assert [e["action"] for e in log] == ["list_referrals", "read_referral"]
+
+
+def test_users_list_shows_roles_districts_and_live_tokens(runner, rt):
+    _make_user(runner, "ada@example.org", "admin")
+    _make_user(runner, "olive@example.org", "officer", "Rusizi")
+    runner.invoke(args=["users", "token", "olive@example.org"])
+    listed = runner.invoke(args=["users", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines == [
+        "ada@example.org\tadmin\t-\tactive\t1 token(s)",
+        "olive@example.org\tofficer\tRusizi\tactive\t2 token(s)",
+        "2 user(s)",
+    ]
+
+
+def test_a_deactivated_user_is_refused_with_any_token_and_gets_no_new_one(runner, client, rt):
+    token = _make_user(runner, "ada@example.org", "admin")
+    assert _get(client, "/api/v1/referrals", token).status_code == 200
+    done = runner.invoke(args=["users", "deactivate", "ADA@example.org"])
+    assert done.exit_code == 0 and "deactivated; tokens revoked" in done.output
+    assert _get(client, "/api/v1/referrals", token).status_code == 401
+    refused = runner.invoke(args=["users", "token", "ada@example.org"])
+    assert refused.exit_code != 0 and "deactivated" in refused.output
+    assert "deactivated\t0 token(s)" in runner.invoke(args=["users", "list"]).output
+    # Back again: the old token stays revoked; a new one works.
+    assert runner.invoke(args=["users", "activate", "ada@example.org"]).exit_code == 0
+    assert _get(client, "/api/v1/referrals", token).status_code == 401
+    fresh = runner.invoke(args=["users", "token", "ada@example.org"]).output.strip()
+    assert _get(client, "/api/v1/referrals", fresh).status_code == 200
+
+
+def test_deactivating_nobody_says_so(runner, rt):
+    result = runner.invoke(args=["users", "deactivate", "nobody@example.org"])
+    assert result.exit_code != 0 and "no user nobody@example.org" in result.output
