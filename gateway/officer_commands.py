@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit, callers, keys, outbox, sms_texts, timeline
-from gateway.models import Assignment, Officer, Referral
+from gateway.models import Assignment, Message, Officer, Referral
 from gateway.runtime import Runtime
 from menus.reference import is_valid
 
@@ -58,7 +58,10 @@ def handle(rt: Runtime, session: Session, phone: str, text: str, now: datetime) 
     if not may_act(session, officer, referral):
         return [_reply(session, officer, "help", sms_texts.say("not_your_case", officer.language, ref=ref))]
     if command.verb == "OK":
+        taking = referral.status not in ("acknowledged", "closed")
         body = acknowledge(session, referral, officer, now)
+        if taking:
+            return [_reply(session, officer, "reply", body, referral.id), *_tell_the_others(session, referral, officer)]
     elif command.verb == "DONE":
         body = close(rt, session, referral, officer, command.note, now)
     else:
@@ -90,6 +93,26 @@ def acknowledge(session: Session, referral: Referral, officer: Officer, now: dat
     referral.escalate_at = None
     timeline.record(session, referral.id, "acknowledged", timeline.officer_actor(officer), "by SMS", now)
     return sms_texts.say("acknowledged", lang, ref=ref)
+
+
+def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> list[int]:
+    """Everyone else whose alert about the case went out hears that it is taken (one SMS each)."""
+    others = session.scalars(
+        select(Officer)
+        .join(Message, Message.officer_id == Officer.id)
+        .where(
+            Message.referral_id == referral.id,
+            Message.kind == "alert",
+            Message.status.in_(("sent", "delivered")),
+            Officer.id != officer.id,
+        )
+        .distinct()
+        .order_by(Officer.id)
+    ).all()
+    return [
+        _reply(session, other, "notice", sms_texts.say("taken", other.language, ref=referral.reference), referral.id)
+        for other in others
+    ]
 
 
 def close(rt: Runtime, session: Session, referral: Referral, officer: Officer, note: str, now: datetime) -> str:

@@ -92,6 +92,11 @@ STRINGS = {
         "en": "Case {ref} is yours. Thank you. When it is done, send DONE {ref} and a short note.",
         "fr": "Cas {ref} pris en charge. Merci. Une fois traité, envoyez DONE {ref} et une courte note.",
     },
+    "taken": {
+        "rw": "Dosiye {ref} yakiriwe n'undi mukozi. Nta kindi musabwa.",
+        "en": "Case {ref} was taken by another officer. Nothing more is needed from you.",
+        "fr": "Le cas {ref} est pris en charge par un autre agent. Rien de plus n'est attendu de vous.",
+    },
     "already_acknowledged": {
         "rw": "Dosiye {ref} yamaze kwakirwa n'undi mukozi.",
         "en": "Case {ref} was already acknowledged by another officer.",

@@ -68,15 +68,16 @@ def test_urgent_report_reaches_the_officers_and_an_ok_sms_acknowledges_it(client
             timeline = session.scalars(select(Event.kind).where(Event.referral_id == referral.id)).all()
         assert timeline == ["created", "routed", "sent", "sent", "sent", "acknowledged"]
 
-        run_jobs()  # the confirmation to the officer
-        last = parse_qs(at.calls[-1].request.body)
-        assert last["to"] == [SOCIAL_WORKER]
-        assert last["message"][0].startswith(f"Case {ref} is yours.")
-        assert len(at.calls) == 4
+        run_jobs()  # the confirmation to the officer, and "taken" to the two others alerted
+        after = {form["to"][0]: form["message"][0] for form in (parse_qs(c.request.body) for c in at.calls[3:])}
+        assert len(at.calls) == 6
+        assert after[SOCIAL_WORKER].startswith(f"Case {ref} is yours.")
+        assert after[PSYCHOLOGIST] == f"Dosiye {ref} yakiriwe n'undi mukozi. Nta kindi musabwa."  # in their language
+        assert set(after) == {SOCIAL_WORKER, PSYCHOLOGIST, SECTOR_CONTACT}
 
     with rt.db.sessions() as session:
         statuses = session.scalars(select(Message.status)).all()
-    assert statuses == ["sent"] * 4
+    assert statuses == ["sent"] * 6
     check = Dial(client, VOLUNTEER_PHONE)
     check.send("3")  # Check a report
     assert check.send(ref) == f"END Report {ref}: an officer is following it up."

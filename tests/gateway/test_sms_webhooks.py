@@ -151,6 +151,21 @@ def test_info_answers_a_one_sms_summary_and_is_audited(client, rt, run_jobs, cas
     assert "Acknowledged " in _replies(rt, run_jobs, SOCIAL_WORKER)[-1]
 
 
+def test_the_other_officers_alerted_hear_the_case_is_taken(client, rt, run_jobs, case):
+    _sms(client, SOCIAL_WORKER, f"OK {case}")
+    run_jobs()
+    # The psychologist got the same alert; the sender hears only their own reply.
+    assert _replies(rt, run_jobs, PSYCHOLOGIST) == [f"Dosiye {case} yakiriwe n'undi mukozi. Nta kindi musabwa."]
+    assert _replies(rt, run_jobs, SOCIAL_WORKER) == [
+        f"Case {case} is yours. Thank you. When it is done, send DONE {case} and a short note."
+    ]
+    # A second OK from anyone tells nobody again.
+    rt.sms.outbox.clear()
+    _sms(client, SOCIAL_WORKER, f"OK {case}")
+    run_jobs()
+    assert [to for to, _ in rt.sms.outbox] == [SOCIAL_WORKER]
+
+
 def test_second_officer_is_told_the_case_is_taken(client, rt, run_jobs, case):
     _sms(client, SOCIAL_WORKER, f"OK {case}")
     _sms(client, OFF_DUTY, f"OK {case}")
@@ -211,7 +226,8 @@ def test_inbound_reply_is_queued_not_sent_in_the_request(client, rt, case):
     with rt.db.sessions() as session:
         reply = session.scalars(select(Message).where(Message.kind == "reply")).one()
         assert reply.status == "queued"
-    assert rt.queue.count == 1
+    # The reply, and the notice to the other officer alerted.
+    assert rt.queue.count == 2
 
 
 # --- delivery reports ---------------------------------------------------------------------
