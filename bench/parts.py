@@ -276,8 +276,7 @@ class Bench:
         queued = jobs.count
         stack.start_worker(wait=False)
         deadline = time.monotonic() + 300
-        # The first change of the queue's length is the worker taking its first job (a routing job
-        # then queues its alerts, so the length may grow before it shrinks).
+        # The first change of the queue's length is the worker taking its first job.
         while jobs.count == queued and time.monotonic() < deadline:
             time.sleep(0.005)
         started = time.monotonic()

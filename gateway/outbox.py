@@ -1,4 +1,4 @@
-"""Outgoing SMS: a Message row written before sending, queued after commit, updated by the provider."""
+"""Outgoing SMS: a Message row written before sending, sent or queued after commit, updated by the provider."""
 
 from __future__ import annotations
 
@@ -19,8 +19,14 @@ log = logging.getLogger(__name__)
 
 # The job that sends one message (named, so that gateway does not import workers).
 SEND_JOB = "workers.jobs.send_sms"
-# Backoff of a message the provider could not take now: RQ's scheduler runs these.
-SEND_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
+# Seconds between the attempts at a message the provider could not take now (RQ's scheduler
+# runs them): after the first attempt, one more after each.
+BACKOFF = (15, 60, 300, 900, 1800)
+# The send job of a message not tried yet: at once, then the whole backoff.
+SEND_RETRY = Retry(max=len(BACKOFF), interval=list(BACKOFF))
+# The send job of a message tried once already (by the job that wrote it): it starts after
+# the first interval, then the rest of the backoff.
+LATER_RETRY = Retry(max=len(BACKOFF) - 1, interval=list(BACKOFF[1:]))
 # Seconds after which a message still queued or sending is stalled (lost job, dead worker).
 STALLED_AFTER = 120
 # Seconds after its last attempt before a message still waiting for a retry is queued again
@@ -46,7 +52,8 @@ def add(
     referral_id: int | None = None,
     officer_id: int | None = None,
 ) -> Message:
-    """A message row, queued; send it with dispatch() once the transaction is committed."""
+    """A message row, queued; once the transaction is committed, a worker sends it
+    (workers.jobs.send_now) and the web app queues its send job (dispatch())."""
     message = Message(to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status="queued")
     session.add(message)
     session.flush()
@@ -56,10 +63,19 @@ def add(
 def dispatch(rt: Runtime, message_ids: Iterable[int]) -> None:
     """Queue the send job of committed messages; if Redis fails now, the sweeper queues them later."""
     for message_id in message_ids:
-        try:
-            rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=SEND_RETRY)
-        except Exception:
-            log.exception("could not queue message %s; the sweeper will queue it", message_id)
+        _queue(rt, message_id, SEND_RETRY)
+
+
+def retry_later(rt: Runtime, message_id: int) -> None:
+    """Queue the send job of a message whose first attempt failed now, to run after the first interval."""
+    _queue(rt, message_id, LATER_RETRY, BACKOFF[0])
+
+
+def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
+    try:
+        rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=retry, delay=delay)
+    except Exception:
+        log.exception("could not queue message %s; the sweeper will queue it", message_id)
 
 
 def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -73,20 +74,37 @@ class Runtime:
         *args: Any,
         job_id: str,
         retry: Retry | None = None,
+        delay: int = 0,
     ) -> None:
-        """Put a job on the queue once: a job id queued or running is left alone.
+        """Put a job on the queue once (after delay seconds: RQ's scheduler holds it till then);
+        a job id queued, scheduled or running is left alone.
 
         Jobs are idempotent against the database, so a finished or failed job of the
         same id is replaced (that is how stalled work is picked up again).
         """
         try:
-            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=RESULT_TTL)
+            self._enqueue(func, args, job_id, retry, delay)
         except DuplicateJobError:
             old = Job.fetch(job_id, connection=self.rq_redis)
             if old.get_status(refresh=True) in _IN_FLIGHT:
                 return
             old.delete()
-            self.queue.enqueue_call(func, args=args, job_id=job_id, retry=retry, unique=True, result_ttl=RESULT_TTL)
+            self._enqueue(func, args, job_id, retry, delay)
+
+    def _enqueue(
+        self, func: Callable[..., Any] | str, args: tuple[Any, ...], job_id: str, retry: Retry | None, delay: int
+    ) -> None:
+        options: dict[str, Any] = {
+            "args": args,
+            "job_id": job_id,
+            "retry": retry,
+            "unique": True,
+            "result_ttl": RESULT_TTL,
+        }
+        if delay:
+            self.queue.enqueue_in(timedelta(seconds=delay), func, **options)
+        else:
+            self.queue.enqueue_call(func, **options)
 
 
 _current: Runtime | None = None

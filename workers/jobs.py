@@ -6,8 +6,10 @@ Jobs that depend on the time take an optional `now` (tests move the clock with i
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,7 @@ from gateway import keys, outbox, routing, runtime, sms_texts
 from gateway.clock import utcnow
 from gateway.models import Event, Message, Referral, Report, Visit
 from gateway.runtime import Runtime
-from gateway.sms import ACCEPTED, NO_CREDIT, REJECTED, SmsUnavailableError
+from gateway.sms import ACCEPTED, NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
 from gateway.timeline import SYSTEM
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ def route_report(report_id: int, now: datetime | None = None) -> int | None:
         routing.route(rt, session, referral, now)
         report.routed_at = report.routed_at or now
         referral_id = referral.id
-    _dispatch_queued(rt, referral_id)
+    _send_queued(rt, referral_id)
     return referral_id
 
 
@@ -93,16 +95,47 @@ def route_visit(visit_id: int, now: datetime | None = None) -> int | None:
         routing.route(rt, session, referral, now)
         visit.routed_at = visit.routed_at or now
         referral_id = referral.id
-    _dispatch_queued(rt, referral_id)
+    _send_queued(rt, referral_id)
     return referral_id
 
 
 def send_sms(message_id: int) -> str:
     """Send one message (a second run sends nothing); raise to be retried when worth it."""
-    rt = runtime.current()
+    result = _send(runtime.current(), message_id)
+    if result is None:
+        return "not sendable (already sent, failed, or being sent)"
+    if result.outcome not in (ACCEPTED, REJECTED):
+        raise SmsUnavailableError(f"message {message_id}: provider said {result.status_code} {result.provider_status}")
+    return result.outcome
+
+
+def send_now(rt: Runtime, message_ids: Iterable[int]) -> None:
+    """Send messages just committed, in this job, as send_sms does: one the provider cannot take
+    now gets a send job after the first backoff interval; one whose sending broke is left to the
+    sweeper (it stays queued or sending)."""
+    for message_id in message_ids:
+        try:
+            result = _send(rt, message_id)
+        except SmsUnavailableError:
+            outbox.retry_later(rt, message_id)
+            continue
+        except JobTimeoutException:
+            raise
+        except Exception:
+            log.exception("sending message %s failed; the sweeper will queue it", message_id)
+            continue
+        if result is not None and result.outcome not in (ACCEPTED, REJECTED):
+            outbox.retry_later(rt, message_id)
+
+
+def _send(rt: Runtime, message_id: int) -> SendResult | None:
+    """Claim, send and record one message, and send its follow-ups; None if not ours to send.
+
+    Raises SmsUnavailableError (the message waits for a retry) when the provider gave no answer.
+    """
     claimed = outbox.claim(rt, message_id, utcnow())
     if claimed is None:
-        return "not sendable (already sent, failed, or being sent)"
+        return None
     to, body = claimed
     try:
         result = rt.sms.send(to, body)
@@ -119,10 +152,8 @@ def send_sms(message_id: int) -> str:
             follow_ups = routing.fail_over(rt, session, message, now)
         elif result.outcome == NO_CREDIT and message.kind != "notice":
             follow_ups = _tell_desk_out_of_credit(rt, session)
-    outbox.dispatch(rt, follow_ups)
-    if result.outcome not in (ACCEPTED, REJECTED):
-        raise SmsUnavailableError(f"message {message_id}: provider said {result.status_code} {result.provider_status}")
-    return result.outcome
+    send_now(rt, follow_ups)
+    return result
 
 
 def escalate(now: datetime | None = None) -> int:
@@ -144,7 +175,7 @@ def escalate(now: datetime | None = None) -> int:
                 continue
             message_ids = routing.escalate(rt, session, referral, now)
             moved += 1
-        outbox.dispatch(rt, message_ids)
+        send_now(rt, message_ids)
     return moved
 
 
@@ -167,13 +198,13 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
 
 
-def _dispatch_queued(rt: Runtime, referral_id: int) -> None:
-    """Queue the send job of a referral's messages not yet sent (again after a crash: harmless)."""
+def _send_queued(rt: Runtime, referral_id: int) -> None:
+    """Send a referral's messages not yet sent (again after a crash: harmless)."""
     with rt.db.sessions() as session:
         queued = session.scalars(
             select(Message.id).where(Message.referral_id == referral_id, Message.status == "queued")
         ).all()
-    outbox.dispatch(rt, queued)
+    send_now(rt, queued)
 
 
 def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:

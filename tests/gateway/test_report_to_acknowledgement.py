@@ -45,7 +45,7 @@ def test_urgent_report_reaches_the_officers_and_an_ok_sms_acknowledges_it(client
         ref = reference_in(dial.send("1"))
         assert len(at.calls) == 0  # nothing is sent while the caller waits
 
-        run_jobs()  # route_report, then one send_sms per officer
+        run_jobs()  # route_report, which sends the alerts itself
         posted = {parse_qs(c.request.body)["to"][0]: parse_qs(c.request.body) for c in at.calls}
         assert set(posted) == {SOCIAL_WORKER, PSYCHOLOGIST, SECTOR_CONTACT}
         alert = posted[SOCIAL_WORKER]

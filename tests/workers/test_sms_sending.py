@@ -65,6 +65,12 @@ def _alert(rt, phone: str = SOCIAL_WORKER) -> Message:  # type: ignore[no-untype
         return session.scalars(select(Message).where(Message.to == phone).order_by(Message.id)).first()
 
 
+def _age_messages(rt) -> None:  # type: ignore[no-untyped-def]
+    """Ten minutes went by since the messages last changed."""
+    with rt.db.session() as session:
+        session.execute(update(Message).values(updated_at=utcnow() - timedelta(minutes=10)))
+
+
 def test_alert_is_posted_with_username_to_message_and_from(rt, at, run_jobs):
     register_officers(rt, ONE_OFFICER)
     _answer(at, at_sample("sms_send_success")["body"])
@@ -94,6 +100,68 @@ def test_alert_is_posted_with_username_to_message_and_from(rt, at, run_jobs):
     assert kinds == ["created", "routed", "sent"]
 
 
+def test_alerts_go_out_during_the_routing_job_with_no_send_job_left(rt, at, run_jobs):
+    register_officers(rt, WITH_DESK)
+    _answer(at, at_answer(SOCIAL_WORKER))
+    report_id, ref = make_report(rt)
+    rt.enqueue(jobs.route_report, report_id, job_id=f"route-report-{report_id}")
+    run_jobs()
+    assert _sent_to(at) == [SOCIAL_WORKER]
+    assert _alert(rt).status == "sent"
+    assert rt.queue.count == 0 and rt.queue.scheduled_job_registry.count == 0
+
+
+def test_alert_the_provider_cannot_take_now_waits_for_its_first_backoff_interval(rt, at, run_jobs):
+    from rq.job import Job
+
+    register_officers(rt, ONE_OFFICER)
+    _answer(at, (500, "Internal Server Error"))
+    jobs.route_report(make_report(rt)[0])
+    message = _alert(rt)
+    assert (message.status, message.attempts) == ("retrying", 1)
+    assert rt.queue.count == 0
+    run_jobs()
+    assert len(at.calls) == 1  # not run at once
+
+    # Every attempt waits its interval: 15 s, 60 s, 5 min, 15 min, 30 min, then RQ gives up.
+    waits = []
+    registry = rt.queue.scheduled_job_registry
+    while registry.count:
+        (job_id,) = registry.get_job_ids()
+        assert job_id == f"sms-{message.id}"
+        assert Job.fetch(job_id, connection=rt.rq_redis).func_name == "workers.jobs.send_sms"
+        waits.append((registry.get_scheduled_time(job_id) - utcnow()).total_seconds())
+        release_retries(rt)
+        run_jobs()
+    assert len(waits) == 5
+    assert all(want - 5 < wait <= want for wait, want in zip(waits, [15, 60, 300, 900, 1800], strict=True))
+    assert (_alert(rt).status, _alert(rt).attempts, len(at.calls)) == ("retrying", 6, 6)
+
+
+def test_exception_while_sending_in_the_routing_job_leaves_the_alert_to_the_sweeper(rt, at, run_jobs, monkeypatch):
+    register_officers(rt, ONE_OFFICER)
+    _answer(at, at_answer(SOCIAL_WORKER))
+
+    def broken(to: str, body: str) -> None:
+        raise ValueError("a bug in the SDK")
+
+    monkeypatch.setattr(rt.sms, "send", broken)
+    report_id, ref = make_report(rt)
+    assert jobs.route_report(report_id) is not None  # the routing stays
+    monkeypatch.undo()
+    with rt.db.sessions() as session:
+        assert session.scalar(select(Referral.status).where(Referral.reference == ref)) == "routed"
+    assert _alert(rt).status == "sending"
+    run_jobs()
+    assert len(at.calls) == 0
+    assert jobs.sweep()["messages"] == 0  # perhaps still being sent
+    _age_messages(rt)
+    assert jobs.sweep()["messages"] == 1
+    run_jobs()
+    assert _alert(rt).status == "sent"
+    assert len(at.calls) == 1
+
+
 def test_send_job_run_twice_posts_one_request_per_referral(rt, at, run_jobs):
     register_officers(rt, ONE_OFFICER)
     _answer(at, at_answer(SOCIAL_WORKER))
@@ -103,9 +171,11 @@ def test_send_job_run_twice_posts_one_request_per_referral(rt, at, run_jobs):
     run_jobs()
     message = _alert(rt)
     assert jobs.send_sms(message.id).startswith("not sendable")
+    jobs.send_now(rt, [message.id])
     rt.enqueue(jobs.send_sms, message.id, job_id=f"sms-{message.id}")
     run_jobs()
     assert len(at.calls) == 1
+    assert rt.queue.scheduled_job_registry.count == 0
     assert _alert(rt).attempts == 1
 
 
@@ -219,16 +289,21 @@ def test_alert_is_sent_after_a_provider_outage_longer_than_the_retries(rt, at, r
     assert (message.status, message.attempts) == ("sent", 7)
 
 
-def test_sweep_sends_a_message_whose_worker_died_while_sending(rt, at, run_jobs):
+def test_sweep_sends_a_message_whose_worker_died_while_sending(rt, at, run_jobs, monkeypatch):
     register_officers(rt, ONE_OFFICER)
     _answer(at, at_answer(SOCIAL_WORKER))
-    jobs.route_report(make_report(rt)[0])
-    rt.redis.flushdb()  # the queue is lost
-    long_ago = utcnow() - timedelta(minutes=10)
-    with rt.db.session() as session:
-        session.execute(update(Message).values(status="sending", updated_at=long_ago))
-    run_jobs()
-    assert len(at.calls) == 0
+
+    def die(to: str, body: str) -> None:
+        raise SystemExit("the worker is killed while sending")
+
+    monkeypatch.setattr(rt.sms, "send", die)
+    with pytest.raises(SystemExit):
+        jobs.route_report(make_report(rt)[0])
+    monkeypatch.undo()
+    assert _alert(rt).status == "sending"
+    rt.redis.flushdb()  # the queue is lost too
+    assert jobs.sweep()["messages"] == 0  # perhaps still being sent
+    _age_messages(rt)
     assert jobs.sweep()["messages"] == 1
     run_jobs()
     assert _alert(rt).status == "sent"
@@ -237,12 +312,14 @@ def test_sweep_sends_a_message_whose_worker_died_while_sending(rt, at, run_jobs)
 
 def test_sweep_leaves_a_message_whose_job_is_waiting_alone(rt, at, run_jobs):
     register_officers(rt, ONE_OFFICER)
-    _answer(at, at_answer(SOCIAL_WORKER))
+    _answer(at, (500, "Internal Server Error"), at_answer(SOCIAL_WORKER))
     jobs.route_report(make_report(rt)[0])
-    assert jobs.sweep()["messages"] == 0
-    jobs.sweep(now=utcnow() + timedelta(minutes=5))  # its job is still queued: not queued twice
+    # Retrying for long enough to be swept, but its job is still scheduled: not queued twice.
+    assert jobs.sweep(now=utcnow() + timedelta(minutes=16))["messages"] == 1
+    assert release_retries(rt) == 1
     run_jobs()
-    assert len(at.calls) == 1
+    assert (_alert(rt).status, _alert(rt).attempts) == ("sent", 2)
+    assert len(at.calls) == 2
 
 
 def test_report_stored_while_redis_was_down_gets_its_alert(rt, at, run_jobs):
