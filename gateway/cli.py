@@ -238,25 +238,23 @@ def register_commands(app: Flask) -> None:
             click.echo(f"{row.email}\t{row.role}\t{row.district or '-'}\t{state}\t{row.live_tokens} token(s)")
         click.echo(f"{len(rows)} user(s)")
 
+    def set_user_active(email: str, active: bool) -> bool:
+        try:
+            return accounts.set_active(_rt(app), email, active)
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+
     @users.command("deactivate")
     @click.argument("email")
     def users_deactivate(email: str) -> None:
         """Stop a user reading anything: deactivated, and every token revoked."""
-        try:
-            changed = accounts.set_active(_rt(app), email, False)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo("deactivated; tokens revoked" if changed else "already deactivated")
+        click.echo("deactivated; tokens revoked" if set_user_active(email, False) else "already deactivated")
 
     @users.command("activate")
     @click.argument("email")
     def users_activate(email: str) -> None:
         """Undo a deactivation (their old tokens stay revoked: issue a new one)."""
-        try:
-            changed = accounts.set_active(_rt(app), email, True)
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo("activated" if changed else "already active")
+        click.echo("activated" if set_user_active(email, True) else "already active")
 
     for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group, users):
         app.cli.add_command(group)
