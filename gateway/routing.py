@@ -159,8 +159,9 @@ def delay(rt: Runtime, referral: Referral) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str) -> str:
-    """The alert SMS of a referral in lang (the volunteer's number only for a registered volunteer)."""
+def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str, unanswered: bool = False) -> str:
+    """The alert SMS of a referral in lang (the volunteer's number only for a registered volunteer;
+    unanswered: it is escalated because nobody acknowledged it in time)."""
     return sms_texts.alert(
         lang,
         reference=referral.reference,
@@ -170,6 +171,7 @@ def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str) -> 
         sex=referral.sex,
         place=rt.places.path_label(referral.location_id),
         volunteer_phone=_volunteer_phone(session, referral),
+        unanswered=unanswered,
     )
 
 
@@ -189,7 +191,7 @@ def _alert(
     for contact in contacts:
         officer = contact.officer
         session.add(Assignment(referral_id=referral.id, officer_id=officer.id, step=step, reason=contact.reason))
-        body = alert_text(rt, session, referral, officer.language)
+        body = alert_text(rt, session, referral, officer.language, unanswered=kind == "escalated")
         message = outbox.add(
             session, to=officer.phone, body=body, kind="alert", referral_id=referral.id, officer_id=officer.id
         )

@@ -16,6 +16,8 @@ from menus.gsm import to_gsm7
 LANGUAGES = ("rw", "en", "fr")
 # Kinyarwanda strings await review by a native speaker.
 NEEDS_REVIEW = ("rw",)
+# How every alert starts (an escalated one starts with "unanswered" instead).
+BRAND = "Ijwi"
 # Characters of one SMS in the GSM 7-bit alphabet.
 SMS_LIMIT = 160
 
@@ -77,6 +79,8 @@ STRINGS = {
         "fr": "Ijwi cas {ref} (non urgent): {category}, {child}, {place}.{reporter} Répondez OK {ref}",
     },
     "reporter": {"rw": " IZU {phone}.", "en": " IZU {phone}.", "fr": " IZU {phone}."},
+    # Before the alert of a case moved up the chain because nobody answered it in time.
+    "unanswered": {"rw": "NTIRASUBIZWA:", "en": "NOT ANSWERED:", "fr": "SANS REPONSE:"},
     "urgent": {"rw": "BYIHUTIRWA", "en": "URGENT", "fr": "URGENT"},
     "not_urgent": {"rw": "ntibyihutirwa", "en": "not urgent", "fr": "non urgent"},
     "info": {
@@ -183,13 +187,15 @@ def alert(
     sex: str,
     place: str,
     volunteer_phone: str | None = None,
+    unanswered: bool = False,
 ) -> str:
-    """The alert of a case: one SMS, shortening the place (village/cell/sector) if it must."""
+    """The alert of a case: one SMS, shortening the place (village/cell/sector) if it must;
+    an escalated one opens by saying nobody answered it, where the village's name leaves room."""
     template = "alert_urgent" if urgent else "alert_normal"
     reporter = say("reporter", lang, phone=volunteer_phone) if volunteer_phone else ""
 
     def compose(place_text: str) -> str:
-        return say(
+        text = say(
             template,
             lang,
             ref=reference,
@@ -198,8 +204,16 @@ def alert(
             place=place_text,
             reporter=reporter,
         )
+        # An escalated alert says so where the others say "Ijwi" (the sender id names us too).
+        return say("unanswered", lang) + text.removeprefix(BRAND) if marked else text
 
-    return _fit(compose, place)
+    marked = unanswered
+    text = _fit(compose, place)
+    if marked and to_gsm7(place).split("/")[0] not in text:
+        # A name too long for both: the village whole matters more than the word.
+        marked = False
+        text = _fit(compose, place)
+    return text
 
 
 def info(

@@ -45,7 +45,9 @@ def test_longest_place_of_the_shipped_data_is_the_one_tested(longest_place):
 
 @pytest.mark.parametrize("lang", sms_texts.LANGUAGES)
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_alert_of_every_category_fits_one_sms_even_at_the_longest_place(longest_place, lang, category):
+@pytest.mark.parametrize("unanswered", [False, True], ids=["first", "escalated"])
+def test_alert_of_every_category_fits_one_sms_even_at_the_longest_place(longest_place, lang, category, unanswered):
+    opening = sms_texts.say("unanswered", lang) + " " if unanswered else "Ijwi "
     for urgent in (True, False):
         for age_band in AGE_BANDS:
             for sex in SEXES:
@@ -58,9 +60,13 @@ def test_alert_of_every_category_fits_one_sms_even_at_the_longest_place(longest_
                     sex=sex,
                     place=longest_place,
                     volunteer_phone=VOLUNTEER,
+                    unanswered=unanswered,
                 )
                 assert len(text) <= 160 and is_gsm7(text), text
-                assert text.endswith(f"OK {REFERENCE}") and f" {REFERENCE}" in text.split(":")[0]
+                starts = opening if text.startswith(opening) else "Ijwi "
+                # Only where the longest village's name leaves no room for the word does it go.
+                assert starts == opening or (lang == "rw" and text.startswith(starts)), text
+                assert text.endswith(f"OK {REFERENCE}") and f" {REFERENCE}" in text[len(starts) :].split(":")[0]
                 assert VOLUNTEER in text
                 assert longest_place.split("/")[0] in text  # the village, at least, is named
                 assert sms_texts.CATEGORIES[lang][category] in text

@@ -75,6 +75,20 @@ def test_unacknowledged_referral_climbs_the_chain_one_step_per_delay(rt):
     assert "top of the chain" in escalations[3].detail
 
 
+def test_an_escalated_alert_says_nobody_answered_it(rt):
+    register_officers(rt)
+    start = utcnow()
+    jobs.route_report(make_report(rt, urgent=False)[0], now=start)
+    jobs.escalate(now=start + DAY)  # to the off-duty social worker, who reads French
+    jobs.escalate(now=start + 2 * DAY)  # to the supervisor, in English
+    with rt.db.sessions() as session:
+        bodies = dict(session.execute(select(Message.to, Message.body).where(Message.kind == "alert")).all())
+    assert bodies[SOCIAL_WORKER].startswith("Ijwi case ")
+    assert bodies[OFF_DUTY].startswith("SANS REPONSE: cas ")
+    assert bodies[SUPERVISOR].startswith("NOT ANSWERED: case ")
+    assert all(len(body) <= 160 for body in bodies.values())
+
+
 def test_urgent_referral_escalates_after_the_urgent_delay(rt):
     register_officers(rt)
     start = utcnow()
