@@ -49,6 +49,8 @@ class SmsStub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
+        # Seconds before each answer: a provider across the internet (0: at once).
+        self.delay = 0.0
         ids = itertools.count(1)
         stub = self
 
@@ -66,6 +68,8 @@ class SmsStub:
                 message = form.get("message", [""])[0]
                 with stub._lock:
                     stub._arrivals.extend(Arrival(arrived, n, message) for n in recipients)
+                if stub.delay:
+                    time.sleep(stub.delay)
                 self._send(201, answer(recipients, ids))
 
             def _send(self, status: int, body: dict[str, object]) -> None:
