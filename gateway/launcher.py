@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -67,8 +68,17 @@ def main(argv: list[str]) -> int:
     print(f"Ijwi gateway on http://127.0.0.1:{os.environ['PORT']}  (USSD callback: POST /ussd)", flush=True)
     from honcho.command import main as honcho_main
 
-    honcho_main(["start", "-f", "Procfile", *(argv or ["web", "worker"])])
+    honcho_main(honcho_args(argv, os.environ))
     return 0
+
+
+def honcho_args(argv: list[str], environ: Mapping[str, str]) -> list[str]:
+    """`honcho start` of the Procfile's processes (web and worker unless argv names others),
+    with WORKERS worker processes (default 1)."""
+    workers = environ.get("WORKERS", "1").strip()
+    if not workers.isdigit() or int(workers) < 1:
+        raise SystemExit(f"WORKERS must be a whole number of at least 1, not {workers!r}")
+    return ["start", "-f", "Procfile", "-c", f"worker={int(workers)}", *(argv or ["web", "worker"])]
 
 
 if __name__ == "__main__":
