@@ -6,11 +6,13 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from gateway.clock import utcnow
 from gateway.models import ApiToken, Location, User
 from gateway.registry import path_key
 from gateway.runtime import Runtime
@@ -23,6 +25,9 @@ MIN_PASSWORD = 10
 TOKEN_PREFIX = "ijwi_"
 # Random bytes in a token.
 TOKEN_BYTES = 32
+# Days a token lives unless asked otherwise, and the most that may be asked.
+TOKEN_DAYS = 90
+TOKEN_DAYS_MAX = 365
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -88,8 +93,10 @@ def create_user(rt: Runtime, email: str, password: str, role: str, district: str
     return user
 
 
-def issue_token(rt: Runtime, email: str) -> str:
-    """A new bearer token for an active user; only its hash is kept, so show it once."""
+def issue_token(rt: Runtime, email: str, days: int = TOKEN_DAYS) -> str:
+    """A new bearer token for an active user, good for days; only its hash is kept, so show it once."""
+    if not 1 <= days <= TOKEN_DAYS_MAX:
+        raise AccountError(f"a token lives 1 to {TOKEN_DAYS_MAX} days, not {days}")
     with rt.db.session() as session:
         user = session.scalar(select(User).where(User.email == _email(email)))
         if user is None:
@@ -97,7 +104,12 @@ def issue_token(rt: Runtime, email: str) -> str:
         if not user.active:
             raise AccountError(f"{user.email} is deactivated")
         token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-        session.add(ApiToken(token_hash=token_hash(token), user_id=user.id))
+        now = utcnow()
+        session.add(
+            ApiToken(
+                token_hash=token_hash(token), user_id=user.id, created_at=now, expires_at=now + timedelta(days=days)
+            )
+        )
     return token
 
 
@@ -141,7 +153,7 @@ def list_users(rt: Runtime) -> list[UserRow]:
     """Every user, by email, with how many live tokens each holds."""
     live = (
         select(ApiToken.user_id, func.count().label("n"))
-        .where(ApiToken.revoked.is_(False))
+        .where(ApiToken.revoked.is_(False), ApiToken.expires_at > utcnow())
         .group_by(ApiToken.user_id)
         .subquery()
     )
@@ -156,11 +168,16 @@ def list_users(rt: Runtime) -> list[UserRow]:
 
 
 def reader_for_token(session: Session, token: str) -> Reader | None:
-    """The active user a live token belongs to, or None."""
+    """The active user a live (not revoked, not expired) token belongs to, or None."""
     row = session.execute(
         select(User.id, User.email, User.role, User.district_id)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked.is_(False), User.active.is_(True))
+        .where(
+            ApiToken.token_hash == token_hash(token),
+            ApiToken.revoked.is_(False),
+            ApiToken.expires_at > utcnow(),
+            User.active.is_(True),
+        )
     ).first()
     if row is None or row.role not in ROLES or (row.role == "officer" and row.district_id is None):
         return None

@@ -212,10 +212,17 @@ def register_commands(app: Flask) -> None:
 
     @users.command("token")
     @click.argument("email")
-    def users_token(email: str) -> None:
+    @click.option(
+        "--days",
+        default=accounts.TOKEN_DAYS,
+        show_default=True,
+        type=click.IntRange(1, accounts.TOKEN_DAYS_MAX),
+        help="How long the token works.",
+    )
+    def users_token(email: str, days: int) -> None:
         """Print a new API bearer token for a user (shown once; only its hash is kept)."""
         try:
-            click.echo(accounts.issue_token(_rt(app), email))
+            click.echo(accounts.issue_token(_rt(app), email, days))
         except accounts.AccountError as exc:
             raise click.ClickException(f"no token issued: {exc}") from None
 

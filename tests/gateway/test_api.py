@@ -503,3 +503,30 @@ def test_a_deactivated_user_is_refused_with_any_token_and_gets_no_new_one(runner
 def test_deactivating_nobody_says_so(runner, rt):
     result = runner.invoke(args=["users", "deactivate", "nobody@example.org"])
     assert result.exit_code != 0 and "no user nobody@example.org" in result.output
+
+
+def test_a_token_stops_working_when_it_expires(runner, client, rt, monkeypatch):
+    _make_user(runner, "ada@example.org", "admin")
+    issued = runner.invoke(args=["users", "token", "ada@example.org", "--days", "7"])
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip()
+    with rt.db.sessions() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).one()
+        assert row.expires_at - row.created_at == timedelta(days=7)
+    assert _get(client, "/api/v1/referrals", token).status_code == 200
+    later = datetime.now(UTC) + timedelta(days=7, minutes=1)
+    monkeypatch.setattr("gateway.accounts.utcnow", lambda: later)
+    assert _get(client, "/api/v1/referrals", token).status_code == 401
+    # The default token (90 days) of the same user still works a week later.
+    assert "\t1 token(s)" in runner.invoke(args=["users", "list"]).output
+
+
+@pytest.mark.parametrize("days", ["0", "366", "soon"])
+def test_a_token_lifetime_out_of_range_is_refused(runner, rt, days):
+    _make_user(runner, "ada@example.org", "admin")
+    result = runner.invoke(args=["users", "token", "ada@example.org", "--days", days])
+    assert result.exit_code != 0 and "--days" in result.output
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
