@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from bench.floor import create_app as create_floor_app
 from gateway import migrate, registry
 from gateway.app import create_app
 from gateway.config import Settings
@@ -109,22 +110,6 @@ def community_inputs(app: WsgiApp) -> list[str]:
     return inputs
 
 
-def floor_app(redis_url: str) -> Flask:
-    """The least a webhook can do: one Redis GET and one SET per request."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    app = Flask("floor")
-
-    @app.post("/floor")
-    def floor() -> str:
-        client.get("bench:floor")
-        client.set("bench:floor", "x", ex=600)
-        return "CON ok"
-
-    return app
-
-
 def build(redis_url: str, tmp: Path) -> tuple[Flask, Runtime]:
     """A gateway app as the tests make one: migrated SQLite with places, a volunteer."""
     settings = Settings(
@@ -187,7 +172,7 @@ def time_sessions(
 def time_floor(app: WsgiApp, hops: int, times: Times) -> None:
     form = {"sessionId": "bench-floor", "serviceCode": "*801#", "phoneNumber": COMMUNITY_PHONE, "text": "1*1"}
     for _ in range(hops):
-        times.post(app, "/floor", form)
+        times.post(app, "/ussd", form)
 
 
 def _us(times: list[float], q: float | None = None) -> float:
@@ -210,7 +195,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         app, rt = build(redis_url, Path(tmp))
-        floor = floor_app(redis_url)
+        floor = create_floor_app(redis_url)
         flows = [
             ("volunteer", VOLUNTEER_PHONE, VOLUNTEER_INPUTS),
             ("community", COMMUNITY_PHONE, community_inputs(app)),

@@ -58,7 +58,7 @@ def handle(rt: Runtime, session: Session, phone: str, text: str, now: datetime) 
     if not may_act(session, officer, referral):
         return [_reply(session, officer, "help", sms_texts.say("not_your_case", officer.language, ref=ref))]
     if command.verb == "OK":
-        taking = referral.status not in ("acknowledged", "closed")
+        taking = referral.status not in outbox.SETTLED
         body = acknowledge(session, referral, officer, now)
         if taking:
             return [_reply(session, officer, "reply", body, referral.id), *_tell_the_others(session, referral, officer)]

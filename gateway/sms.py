@@ -50,6 +50,11 @@ class SendResult:
     status_code: int | None = None
     cost: str | None = None
 
+    @property
+    def settled(self) -> bool:
+        """Taken for delivery, or refused for good: nothing to try again."""
+        return self.outcome in (ACCEPTED, REJECTED)
+
 
 class SmsProvider(Protocol):
     """Sends one SMS to one E.164 number."""

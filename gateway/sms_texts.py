@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from gateway.clock import LOCAL_TIME
 from menus.gsm import to_gsm7
@@ -194,7 +195,7 @@ def alert(
     template = "alert_urgent" if urgent else "alert_normal"
     reporter = say("reporter", lang, phone=volunteer_phone) if volunteer_phone else ""
 
-    def compose(place_text: str) -> str:
+    def compose(place_text: str, marked: bool) -> str:
         text = say(
             template,
             lang,
@@ -207,12 +208,10 @@ def alert(
         # An escalated alert says so where the others say "Ijwi" (the sender id names us too).
         return say("unanswered", lang) + text.removeprefix(BRAND) if marked else text
 
-    marked = unanswered
-    text = _fit(compose, place)
-    if marked and to_gsm7(place).split("/")[0] not in text:
+    text = _fit(partial(compose, marked=unanswered), place)
+    if unanswered and to_gsm7(place).split("/")[0] not in text:
         # A name too long for both: the village whole matters more than the word.
-        marked = False
-        text = _fit(compose, place)
+        text = _fit(partial(compose, marked=False), place)
     return text
 
 

@@ -17,7 +17,7 @@ from gateway import keys, outbox, routing, runtime, sms_texts
 from gateway.clock import utcnow
 from gateway.models import Event, Message, Referral, Report, Visit
 from gateway.runtime import Runtime
-from gateway.sms import ACCEPTED, NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
+from gateway.sms import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
 from gateway.timeline import SYSTEM
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def send_sms(message_id: int) -> str:
     result = _send(runtime.current(), message_id)
     if result is None:
         return "not sendable (already sent, failed, or being sent)"
-    if result.outcome not in (ACCEPTED, REJECTED):
+    if not result.settled:
         raise SmsUnavailableError(f"message {message_id}: provider said {result.status_code} {result.provider_status}")
     return result.outcome
 
@@ -124,7 +124,7 @@ def send_now(rt: Runtime, message_ids: Iterable[int]) -> None:
         except Exception:
             log.exception("sending message %s failed; the sweeper will queue it", message_id)
             continue
-        if result is not None and result.outcome not in (ACCEPTED, REJECTED):
+        if result is not None and not result.settled:
             outbox.retry_later(rt, message_id)
 
 
