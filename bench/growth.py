@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from gateway.places import Place, PlaceIndex
+from gateway.registry.places import Place, PlaceIndex
 from menus.tree import TREES_DIR
 
 # The report's chain of nodes after the category, copied to grow a tree.

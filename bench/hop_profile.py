@@ -26,9 +26,10 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from bench.floor import create_app as create_floor_app
-from gateway import migrate, registry
+from gateway import migrate
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.registry import imports
 from gateway.runtime import Runtime
 
 VOLUNTEER_PHONE = "+250788123456"
@@ -124,8 +125,8 @@ def build(redis_url: str, tmp: Path) -> tuple[Flask, Runtime]:
     app = create_app(settings)
     rt: Runtime = app.extensions["ijwi"]
     rt.redis.flushdb()
-    registry.import_locations(rt)
-    registry.import_volunteers(
+    imports.import_locations(rt)
+    imports.import_volunteers(
         rt,
         "name,phone,district,sector,cell,village,language\n"
         f"Bench Volunteer,{VOLUNTEER_PHONE},Nyarugenge,Kimisagara,Katabaro,Ubumwe,en\n",

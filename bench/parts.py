@@ -17,9 +17,11 @@ from bench.load import LoadResult, run_wrk
 from bench.paths import mixed_paths, write_data_file
 from bench.report import Report, ms, percentile
 from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, volunteer_phone
-from gateway import callers, keys, migrate, registry
+from gateway import keys, migrate
 from gateway.models import Report as ReportRow
+from gateway.registry import imports
 from gateway.runtime import QUEUE_NAME, Runtime
+from gateway.ussd import callers
 
 # The share of report sessions made by registered volunteers (the rest: community callers).
 VOLUNTEER_SHARE = 0.5
@@ -410,5 +412,5 @@ def prepare_template(settings: object) -> None:
     """A migrated SQLite database with the places, for the in-process part."""
     migrate.upgrade(settings.database_url)  # type: ignore[attr-defined]
     rt = Runtime(settings)  # type: ignore[arg-type]
-    registry.import_locations(rt)
+    imports.import_locations(rt)
     rt.db.engine.dispose()

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, text
 
 from bench.sms_stub import SmsStub
 from gateway.config import Settings
-from gateway.registry import SHIPPED_LOCATIONS
+from gateway.registry.imports import SHIPPED_LOCATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The bench's PostgreSQL database (trust authentication); its public schema is recreated.

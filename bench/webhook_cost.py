@@ -11,9 +11,11 @@ from pathlib import Path
 
 from bench.growth import GrownPlaces, grown_tree_source
 from bench.paths import mixed_paths
-from gateway import callers, registry, runtime
+from gateway import runtime
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.registry import imports
+from gateway.ussd import callers
 
 # A reference number on an END screen.
 REFERENCE = re.compile(r"\b\d{7}\b")
@@ -53,7 +55,7 @@ def measure(base: Settings, workdir: Path, sessions: int, tree_factor: int = 1, 
         if tree_factor > 1:
             rt.menus.publish(grown_tree_source(tree_factor), settings.ussd_max_chars)
         tree = rt.menus.active()
-        registry.import_volunteers(rt, VOLUNTEER_CSV)
+        imports.import_volunteers(rt, VOLUNTEER_CSV)
         home = callers.profile(rt, VOLUNTEER_PHONE).home
         assert home is not None
         lang = tree.languages[0]

@@ -25,17 +25,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
     runtime_module.install(rt)
 
-    from gateway.blueprints import health, sms, ussd
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(ussd.bp)
-    app.register_blueprint(sms.bp)
-
-    from gateway.blueprints import api
-
-    app.register_blueprint(api.bp)
-
+    from gateway import health
+    from gateway.api import views as api_views
     from gateway.cli import register_commands
+    from gateway.sms import views as sms_views
+    from gateway.ussd import views as ussd_views
+
+    for blueprint in (health.bp, ussd_views.bp, sms_views.bp, api_views.bp):
+        app.register_blueprint(blueprint)
 
     register_commands(app)
 

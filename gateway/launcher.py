@@ -40,8 +40,9 @@ def prepare() -> None:
     """Migrate the database and load the places if there are none."""
     from sqlalchemy import func, select
 
-    from gateway import migrate, registry
+    from gateway import migrate
     from gateway.models import Location
+    from gateway.registry import imports
     from gateway.runtime import current
 
     rt = current()
@@ -49,7 +50,7 @@ def prepare() -> None:
     with rt.db.sessions() as session:
         if not session.scalar(select(func.count(Location.id))):
             print("loading Rwanda's villages (once)...", flush=True)
-            registry.import_locations(rt)
+            imports.import_locations(rt)
 
 
 def main(argv: list[str]) -> int:

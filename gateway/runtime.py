@@ -19,10 +19,10 @@ from rq.job import Job, JobStatus
 from gateway.config import Settings, load_settings
 from gateway.crypto import Crypto
 from gateway.db import Database
-from gateway.menu_catalog import MenuCatalog
-from gateway.places import PlaceIndex
 from gateway.redis_conn import connect, embedded_url
-from gateway.sms import SmsProvider, provider
+from gateway.registry.places import PlaceIndex
+from gateway.sms.provider import SmsProvider, provider
+from gateway.ussd.catalog import MenuCatalog
 
 # The RQ queue every job goes on.
 QUEUE_NAME = "ijwi"

@@ -16,12 +16,13 @@ from cryptography.fernet import Fernet
 from rq import SimpleWorker
 from sqlalchemy import text
 
-from gateway import migrate, registry, runtime
+from gateway import migrate, runtime
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.db import Base
-from gateway.places import PlaceIndex
 from gateway.redis_conn import embedded_url
+from gateway.registry import imports
+from gateway.registry.places import PlaceIndex
 from gateway.runtime import QUEUE_NAME, Runtime
 
 # Tables whose rows survive from test to test (loaded once per run).
@@ -59,7 +60,7 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         rt.db.engine.dispose()
     migrate.upgrade(url)
     rt = Runtime(settings)
-    registry.import_locations(rt)
+    imports.import_locations(rt)
     rt.db.engine.dispose()  # SQLite: the template file is complete (WAL checkpointed) before copies
     yield settings
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from gateway import registry
+from gateway.registry import imports
 from gateway.runtime import Runtime
 from menus.tree import default_tree
 
@@ -63,7 +63,7 @@ class Dial:
 
 
 def register_volunteer(rt: Runtime, phone: str = VOLUNTEER_PHONE, language: str = "en") -> None:
-    registry.import_volunteers(
+    imports.import_volunteers(
         rt,
         "name,phone,district,sector,cell,village,language\n"
         f"Test Volunteer,{phone},Nyarugenge,Kimisagara,Katabaro,Ubumwe,{language}\n",
@@ -143,7 +143,7 @@ NATIONAL_DESK = "+250788000999"
 
 
 def register_officers(rt: Runtime, csv_text: str = OFFICERS_CSV) -> None:
-    registry.import_officers(rt, csv_text)
+    imports.import_officers(rt, csv_text)
 
 
 def at_sample(name: str) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def make_report(
     if by_volunteer:
         register_volunteer(rt)
     with rt.db.session() as session:
-        location_id = session.scalar(select(Location.id).where(Location.path == registry.path_key(*place)))
+        location_id = session.scalar(select(Location.id).where(Location.path == imports.path_key(*place)))
         assert location_id is not None, place
         volunteer_id = session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)) if by_volunteer else None
         report = Report(

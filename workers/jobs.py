@@ -13,12 +13,14 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import keys, outbox, routing, runtime, sms_texts
+from gateway import keys, runtime
 from gateway.clock import utcnow
 from gateway.models import Event, Message, Referral, Report, Visit
+from gateway.referrals import routing
+from gateway.referrals.timeline import SYSTEM
 from gateway.runtime import Runtime
-from gateway.sms import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
-from gateway.timeline import SYSTEM
+from gateway.sms import outbox, texts
+from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,7 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
         outbox.add(
-            session, to=o.phone, body=sms_texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
+            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
         ).id
         for o in routing.national_desk(session)
     ]

@@ -12,8 +12,8 @@ from bench.growth import grown_tree_source
 from bench.paths import mixed_paths, report_path, write_data_file
 from bench.sms_stub import SmsStub
 from bench.stack import procfile_line, web_argv
-from gateway import callers
-from gateway.sms import ACCEPTED, AfricasTalkingSms
+from gateway.sms.provider import ACCEPTED, AfricasTalkingSms
+from gateway.ussd import callers
 from menus.tree import parse_tree
 from menus.validate import validate
 from tests.helpers import COMMUNITY_PHONE, VOLUNTEER_PHONE, Dial, at_sample, reference_in, register_volunteer

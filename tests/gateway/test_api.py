@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from gateway.models import ApiToken, Assignment, AuditEntry, Event, Location, Message, Officer, Referral, Report, User
-from gateway.registry import path_key
+from gateway.registry.imports import path_key
 from menus.reference import check_digit
 from tests.helpers import VOLUNTEER_PHONE, Dial, register_volunteer
 
@@ -515,7 +515,7 @@ def test_a_token_stops_working_when_it_expires(runner, client, rt, monkeypatch):
         assert row.expires_at - row.created_at == timedelta(days=7)
     assert _get(client, "/api/v1/referrals", token).status_code == 200
     later = datetime.now(UTC) + timedelta(days=7, minutes=1)
-    monkeypatch.setattr("gateway.accounts.utcnow", lambda: later)
+    monkeypatch.setattr("gateway.accounts.users.utcnow", lambda: later)
     assert _get(client, "/api/v1/referrals", token).status_code == 401
     # The default token (90 days) of the same user still works a week later.
     assert "\t1 token(s)" in runner.invoke(args=["users", "list"]).output

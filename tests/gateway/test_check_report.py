@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from gateway import registry
 from gateway.models import Referral
+from gateway.registry import imports
 from menus.reference import check_digit
 from tests.helpers import (
     COMMUNITY_PHONE,
@@ -78,7 +78,7 @@ def test_only_the_filer_and_volunteers_of_the_village_see_more_than_received(cli
     run_jobs()
     _status(rt, reference, "acknowledged")
     register_volunteer(rt, NEIGHBOUR_PHONE)  # Ubumwe, Katabaro: the same village
-    registry.import_volunteers(
+    imports.import_volunteers(
         rt,
         "name,phone,district,sector,cell,village,language\n"
         f"Far Volunteer,{FAR_VOLUNTEER_PHONE},Gasabo,Remera,Rukiri I,Amajyambere,en\n",

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway import registry, visits
 from gateway.models import Event, Location, Referral, Visit, Volunteer
-from gateway.visits import VisitCount
+from gateway.referrals import visits
+from gateway.referrals.visits import VisitCount
+from gateway.registry import imports
 from tests.helpers import LANGUAGES, TREE, VOLUNTEER_PHONE, Dial, label, reference_in, register_volunteer, text
 
 OTHER_VOLUNTEER = "+250788123457"
@@ -82,7 +83,7 @@ def test_a_cancelled_visit_saves_nothing(client, rt):
 
 
 def _register(rt, phone: str, district: str, sector: str, cell: str, village: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    registry.import_volunteers(
+    imports.import_volunteers(
         rt,
         f"name,phone,district,sector,cell,village,language\n{name},{phone},{district},{sector},{cell},{village},en\n",
     )

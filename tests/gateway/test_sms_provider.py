@@ -10,7 +10,7 @@ import pytest
 import requests
 import responses
 
-from gateway.sms import (
+from gateway.sms.provider import (
     ACCEPTED,
     NO_CREDIT,
     REJECTED,
@@ -113,7 +113,7 @@ def test_timeouts_and_network_errors_are_unavailable(at):
 
 def test_console_keeps_an_outbox_and_logs_numbers_masked(caplog):
     console = ConsoleSms()
-    with caplog.at_level(logging.INFO, logger="gateway.sms"):
+    with caplog.at_level(logging.INFO, logger="gateway.sms.provider"):
         result = console.send(SOCIAL_WORKER, "Ijwi case 4830271: IZU +250788123456. Reply OK 4830271")
     assert result.outcome == ACCEPTED and result.provider_message_id.startswith("console-")
     assert console.outbox == [(SOCIAL_WORKER, "Ijwi case 4830271: IZU +250788123456. Reply OK 4830271")]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway import registry, sms_texts
 from gateway.models import CATEGORIES, Location
+from gateway.registry import imports
+from gateway.sms import texts
 from menus.gsm import is_gsm7
 
 REFERENCE = "4830271"
@@ -21,9 +22,9 @@ SEXES = ("girl", "boy", "unknown")
 @pytest.fixture(scope="module")
 def longest_place() -> str:
     """The longest village/cell/sector label of the shipped places (names cleaned as on import)."""
-    data = json.loads(registry.SHIPPED_LOCATIONS.read_text(encoding="utf-8"))
+    data = json.loads(imports.SHIPPED_LOCATIONS.read_text(encoding="utf-8"))
     labels = (
-        "/".join(registry.clean_name(n) for n in (village["name"], cell["name"], sector["name"]))
+        "/".join(imports.clean_name(n) for n in (village["name"], cell["name"], sector["name"]))
         for province in data["provinces"]
         for district in province["districts"]
         for sector in district["sectors"]
@@ -43,15 +44,15 @@ def test_longest_place_of_the_shipped_data_is_the_one_tested(longest_place):
     assert longest_place.count("/") == 2 and len(longest_place) >= 40
 
 
-@pytest.mark.parametrize("lang", sms_texts.LANGUAGES)
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
 @pytest.mark.parametrize("category", CATEGORIES)
 @pytest.mark.parametrize("unanswered", [False, True], ids=["first", "escalated"])
 def test_alert_of_every_category_fits_one_sms_even_at_the_longest_place(longest_place, lang, category, unanswered):
-    opening = sms_texts.say("unanswered", lang) + " " if unanswered else "Ijwi "
+    opening = texts.say("unanswered", lang) + " " if unanswered else "Ijwi "
     for urgent in (True, False):
         for age_band in AGE_BANDS:
             for sex in SEXES:
-                text = sms_texts.alert(
+                text = texts.alert(
                     lang,
                     reference=REFERENCE,
                     urgent=urgent,
@@ -69,12 +70,12 @@ def test_alert_of_every_category_fits_one_sms_even_at_the_longest_place(longest_
                 assert text.endswith(f"OK {REFERENCE}") and f" {REFERENCE}" in text[len(starts) :].split(":")[0]
                 assert VOLUNTEER in text
                 assert longest_place.split("/")[0] in text  # the village, at least, is named
-                assert sms_texts.CATEGORIES[lang][category] in text
+                assert texts.CATEGORIES[lang][category] in text
 
 
-@pytest.mark.parametrize("lang", sms_texts.LANGUAGES)
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
 def test_alert_keeps_a_usual_place_whole(lang):
-    text = sms_texts.alert(
+    text = texts.alert(
         lang,
         reference=REFERENCE,
         urgent=True,
@@ -88,17 +89,17 @@ def test_alert_keeps_a_usual_place_whole(lang):
 
 
 def test_place_names_outside_gsm7_are_made_safe():
-    text = sms_texts.alert(
+    text = texts.alert(
         "en", reference=REFERENCE, urgent=False, category_key="other", age_band="5-11", sex="boy", place="Kîgâli/Cêll"
     )
     assert is_gsm7(text) and "Kigali/Cell" in text
 
 
-@pytest.mark.parametrize("lang", sms_texts.LANGUAGES)
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
 @pytest.mark.parametrize("status", ["routed", "acknowledged", "closed"])
 def test_info_summary_fits_one_sms(longest_place, lang, status):
     for category in CATEGORIES:
-        text = sms_texts.info(
+        text = texts.info(
             lang,
             reference=REFERENCE,
             urgent=False,
@@ -115,16 +116,16 @@ def test_info_summary_fits_one_sms(longest_place, lang, status):
 
 
 def test_every_string_exists_in_every_language_and_fits_one_sms():
-    assert sms_texts.NEEDS_REVIEW == ("rw",)  # Kinyarwanda awaits a native speaker's review
+    assert texts.NEEDS_REVIEW == ("rw",)  # Kinyarwanda awaits a native speaker's review
     composed = {"alert_urgent", "alert_normal", "info"}  # checked whole above
-    for key, texts in sms_texts.STRINGS.items():
-        assert set(texts) == set(sms_texts.LANGUAGES), key
-        for lang in sms_texts.LANGUAGES:
+    for key, by_language in texts.STRINGS.items():
+        assert set(by_language) == set(texts.LANGUAGES), key
+        for lang in texts.LANGUAGES:
             if key in composed:
                 continue
-            text = sms_texts.say(key, lang, ref=REFERENCE, code="*801#", phone=VOLUNTEER, date="20/11 09:31")
+            text = texts.say(key, lang, ref=REFERENCE, code="*801#", phone=VOLUNTEER, date="20/11 09:31")
             assert len(text) <= 160 and is_gsm7(text), (key, lang, text)
-    for table in (sms_texts.CATEGORIES, sms_texts.SEXES, sms_texts.AGE_BANDS):
-        assert set(table) == set(sms_texts.LANGUAGES)
-        assert all(set(table[lang]) == set(table["en"]) for lang in sms_texts.LANGUAGES)
-    assert set(sms_texts.CATEGORIES["en"]) == set(CATEGORIES)
+    for table in (texts.CATEGORIES, texts.SEXES, texts.AGE_BANDS):
+        assert set(table) == set(texts.LANGUAGES)
+        assert all(set(table[lang]) == set(table["en"]) for lang in texts.LANGUAGES)
+    assert set(texts.CATEGORIES["en"]) == set(CATEGORIES)

@@ -7,8 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from gateway import callers, reports
 from gateway.models import Report, UssdSessionEnd, Visit
+from gateway.referrals import reports
+from gateway.ussd import callers
 from tests.helpers import AT_FIXTURES, COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
 
 FIXTURES = AT_FIXTURES

@@ -8,8 +8,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from gateway import callers, keys
+from gateway import keys
 from gateway.models import Message, Report, UssdSessionEnd
+from gateway.ussd import callers
 from tests.helpers import (
     AT_FIXTURES,
     COMMUNITY_PHONE,

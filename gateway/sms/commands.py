@@ -13,9 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit, callers, keys, outbox, sms_texts, timeline
+from gateway import keys
+from gateway.accounts import audit
 from gateway.models import Assignment, Message, Officer, Referral
+from gateway.referrals import timeline
 from gateway.runtime import Runtime
+from gateway.sms import outbox, texts
+from gateway.ussd import callers
 from menus.reference import is_valid
 
 # The commands an officer may send.
@@ -48,15 +52,15 @@ def handle(rt: Runtime, session: Session, phone: str, text: str, now: datetime) 
         return _refuse_stranger(rt, session, phone)
     command = parse(text)
     if command is None or command.reference is None:
-        return [_reply(session, officer, "help", sms_texts.say("help", officer.language))]
+        return [_reply(session, officer, "help", texts.say("help", officer.language))]
     ref = command.reference
     if not is_valid(ref):
-        return [_reply(session, officer, "help", sms_texts.say("bad_reference", officer.language, ref=ref[:ECHO_MAX]))]
+        return [_reply(session, officer, "help", texts.say("bad_reference", officer.language, ref=ref[:ECHO_MAX]))]
     referral = session.scalar(select(Referral).where(Referral.reference == ref).with_for_update())
     if referral is None:
-        return [_reply(session, officer, "help", sms_texts.say("unknown_reference", officer.language, ref=ref))]
+        return [_reply(session, officer, "help", texts.say("unknown_reference", officer.language, ref=ref))]
     if not may_act(session, officer, referral):
-        return [_reply(session, officer, "help", sms_texts.say("not_your_case", officer.language, ref=ref))]
+        return [_reply(session, officer, "help", texts.say("not_your_case", officer.language, ref=ref))]
     if command.verb == "OK":
         taking = referral.status not in outbox.SETTLED
         body = acknowledge(session, referral, officer, now)
@@ -83,16 +87,16 @@ def acknowledge(session: Session, referral: Referral, officer: Officer, now: dat
     """OK <ref>: the officer takes the case; escalation stops."""
     lang, ref = officer.language, referral.reference
     if referral.status == "closed":
-        return sms_texts.say("already_closed", lang, ref=ref)
+        return texts.say("already_closed", lang, ref=ref)
     if referral.status == "acknowledged":
         key = "acknowledged" if referral.acknowledged_by_id == officer.id else "already_acknowledged"
-        return sms_texts.say(key, lang, ref=ref)
+        return texts.say(key, lang, ref=ref)
     referral.status = "acknowledged"
     referral.acknowledged_at = now
     referral.acknowledged_by_id = officer.id
     referral.escalate_at = None
     timeline.record(session, referral.id, "acknowledged", timeline.officer_actor(officer), "by SMS", now)
-    return sms_texts.say("acknowledged", lang, ref=ref)
+    return texts.say("acknowledged", lang, ref=ref)
 
 
 def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> list[int]:
@@ -110,7 +114,7 @@ def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> 
         .order_by(Officer.id)
     ).all()
     return [
-        _reply(session, other, "notice", sms_texts.say("taken", other.language, ref=referral.reference), referral.id)
+        _reply(session, other, "notice", texts.say("taken", other.language, ref=referral.reference), referral.id)
         for other in others
     ]
 
@@ -119,9 +123,9 @@ def close(rt: Runtime, session: Session, referral: Referral, officer: Officer, n
     """DONE <ref> <note>: the case is closed; the note is kept encrypted."""
     lang, ref = officer.language, referral.reference
     if referral.status == "closed":
-        return sms_texts.say("already_closed", lang, ref=ref)
+        return texts.say("already_closed", lang, ref=ref)
     if not note:
-        return sms_texts.say("note_missing", lang, ref=ref)
+        return texts.say("note_missing", lang, ref=ref)
     if referral.acknowledged_at is None:
         referral.acknowledged_at = now
         referral.acknowledged_by_id = officer.id
@@ -130,14 +134,14 @@ def close(rt: Runtime, session: Session, referral: Referral, officer: Officer, n
     referral.close_note_enc = rt.crypto.encrypt(note)
     referral.escalate_at = None
     timeline.record(session, referral.id, "closed", timeline.officer_actor(officer), "by SMS, with a note", now)
-    return sms_texts.say("closed", lang, ref=ref)
+    return texts.say("closed", lang, ref=ref)
 
 
 def summary(rt: Runtime, session: Session, referral: Referral, officer: Officer) -> str:
     """INFO <ref>: the case in one SMS (a read of a case by a person: audited)."""
     audit.record(session, timeline.officer_actor(officer), audit.READ_REFERRAL_SMS, referral.id)
     since = referral.closed_at if referral.status == "closed" else referral.acknowledged_at
-    return sms_texts.info(
+    return texts.info(
         officer.language,
         reference=referral.reference,
         urgent=referral.urgent,
@@ -161,5 +165,5 @@ def _refuse_stranger(rt: Runtime, session: Session, phone: str) -> list[int]:
     caller = callers.profile(rt, phone)
     if not rt.redis.set(keys.sms_refusal(caller.phone_hash), "1", nx=True, ex=keys.SMS_REFUSAL_TTL):
         return []
-    body = sms_texts.say("not_officer", caller.lang, code=rt.settings.ussd_service_code)
+    body = texts.say("not_officer", caller.lang, code=rt.settings.ussd_service_code)
     return [outbox.add(session, to=phone, body=body, kind="help").id]

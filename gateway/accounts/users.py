@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from gateway.clock import utcnow
 from gateway.models import ApiToken, Location, User
-from gateway.registry import path_key
+from gateway.registry.imports import path_key
 from gateway.runtime import Runtime
 
 # Roles of a user: an admin and a viewer see every district, an officer only their own.

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.accounts import Reader
+from gateway.accounts.users import Reader
 from gateway.crypto import Crypto
 from gateway.models import Assignment, Message, Officer, Referral
 from gateway.phones import masked
-from gateway.places import PlaceIndex
+from gateway.registry.places import PlaceIndex
 from menus.reference import is_valid
 
 # Levels of a referral's place shown by name, below its district.

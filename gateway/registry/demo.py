@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import func, select
 
-from gateway import registry
 from gateway.models import Location
+from gateway.registry import imports
 from gateway.runtime import Runtime
 
 DEMO_OFFICERS = """name,phone,role,district,sector,on_duty,language
@@ -28,11 +28,11 @@ def seed(rt: Runtime) -> Iterator[str]:
     with rt.db.sessions() as session:
         count = session.scalar(select(func.count(Location.id)))
     if not count:
-        summary = registry.import_locations(rt)
+        summary = imports.import_locations(rt)
         yield f"locations: {summary.created} added"
-    officers = registry.import_officers(rt, DEMO_OFFICERS)
+    officers = imports.import_officers(rt, DEMO_OFFICERS)
     yield f"officers: {officers.created} added, {officers.updated} updated"
-    volunteers = registry.import_volunteers(rt, DEMO_VOLUNTEERS)
+    volunteers = imports.import_volunteers(rt, DEMO_VOLUNTEERS)
     yield f"volunteers: {volunteers.created} added, {volunteers.updated} updated"
     yield "dial as a volunteer:  flask --app wsgi ussd simulate --phone +250788123456"
     yield "dial as anybody else: flask --app wsgi ussd simulate --phone +250788765432"

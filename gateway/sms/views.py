@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import officer_commands, outbox, routing
 from gateway.clock import utcnow
 from gateway.models import Message, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
+from gateway.referrals import routing
+from gateway.sms import commands, outbox
 from gateway.webhooks import plain, protected, runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def inbound():  # type: ignore[no-untyped-def]
     with rt.db.session() as session:
         if not _first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
-        replies = officer_commands.handle(rt, session, phone, form.get("text", ""), utcnow())
+        replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
     outbox.dispatch(rt, replies)
     return plain("OK")

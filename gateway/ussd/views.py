@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
-from gateway.ussd import UssdService
+from gateway.ussd.service import UssdService
 from gateway.webhooks import plain, protected, runtime
 
 log = logging.getLogger(__name__)

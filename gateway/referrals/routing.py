@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import outbox, sms_texts, timeline
 from gateway.models import Assignment, Message, Officer, Referral, Visit
+from gateway.referrals import timeline
 from gateway.runtime import Runtime
+from gateway.sms import outbox, texts
 
 # Names of the tiers of the chain, by step.
 TIERS = ("on_duty", "next_officer", "supervisor", "national_desk")
@@ -162,7 +163,7 @@ def delay(rt: Runtime, referral: Referral) -> timedelta:
 def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str, unanswered: bool = False) -> str:
     """The alert SMS of a referral in lang (the volunteer's number only for a registered volunteer;
     unanswered: it is escalated because nobody acknowledged it in time)."""
-    return sms_texts.alert(
+    return texts.alert(
         lang,
         reference=referral.reference,
         urgent=referral.urgent,

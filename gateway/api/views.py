@@ -14,10 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from gateway import accounts, audit, cases
-from gateway.accounts import Reader
+from gateway.accounts import audit, users
+from gateway.accounts.users import Reader
 from gateway.models import STATUSES, AuditEntry, Location, Referral
-from gateway.registry import path_key
+from gateway.referrals import cases
+from gateway.registry.imports import path_key
 from gateway.webhooks import runtime
 from menus.reference import is_valid
 
@@ -56,7 +57,7 @@ def authenticate() -> Response | None:
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("send an API token: Authorization: Bearer <token>")
     with runtime().db.sessions() as session:
-        reader = accounts.reader_for_token(session, token.strip())
+        reader = users.reader_for_token(session, token.strip())
     if reader is None:
         return _unauthorized("the API token is unknown or revoked")
     g.reader = reader

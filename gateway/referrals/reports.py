@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.callers import Caller
 from gateway.clock import utcnow
 from gateway.models import VISIT_DOMAINS, Referral, Report, Visit
 from gateway.runtime import Runtime
+from gateway.ussd.callers import Caller
 from menus.reference import is_valid, new_reference
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import callers, keys, reports
-from gateway.callers import Caller
+from gateway import keys
 from gateway.models import Message
+from gateway.referrals import reports
 from gateway.runtime import Runtime
+from gateway.ussd import callers
+from gateway.ussd.callers import Caller
 from menus import engine
 from menus.engine import Outcome, Screen, State
 

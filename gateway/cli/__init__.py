@@ -10,11 +10,14 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway import accounts, callers, registry, visits
+from gateway.accounts import users as accounts
 from gateway.clock import utcnow
-from gateway.menu_catalog import PublishError
 from gateway.phones import InvalidPhoneError, masked, normalize
+from gateway.referrals import visits
+from gateway.registry import imports as registry
 from gateway.runtime import Runtime
+from gateway.ussd import callers
+from gateway.ussd.catalog import PublishError
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
 
@@ -186,7 +189,7 @@ def register_commands(app: Flask) -> None:
     @demo.command("seed")
     def demo_seed() -> None:
         """Load the places and a few officers and volunteers to try the gateway with."""
-        from gateway.demo import seed
+        from gateway.registry.demo import seed
 
         for line in seed(_rt(app)):
             click.echo(line)

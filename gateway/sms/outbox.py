@@ -10,10 +10,10 @@ from rq import Retry
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway import timeline
 from gateway.models import Message, Referral
+from gateway.referrals import timeline
 from gateway.runtime import Runtime
-from gateway.sms import ACCEPTED, REJECTED, SendResult
+from gateway.sms.provider import ACCEPTED, REJECTED, SendResult
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import callers
 from gateway.models import LANGUAGES, OFFICER_ROLES, Location, Officer, Volunteer
 from gateway.phones import InvalidPhoneError, normalize
 from gateway.runtime import Runtime
+from gateway.ussd import callers
 
 # The copy of Rwanda's divisions shipped with the gateway.
 SHIPPED_LOCATIONS = Path(__file__).parent / "data" / "rwanda-locations.json"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from gateway.clock import LOCAL_TIME, utcnow
 from gateway.models import Location, Visit, Volunteer
-from gateway.registry import path_key
+from gateway.registry.imports import path_key
 from gateway.runtime import Runtime
 
 
