@@ -1,0 +1,19 @@
+"""flask db: the database schema."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from gateway.cli.common import runtime
+
+group = AppGroup("db", help="The database schema.")
+
+
+@group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration the database lacks."""
+    from gateway import migrate
+
+    migrate.upgrade(runtime().settings.database_url)
+    click.echo("database is up to date")

@@ -1,0 +1,19 @@
+"""flask demo: demonstration data."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from gateway.cli.common import runtime
+
+group = AppGroup("demo", help="Demonstration data.")
+
+
+@group.command("seed")
+def demo_seed() -> None:
+    """Load the places and a few officers and volunteers to try the gateway with."""
+    from gateway.registry.demo import seed
+
+    for line in seed(runtime()):
+        click.echo(line)

@@ -1,0 +1,21 @@
+"""flask locations: Rwanda's administrative divisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from gateway.cli.common import input_file, runtime
+from gateway.registry import imports as registry
+
+group = AppGroup("locations", help="Rwanda's administrative divisions.")
+
+
+@group.command("import")
+@click.argument("file", required=False, type=input_file())
+def locations_import(file: Path | None) -> None:
+    """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""
+    summary = registry.import_locations(runtime(), file or registry.SHIPPED_LOCATIONS)
+    click.echo(f"locations: {summary.created} added, {summary.updated} renamed")
