@@ -7,7 +7,7 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, runtime
+from gateway import keys, log_levels, runtime
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
 
@@ -28,6 +28,8 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
 def main() -> None:
     rt = runtime.current()
     logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_levels.quiet_libraries()
+    log_levels.quiet_rq_worker(periodic.routine_lines())
     stop = threading.Event()
     periodic.queue_sweeps(rt)
     threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()

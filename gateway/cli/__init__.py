@@ -1,7 +1,9 @@
 """The command line: flask --app wsgi <group> <command> (or ./ijwi <group> <command>).
 
 One module per command group, each defining a `flask.cli.AppGroup` named `group`;
-a new group is one more line in GROUPS.
+a new group is one more line in GROUPS. Shared helpers: `common` (the runtime, input files,
+one-line errors), `progress` (progress of a long command), `errors` (what every command
+says instead of a traceback).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from gateway.cli import db, demo, locations, menus, officers, users, ussd, visits, volunteers
+from gateway.cli.errors import plain_errors
 
 # Every command group (`--help` lists them by name).
 GROUPS: tuple[AppGroup, ...] = (
@@ -27,4 +30,5 @@ GROUPS: tuple[AppGroup, ...] = (
 
 def register_commands(app: Flask) -> None:
     for group in GROUPS:
+        plain_errors(group)
         app.cli.add_command(group)

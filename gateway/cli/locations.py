@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import input_file, runtime
+from gateway.cli.common import BadInputError, input_file, runtime
+from gateway.cli.progress import progress
 from gateway.registry import imports as registry
 
 group = AppGroup("locations", help="Rwanda's administrative divisions.")
@@ -17,5 +18,9 @@ group = AppGroup("locations", help="Rwanda's administrative divisions.")
 @click.argument("file", required=False, type=input_file())
 def locations_import(file: Path | None) -> None:
     """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""
-    summary = registry.import_locations(runtime(), file or registry.SHIPPED_LOCATIONS)
+    try:
+        with progress("locations") as report:
+            summary = registry.import_locations(runtime(), file or registry.SHIPPED_LOCATIONS, report)
+    except registry.RegistryImportError as exc:
+        raise BadInputError(f"nothing imported: {exc}") from None
     click.echo(f"locations: {summary.created} added, {summary.updated} renamed")

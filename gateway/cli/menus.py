@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import input_file, runtime
+from gateway.cli.common import input_file, runtime, settings
 from gateway.ussd.catalog import PublishError
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
@@ -20,7 +20,7 @@ group = AppGroup("menus", help="Menu trees.")
 @click.argument("file", required=False, type=input_file())
 def menus_validate(file: Path | None) -> None:
     """Check a tree (default: every shipped tree); exit 1 listing every problem."""
-    max_chars = runtime().settings.ussd_max_chars
+    max_chars = settings().ussd_max_chars
     failed = False
     for path in [file] if file else shipped_trees():
         try:
