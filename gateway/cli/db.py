@@ -7,7 +7,15 @@ from flask.cli import AppGroup
 
 from gateway.cli.common import runtime
 
-group = AppGroup("db", help="The database schema.")
+group = AppGroup(
+    "db",
+    help="""The database schema.
+
+\b
+Examples:
+  ./ijwi db upgrade
+""",
+)
 
 
 @group.command("upgrade")

@@ -7,10 +7,18 @@ from flask.cli import AppGroup
 
 from gateway.cli.common import runtime
 
-group = AppGroup("demo", help="Demonstration data.")
+group = AppGroup(
+    "demo",
+    help="""Demonstration data.
+
+\b
+Examples:
+  ./ijwi demo seed
+""",
+)
 
 
-@group.command("seed")
+@group.command("seed", short_help="Load places, a few officers and volunteers to try.")
 def demo_seed() -> None:
     """Load the places and a few officers and volunteers to try the gateway with."""
     from gateway.registry.demo import seed

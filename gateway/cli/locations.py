@@ -11,10 +11,19 @@ from gateway.cli.common import BadInputError, input_file, runtime
 from gateway.cli.progress import progress
 from gateway.registry import imports as registry
 
-group = AppGroup("locations", help="Rwanda's administrative divisions.")
+group = AppGroup(
+    "locations",
+    help="""Rwanda's administrative divisions.
+
+\b
+Examples:
+  ./ijwi locations import
+  ./ijwi locations import rwanda-locations.json
+""",
+)
 
 
-@group.command("import")
+@group.command("import", short_help="Load provinces to villages (default: the shipped copy).")
 @click.argument("file", required=False, type=input_file())
 def locations_import(file: Path | None) -> None:
     """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""

@@ -13,10 +13,19 @@ from gateway.ussd.catalog import PublishError
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
 
-group = AppGroup("menus", help="Menu trees.")
+group = AppGroup(
+    "menus",
+    help="""Menu trees.
+
+\b
+Examples:
+  ./ijwi menus validate my-tree.yaml
+  ./ijwi menus publish my-tree.yaml
+""",
+)
 
 
-@group.command("validate")
+@group.command("validate", short_help="Check a tree file (default: every shipped tree).")
 @click.argument("file", required=False, type=input_file())
 def menus_validate(file: Path | None) -> None:
     """Check a tree (default: every shipped tree); exit 1 listing every problem."""
@@ -55,7 +64,7 @@ def menus_versions() -> None:
         click.echo(f"{mark} {row.version[:12]}  {row.published_at:%Y-%m-%d %H:%M}  {row.published_by}")
 
 
-@group.command("restore")
+@group.command("restore", short_help="Make an earlier published version active again.")
 @click.argument("version")
 def menus_restore(version: str) -> None:
     """Make an earlier published version (or its first characters) active again."""

@@ -10,10 +10,19 @@ from flask.cli import AppGroup
 from gateway.accounts import users as accounts
 from gateway.cli.common import runtime
 
-group = AppGroup("users", help="People who read cases through the API, and their tokens.")
+group = AppGroup(
+    "users",
+    help="""People who read cases through the API, and their tokens.
+
+\b
+Examples:
+  ./ijwi users create ada@example.org --role admin
+  ./ijwi users token ada@example.org --days 30
+""",
+)
 
 
-@group.command("create")
+@group.command("create", short_help="Add a user (password from a prompt, or stdin).")
 @click.argument("email")
 @click.option(
     "--role", required=True, type=click.Choice(accounts.ROLES, case_sensitive=False), help="What the user may read."
@@ -33,7 +42,7 @@ def users_create(email: str, role: str, district: str | None) -> None:
     click.echo(f"created {user.role} {user.email}{where}")
 
 
-@group.command("token")
+@group.command("token", short_help="Print a new API token for a user (shown once).")
 @click.argument("email")
 @click.option(
     "--days",
@@ -71,14 +80,14 @@ def users_list() -> None:
     click.echo(f"{len(rows)} user(s)")
 
 
-@group.command("deactivate")
+@group.command("deactivate", short_help="Stop a user reading anything; revoke their tokens.")
 @click.argument("email")
 def users_deactivate(email: str) -> None:
     """Stop a user reading anything: deactivated, and every token revoked."""
     click.echo("deactivated; tokens revoked" if _set_active(email, False) else "already deactivated")
 
 
-@group.command("activate")
+@group.command("activate", short_help="Undo a deactivation (then issue a new token).")
 @click.argument("email")
 def users_activate(email: str) -> None:
     """Undo a deactivation (their old tokens stay revoked: issue a new one)."""

@@ -10,10 +10,18 @@ from flask.cli import AppGroup
 
 from gateway.cli.common import runtime
 
-group = AppGroup("ussd", help="USSD sessions.")
+group = AppGroup(
+    "ussd",
+    help="""USSD sessions.
+
+\b
+Examples:
+  ./ijwi ussd simulate --phone +250788123456
+""",
+)
 
 
-@group.command("simulate")
+@group.command("simulate", short_help="Dial the gateway from this terminal.")
 @click.option("--phone", required=True, help="The caller's number, e.g. +250788123456.")
 def ussd_simulate(phone: str) -> None:
     """Dial the gateway from this terminal; type an answer per screen, empty line to hang up."""

@@ -9,10 +9,18 @@ from gateway.cli.common import runtime
 from gateway.clock import utcnow
 from gateway.referrals import visits
 
-group = AppGroup("visits", help="Home visits by volunteers.")
+group = AppGroup(
+    "visits",
+    help="""Home visits by volunteers.
+
+\b
+Examples:
+  ./ijwi visits summary --month 2026-11 --district Nyarugenge
+""",
+)
 
 
-@group.command("summary")
+@group.command("summary", short_help="Home visits per volunteer and village in a month.")
 @click.option("--month", help="YYYY-MM, in Rwanda's time (default: this month).")
 @click.option("--district", help="Only this district (any case).")
 def visits_summary(month: str | None, district: str | None) -> None:

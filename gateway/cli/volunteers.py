@@ -12,17 +12,26 @@ from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.registry import imports as registry
 from gateway.ussd import callers
 
-group = AppGroup("volunteers", help="The registry of volunteers (IZU).")
+group = AppGroup(
+    "volunteers",
+    help="""The registry of volunteers (IZU).
+
+\b
+Examples:
+  ./ijwi volunteers import volunteers.csv   # name,phone,district,sector,cell,village,language
+  ./ijwi volunteers deactivate +250788123456
+""",
+)
 
 
-@group.command("import")
+@group.command("import", short_help="Add or update volunteers from a CSV file, all or nothing.")
 @click.argument("file", type=input_file())
 def volunteers_import(file: Path) -> None:
     """Add or update volunteers from a CSV (name,phone,district,sector,cell,village,language)."""
     import_file("volunteers", registry.import_volunteers, file)
 
 
-@group.command("deactivate")
+@group.command("deactivate", short_help="Stop a phone acting as a volunteer.")
 @click.argument("phone")
 def volunteers_deactivate(phone: str) -> None:
     """Stop a phone acting as a volunteer; it may still report as a community member."""
