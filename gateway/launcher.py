@@ -41,6 +41,7 @@ def prepare() -> None:
     from sqlalchemy import func, select
 
     from gateway import migrate
+    from gateway.cli.progress import progress
     from gateway.models import Location
     from gateway.registry import imports
     from gateway.runtime import current
@@ -50,7 +51,8 @@ def prepare() -> None:
     with rt.db.sessions() as session:
         if not session.scalar(select(func.count(Location.id))):
             print("loading Rwanda's villages (once)...", flush=True)
-            imports.import_locations(rt)
+            with progress("locations") as report:
+                imports.import_locations(rt, progress=report)
 
 
 def prepare_or_explain() -> None:
