@@ -70,7 +70,7 @@ def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSum
     """Load the hierarchy (provinces to villages); existing places keep their ids."""
     data = json.loads(source.read_text(encoding="utf-8"))
     summary = ImportSummary()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         known = {
             path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
         }
@@ -150,7 +150,7 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
     """Add or update officers by phone number from the officers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
             role = row["role"].lower()
             if role not in OFFICER_ROLES:
@@ -199,7 +199,7 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems):
             phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]
