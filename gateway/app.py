@@ -19,7 +19,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     Settings missing or malformed stop a server at once; the command line (`flask --app
     wsgi ...`) still gets its app, so that `--help` and the commands that need no settings
-    work, and the others say in one line what to fix (see runtime_of).
+    work, and the others say in one line what to fix (runtime.current() makes the runtime
+    when a command first needs it).
     """
     if settings is None:
         try:
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.
     if settings is not None:
-        _attach(app, Runtime(settings))
+        runtime_module.attach(app, Runtime(settings))
 
     from gateway import health
     from gateway.api import views as api_views
@@ -58,17 +59,3 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(error="Internal Server Error", message="the gateway could not answer"), 500
 
     return app
-
-
-def runtime_of(app: Flask) -> Runtime:
-    """app's runtime; made now from the environment if the app was made without settings
-    (raises ConfigError naming what to fix)."""
-    rt: Runtime | None = app.extensions.get("ijwi")
-    return rt if rt is not None else _attach(app, Runtime(load_settings()))
-
-
-def _attach(app: Flask, rt: Runtime) -> Runtime:
-    app.extensions["ijwi"] = rt
-    # Jobs run in this process (a test's worker, the CLI) see the same runtime.
-    runtime_module.install(rt)
-    return rt

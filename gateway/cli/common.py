@@ -1,4 +1,4 @@
-"""What the command groups share: the runtime, input files, a registry import."""
+"""What the command groups share: settings without a runtime, input files, one-line errors, a registry import."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import NoReturn
 import click
 from flask import current_app
 
-from gateway.app import runtime_of
+from gateway import runtime
 from gateway.cli.progress import progress
 from gateway.config import Settings, read_settings
 from gateway.registry import imports as registry
@@ -18,15 +18,10 @@ from gateway.runtime import Runtime
 Importer = Callable[[Runtime, str, registry.Progress], registry.ImportSummary]
 
 
-def runtime() -> Runtime:
-    """The app's runtime (database, Redis, settings); ConfigError if the settings are wrong."""
-    return runtime_of(current_app)
-
-
 def settings() -> Settings:
     """The app's settings, or for an app made without them, what the environment says
     (unchecked: for commands that need no keys, such as validating a menu file)."""
-    rt: Runtime | None = current_app.extensions.get("ijwi")
+    rt: Runtime | None = current_app.extensions.get(runtime.EXTENSION)
     return rt.settings if rt is not None else read_settings()
 
 
@@ -67,7 +62,7 @@ def import_file(kind: str, importer: Importer, file: Path) -> None:
     """Import file with importer; print the summary, or every bad line and import nothing."""
     try:
         with progress(kind) as report:
-            summary = importer(runtime(), read_text(file), report)
+            summary = importer(runtime.current(), read_text(file), report)
     except registry.RegistryImportError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import runtime
+from gateway import runtime
 
 group = AppGroup(
     "db",
@@ -23,5 +23,5 @@ def db_upgrade() -> None:
     """Apply every migration the database lacks."""
     from gateway import migrate
 
-    migrate.upgrade(runtime().settings.database_url)
+    migrate.upgrade(runtime.current().settings.database_url)
     click.echo("database is up to date")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import runtime
+from gateway import runtime
 
 group = AppGroup(
     "demo",
@@ -23,5 +23,5 @@ def demo_seed() -> None:
     """Load the places and a few officers and volunteers to try the gateway with."""
     from gateway.registry.demo import seed
 
-    for line in seed(runtime()):
+    for line in seed(runtime.current()):
         click.echo(line)

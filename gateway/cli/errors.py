@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from gateway.cli.common import BadInputError, PlainError
 from gateway.config import ConfigError, read_settings
+from gateway.runtime import EXTENSION
 
 # Marks a callback already wrapped (the groups are registered again by every app a test makes).
 _WRAPPED = "_ijwi_plain_errors"
@@ -34,7 +35,7 @@ def safe_url(url: str) -> str:
 
 
 def _settings_url(name: str) -> str:
-    rt = current_app.extensions.get("ijwi") if current_app else None
+    rt = current_app.extensions.get(EXTENSION) if current_app else None
     try:
         settings = rt.settings if rt is not None else read_settings()
     except ConfigError:

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import BadInputError, input_file, runtime
+from gateway import runtime
+from gateway.cli.common import BadInputError, input_file
 from gateway.cli.progress import progress
 from gateway.registry import imports as registry
 
@@ -29,7 +30,7 @@ def locations_import(file: Path | None) -> None:
     """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""
     try:
         with progress("locations") as report:
-            summary = registry.import_locations(runtime(), file or registry.SHIPPED_LOCATIONS, report)
+            summary = registry.import_locations(runtime.current(), file or registry.SHIPPED_LOCATIONS, report)
     except registry.RegistryImportError as exc:
         raise BadInputError(f"nothing imported: {exc}") from None
     click.echo(f"locations: {summary.created} added, {summary.updated} renamed")

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import input_file, runtime, settings
+from gateway import runtime
+from gateway.cli.common import input_file, settings
 from gateway.ussd.catalog import PublishError
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
@@ -48,7 +49,7 @@ def menus_validate(file: Path | None) -> None:
 @click.argument("file", type=input_file())
 def menus_publish(file: Path) -> None:
     """Validate a tree and make it the one new sessions start on."""
-    rt = runtime()
+    rt = runtime.current()
     try:
         tree = rt.menus.publish(file.read_text(encoding="utf-8"), rt.settings.ussd_max_chars, by="cli")
     except (PublishError, TreeError) as exc:
@@ -59,7 +60,7 @@ def menus_publish(file: Path) -> None:
 @group.command("versions")
 def menus_versions() -> None:
     """List the published versions (the active one starred)."""
-    for row in runtime().menus.versions():
+    for row in runtime.current().menus.versions():
         mark = "*" if row.active else " "
         click.echo(f"{mark} {row.version[:12]}  {row.published_at:%Y-%m-%d %H:%M}  {row.published_by}")
 
@@ -69,7 +70,7 @@ def menus_versions() -> None:
 def menus_restore(version: str) -> None:
     """Make an earlier published version (or its first characters) active again."""
     try:
-        tree = runtime().menus.restore(version)
+        tree = runtime.current().menus.restore(version)
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
     click.echo(f"restored {tree.name} version {tree.version[:12]}")

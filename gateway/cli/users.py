@@ -7,8 +7,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from gateway import runtime
 from gateway.accounts import users as accounts
-from gateway.cli.common import runtime
 
 group = AppGroup(
     "users",
@@ -35,7 +35,7 @@ def users_create(email: str, role: str, district: str | None) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = accounts.create_user(runtime(), email, password, role, district)
+        user = accounts.create_user(runtime.current(), email, password, role, district)
     except accounts.AccountError as exc:
         raise click.ClickException(f"no user created: {exc}") from None
     where = f" of {user.district.name}" if user.district else ""
@@ -54,7 +54,7 @@ def users_create(email: str, role: str, district: str | None) -> None:
 def users_token(email: str, days: int) -> None:
     """Print a new API bearer token for a user (shown once; only its hash is kept)."""
     try:
-        click.echo(accounts.issue_token(runtime(), email, days))
+        click.echo(accounts.issue_token(runtime.current(), email, days))
     except accounts.AccountError as exc:
         raise click.ClickException(f"no token issued: {exc}") from None
 
@@ -64,7 +64,7 @@ def users_token(email: str, days: int) -> None:
 def users_revoke(email: str) -> None:
     """Revoke every API token of a user."""
     try:
-        count = accounts.revoke_tokens(runtime(), email)
+        count = accounts.revoke_tokens(runtime.current(), email)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{count} token(s) revoked")
@@ -73,7 +73,7 @@ def users_revoke(email: str) -> None:
 @group.command("list")
 def users_list() -> None:
     """Every user: email, role, district, active or not, live tokens."""
-    rows = accounts.list_users(runtime())
+    rows = accounts.list_users(runtime.current())
     for row in rows:
         state = "active" if row.active else "deactivated"
         click.echo(f"{row.email}\t{row.role}\t{row.district or '-'}\t{state}\t{row.live_tokens} token(s)")
@@ -96,6 +96,6 @@ def users_activate(email: str) -> None:
 
 def _set_active(email: str, active: bool) -> bool:
     try:
-        return accounts.set_active(runtime(), email, active)
+        return accounts.set_active(runtime.current(), email, active)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from gateway.cli.common import runtime
+from gateway import runtime
 
 group = AppGroup(
     "ussd",
@@ -25,7 +25,7 @@ Examples:
 @click.option("--phone", required=True, help="The caller's number, e.g. +250788123456.")
 def ussd_simulate(phone: str) -> None:
     """Dial the gateway from this terminal; type an answer per screen, empty line to hang up."""
-    settings = runtime().settings
+    settings = runtime.current().settings
     client = current_app.test_client()
     session_id = f"SIM-{uuid.uuid4().hex[:12]}"
     inputs: list[str] = []

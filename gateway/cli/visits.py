@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import runtime
+from gateway import runtime
 from gateway.clock import utcnow
 from gateway.referrals import visits
 
@@ -27,7 +27,7 @@ def visits_summary(month: str | None, district: str | None) -> None:
     """Home visits per volunteer and village in a month: visits, households, visits with concerns."""
     month = month or visits.month_of(utcnow())
     try:
-        counts = visits.summary(runtime(), month, district)
+        counts = visits.summary(runtime.current(), month, district)
     except ValueError:
         raise click.BadParameter("use YYYY-MM, e.g. 2026-11", param_hint="--month") from None
     except visits.UnknownDistrictError:

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.cli.common import import_file, input_file, runtime
+from gateway import runtime
+from gateway.cli.common import import_file, input_file
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.registry import imports as registry
 from gateway.ussd import callers
@@ -48,7 +49,7 @@ def volunteers_activate(phone: str) -> None:
 def _set_active(raw: str, active: bool) -> None:
     try:
         phone = normalize(raw)
-        changed = callers.set_active(runtime(), phone, active)
+        changed = callers.set_active(runtime.current(), phone, active)
     except InvalidPhoneError:
         raise click.ClickException(f"{raw!r} is not a valid phone number") from None
     except callers.UnknownVolunteerError:

@@ -56,6 +56,11 @@ def path_key(*names: str) -> str:
     return "/".join(clean_name(n).casefold() for n in names)
 
 
+def find_district(session: Session, name: str) -> Location | None:
+    """The district of that name (any case, stray spaces), or None."""
+    return session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+
+
 @dataclass
 class ImportSummary:
     created: int = 0
@@ -102,7 +107,7 @@ def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS, progress: Pr
         raise RegistryImportError([f"{source.name} is not a place list in JSON like the shipped one ({exc})"]) from None
     summary = ImportSummary()
     ids: list[int] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         known = {
             path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
         }
@@ -176,7 +181,7 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -
     """Add or update officers by phone number from the officers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems, progress):
             role = row["role"].lower()
             if role not in OFFICER_ROLES:
@@ -225,7 +230,7 @@ def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress)
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems, progress):
             phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]
