@@ -89,7 +89,7 @@ def test_a_large_import_shows_progress_lines_when_not_on_a_terminal(runner, rt, 
     ]
     assert all(line.endswith("/s") for line in progress_lines)
     assert lines[-1] == "volunteers: 1000 added, 0 updated"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Volunteer.id))) == 1000
 
 
