@@ -278,3 +278,18 @@ def test_ijwi_commands_say_in_one_line_what_stops_them(settings, tmp_path, extra
     assert done.returncode == status
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(start)
+
+
+def test_log_level_debug_shows_the_traceback_too(operator):
+    result = _run(operator, ["users", "list"], _environment(LOG_LEVEL="DEBUG"))
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "ConfigError"
+    assert "SECRET_KEY is not set" in str(result.exception)
+
+
+def test_a_server_without_settings_still_refuses_to_start():
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "ConfigError: SECRET_KEY is not set" in done.stderr
