@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.models import STATUSES, AuditEntry, Location, Referral
+from gateway.models import AuditEntry, Location, Referral
 from gateway.referrals import cases
 from gateway.registry.imports import path_key
+from gateway.vocabulary import ReferralStatus, UserRole
 from gateway.webhooks import runtime
 from menus.reference import is_valid
 
@@ -114,8 +115,8 @@ def _statuses() -> tuple[str, ...]:
     raw = _param("status")
     statuses = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
     for status in statuses:
-        if status not in STATUSES:
-            abort(400, description=f"status must be one of {', '.join(STATUSES)} (several: comma-separated)")
+        if status not in tuple(ReferralStatus):
+            abort(400, description=f"status must be one of {', '.join(ReferralStatus)} (several: comma-separated)")
     return statuses
 
 
@@ -195,7 +196,7 @@ def list_messages():  # type: ignore[no-untyped-def]
 def list_audit():  # type: ignore[no-untyped-def]
     """The audit log, newest first (admins only); ?referral= and ?actor= narrow it."""
     reader = _reader()
-    if reader.role != "admin":
+    if reader.role != UserRole.ADMIN:
         abort(403, description="only admins read the audit log")
     _only(AUDIT_PARAMETERS)
     limit, before_id = _limit(), _cursor()
