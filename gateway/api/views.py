@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
+from gateway.clock import utcnow
 from gateway.models import AuditEntry, Location, Referral
-from gateway.referrals import cases
+from gateway.referrals import cases, lifecycle
 from gateway.registry.imports import path_key
 from gateway.vocabulary import ReferralStatus, UserRole
 from gateway.webhooks import runtime
@@ -173,6 +174,36 @@ def get_referral(reference: str):  # type: ignore[no-untyped-def]
         else:
             audit.record(session, reader.email, audit.READ_REFERRAL, referral.id)
     return jsonify(body)
+
+
+# Actions on a referral's "possibly the same as" link.
+DUPLICATE_ACTIONS = ("confirm", "undo")
+
+
+@bp.post("/referrals/<reference>/duplicate")
+def decide_duplicate(reference: str):  # type: ignore[no-untyped-def]
+    """Confirm ({"action": "confirm"}) or undo ({"action": "undo"}) the link of a referral to the
+    earlier case it is possibly about; admins and the district's officers only."""
+    reader = _reader()
+    body = request.get_json(silent=True)
+    action = body.get("action") if isinstance(body, dict) else None
+    if action not in DUPLICATE_ACTIONS:
+        abort(400, description='send JSON {"action": "confirm"} or {"action": "undo"}')
+    rt = runtime()
+    with rt.db.session() as session:
+        referral = _referral_or_404(session, reference)
+        if not cases.may_see_private(reader, referral):
+            abort(403, description="only admins and the district's officers decide whether two cases are one")
+        try:
+            if action == "confirm":
+                lifecycle.confirm_duplicate(session, referral, reader.email, utcnow())
+            else:
+                lifecycle.unlink_duplicate(session, referral, reader.email, utcnow())
+        except lifecycle.LifecycleError:
+            abort(409, description=f"referral {referral.reference} is not linked to another case")
+        audit.record(session, reader.email, audit.DECIDE_DUPLICATE, referral.id, action)
+        item = cases.summary(rt.places, referral)
+    return jsonify(item)
 
 
 @bp.get("/messages")

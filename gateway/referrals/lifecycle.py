@@ -8,6 +8,8 @@
     close                                done, with an outcome and maybe a note
     reopen                               a closed case open again, with the officer who reopened it
     transfer                             placed in the wrong district: routed there from the start
+    link_duplicate / unlink_duplicate    possibly (or surely) the same child as an earlier case
+    remind                               still open after days: its officer, then the supervisor
 
 Each records its line on the case's timeline through `timeline.record`, and returns the
 ids of the messages it wrote (the caller dispatches them once the transaction is
@@ -18,7 +20,7 @@ Functions work in the caller's transaction and never commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -42,6 +44,7 @@ from gateway.vocabulary import (
     OfficerRole,
     ReferralStatus,
     ReporterKind,
+    ReportKind,
     Sex,
 )
 
@@ -60,6 +63,10 @@ __all__ = [
     "reopen",
     "route",
     "transfer",
+    "link_duplicate",
+    "unlink_duplicate",
+    "possible_duplicate",
+    "remind",
 ]
 
 
@@ -77,6 +84,7 @@ class Refusal(StrEnum):
     NOT_ALLOWED = "not_your_case"  # the officer may not act on this case
     NOT_CLOSED = "not_closed"  # reopening a case that is open
     SAME_DISTRICT = "same_district"  # transferring a case to the district it is in
+    NOT_LINKED = "not_linked"  # confirming or undoing a duplicate link that is not there
 
 
 class LifecycleError(Exception):
@@ -99,7 +107,13 @@ def open_from_report(rt: Runtime, session: Session, report: Report) -> Referral:
     copied = {name: getattr(report, name) for name in FROM_REPORT}
     kind = ReporterKind.VOLUNTEER if report.volunteer_id else ReporterKind.COMMUNITY
     referral = Referral(report_id=report.id, reporter_kind=kind, **copied)
-    return _opened(rt, session, referral, f"from a {report.channel} report")
+    why = "a community SMS to triage" if report.kind == ReportKind.TRIAGE else f"from a {report.channel} report"
+    _opened(rt, session, referral, why)
+    if report.kind == ReportKind.CONCERN:
+        earlier = possible_duplicate(rt, session, referral, report.created_at)
+        if earlier is not None:
+            link_duplicate(session, referral, earlier, timeline.SYSTEM, report.created_at)
+    return referral
 
 
 def open_from_visit(rt: Runtime, session: Session, visit: Visit) -> Referral | None:
@@ -273,6 +287,7 @@ def acknowledge(session: Session, referral: Referral, officer: Officer, now: dat
 
 def _take(referral: Referral, officer: Officer, now: datetime) -> None:
     referral.status = ReferralStatus.ACKNOWLEDGED
+    referral.reminder_step = 0
     referral.acknowledged_at = now
     referral.acknowledged_by_id = officer.id
     referral.escalate_at = None
@@ -326,6 +341,7 @@ def close(
     referral.status = ReferralStatus.CLOSED
     referral.closed_at = now
     referral.close_note_enc = rt.crypto.encrypt(note) if note else None
+    referral.outcome = outcome
     referral.escalate_at = None
     detail = f"by {via}" + (f", outcome {outcome}" if outcome else "") + (", with a note" if note else "")
     timeline.record(session, referral.id, EventKind.CLOSED, timeline.officer_actor(officer), detail, now)
@@ -338,6 +354,8 @@ def reopen(session: Session, referral: Referral, officer: Officer, now: datetime
         raise LifecycleError(Refusal.NOT_CLOSED, referral)
     _take(referral, officer, now)
     referral.closed_at = None
+    referral.outcome = None
+    referral.reminder_step = 0
     actor = timeline.officer_actor(officer)
     timeline.record(session, referral.id, EventKind.REOPENED, actor, f"by {via}; acknowledged by {actor}", now)
 
@@ -382,3 +400,119 @@ def transfer(
     why = f"by {via}: placed in {before}, moved to district {rt.places.label(district_id)}; routing starts there"
     timeline.record(session, referral.id, EventKind.TRANSFERRED, actor, why, now)
     return _route_fresh(rt, session, referral, now, routing.assigned(session, referral))
+
+
+# --- possible duplicates -------------------------------------------------------------------
+
+
+def possible_duplicate(rt: Runtime, session: Session, referral: Referral, at: datetime) -> Referral | None:
+    """The latest earlier case from a report about the same village, category, age band and sex,
+    opened within DUPLICATE_WINDOW seconds before at (two IZU of one village often report one child)."""
+    if referral.location_id is None:
+        return None
+    since = at - timedelta(seconds=rt.settings.duplicate_window)
+    return session.scalar(
+        select(Referral)
+        .join(Report, Report.id == Referral.report_id)
+        .where(
+            Referral.id != referral.id,
+            Referral.location_id == referral.location_id,
+            Referral.category == referral.category,
+            Referral.age_band == referral.age_band,
+            Referral.sex == referral.sex,
+            Report.kind == ReportKind.CONCERN,
+            Report.created_at >= since,
+            Report.created_at <= at,
+        )
+        .order_by(Referral.id.desc())
+        .limit(1)
+    )
+
+
+def link_duplicate(
+    session: Session,
+    referral: Referral,
+    earlier: Referral,
+    by: Officer | str,
+    now: datetime,
+    confirmed: bool = False,
+) -> None:
+    """Mark referral as possibly (confirmed: surely) about the same child as earlier, on both timelines."""
+    if isinstance(by, Officer):
+        _authorize(session, by, referral)
+    referral.duplicate_of_id = earlier.id
+    referral.duplicate_confirmed = confirmed
+    actor = _actor(by)
+    kind = EventKind.CONFIRMED if confirmed else EventKind.LINKED
+    said = "the same as" if confirmed else "possibly the same as"
+    timeline.record(session, referral.id, kind, actor, f"{said} {earlier.reference}", now)
+    timeline.record(session, earlier.id, kind, actor, f"{referral.reference} is {said} this case", now)
+
+
+def unlink_duplicate(session: Session, referral: Referral, by: Officer | str, now: datetime) -> Referral:
+    """An officer (or an admin) says referral is not about the same child as the case it was linked to;
+    that case."""
+    if isinstance(by, Officer):
+        _authorize(session, by, referral)
+    earlier = session.get(Referral, referral.duplicate_of_id) if referral.duplicate_of_id else None
+    if earlier is None:
+        raise LifecycleError(Refusal.NOT_LINKED, referral)
+    referral.duplicate_of_id = None
+    referral.duplicate_confirmed = False
+    actor = _actor(by)
+    timeline.record(session, referral.id, EventKind.UNLINKED, actor, f"not the same as {earlier.reference}", now)
+    timeline.record(session, earlier.id, EventKind.UNLINKED, actor, f"{referral.reference} is not this case", now)
+    return earlier
+
+
+def confirm_duplicate(session: Session, referral: Referral, by: Officer | str, now: datetime) -> Referral:
+    """An officer (or an admin) confirms the link referral carries; the case it is the same as."""
+    earlier = session.get(Referral, referral.duplicate_of_id) if referral.duplicate_of_id else None
+    if earlier is None:
+        if isinstance(by, Officer):
+            _authorize(session, by, referral)
+        raise LifecycleError(Refusal.NOT_LINKED, referral)
+    link_duplicate(session, referral, earlier, by, now, confirmed=True)
+    return earlier
+
+
+def _actor(by: Officer | str) -> str:
+    return timeline.officer_actor(by) if isinstance(by, Officer) else by
+
+
+# --- nothing left open quietly -------------------------------------------------------------
+
+
+def remind(rt: Runtime, session: Session, referral: Referral, now: datetime) -> list[int]:
+    """A case still open REMINDER_DAYS after its officer took it: the officer is reminded; after twice
+    that, the district's supervisors too (once each); the reminders to dispatch."""
+    if referral.status != ReferralStatus.ACKNOWLEDGED or referral.acknowledged_at is None:
+        return []
+    days = rt.settings.reminder_days
+    held = now - referral.acknowledged_at
+    step = 2 if held >= timedelta(days=2 * days) else 1 if held >= timedelta(days=days) else 0
+    if step <= referral.reminder_step:
+        return []
+    officer = session.get(Officer, referral.acknowledged_by_id) if referral.acknowledged_by_id else None
+    if step == 1 or referral.reminder_step == 0:
+        recipients = [officer] if officer is not None and officer.active else []
+        body_key, who = "reminder", "its officer"
+    else:
+        recipients = [o for o in routing.supervisors(session, referral.district_id) if o is not officer]
+        body_key, who = "reminder_supervisor", "the district supervisor"
+    referral.reminder_step += 1
+    district = rt.places.label(referral.district_id) if referral.district_id else "-"
+    message_ids = [
+        outbox.add(
+            session,
+            to=o.phone,
+            body=texts.say(body_key, o.language, ref=referral.reference, days=held.days, district=district),
+            kind=MessageKind.REMINDER,
+            referral_id=referral.id,
+            officer_id=o.id,
+        ).id
+        for o in recipients
+    ]
+    detail = f"open {held.days} days after it was taken: {who} reminded" + ("" if recipients else " (nobody to tell)")
+    timeline.record(session, referral.id, EventKind.REMINDED, timeline.SYSTEM, detail, now)
+    return message_ids

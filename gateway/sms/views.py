@@ -1,4 +1,4 @@
-"""POST /sms/inbound (officers' replies) and POST /sms/delivery (delivery reports).
+"""POST /sms/inbound (officers' commands, reports by SMS) and POST /sms/delivery (delivery reports).
 
 Both are deduplicated by the provider's `id`, do only quick SQL, and queue any SMS to send.
 """
@@ -13,10 +13,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.models import Message, ProviderCallback
+from gateway.models import Message, Officer, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import lifecycle
+from gateway.referrals import reports as referral_reports
+from gateway.runtime import Runtime
 from gateway.sms import commands, outbox
+from gateway.sms import reports as sms_reports
+from gateway.sms.reports import Effects
+from gateway.ussd import callers
+from gateway.vocabulary import CallerKind
 from gateway.webhooks import plain, protected, runtime
 
 log = logging.getLogger(__name__)
@@ -29,7 +35,7 @@ PROVIDER_ID_MAX = 100
 @bp.post("/sms/inbound")
 @protected
 def inbound():  # type: ignore[no-untyped-def]
-    """An SMS to the gateway: an officer's command, answered by a queued SMS."""
+    """An SMS to the gateway: an officer's command, a volunteer's report, or anybody's concern."""
     form = request.form
     provider_id = form.get("id", "").strip()
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX:
@@ -42,10 +48,24 @@ def inbound():  # type: ignore[no-untyped-def]
     with rt.db.session() as session:
         if not _first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
-        replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
+        effects = dispatch_inbound(rt, session, provider_id, phone, form.get("text", ""))
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
-    outbox.dispatch(rt, replies)
+    outbox.dispatch(rt, effects.messages)
+    referral_reports.queue_routing(rt, effects.reports, effects.visits)
+    sms_reports.remember(rt, effects)
     return plain("OK")
+
+
+def dispatch_inbound(rt: Runtime, session: Session, provider_id: str, phone: str, text: str) -> Effects:
+    """Who sent an SMS decides what it is: an active officer's is a command, a registered
+    volunteer's a form, anybody else's a concern for triage (in the caller's transaction)."""
+    officer = session.scalar(select(Officer).where(Officer.phone == phone, Officer.active.is_(True)))
+    if officer is not None:
+        return Effects(commands.handle(rt, session, officer, text, utcnow()))
+    caller = callers.profile(rt, phone)
+    if caller.kind == CallerKind.VOLUNTEER:
+        return sms_reports.from_volunteer(rt, session, caller, provider_id, text)
+    return sms_reports.from_community(rt, session, caller, provider_id, text)
 
 
 @bp.post("/sms/delivery")
