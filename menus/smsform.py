@@ -133,7 +133,11 @@ def _numbers(rest: str, count: int) -> tuple[list[str], str]:
     for i, token in enumerate(tokens):
         if i % 2 == 1:
             continue
+        # One digit a number, or all of them at once ("2131"): "10 1 1 1" is not category 1.
+        compact = not digits and len(token) == count
         if not token.isascii() or not token.isdigit() or len(digits) + len(token) > count:
+            break
+        if len(token) > 1 and not compact:
             break
         digits += list(token)
         used = i + 1

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gateway.models import Location
 from gateway.registry import imports
 from gateway.sms import texts
-from gateway.vocabulary import Category
+from gateway.vocabulary import Category, CloseOutcome
 from menus.gsm import is_gsm7
 
 # Every category a referral can carry.
@@ -152,3 +152,41 @@ def test_every_string_exists_in_every_language_and_fits_one_sms():
         assert set(table) == set(texts.LANGUAGES)
         assert all(set(table[lang]) == set(table["en"]) for lang in texts.LANGUAGES)
     assert set(texts.CATEGORIES["en"]) == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
+@pytest.mark.parametrize("unanswered", [False, True])
+def test_alert_of_a_possible_duplicate_fits_one_sms_and_names_the_earlier_case(longest_place, lang, unanswered):
+    for category in CATEGORIES:
+        for urgent in (False, True):
+            text = texts.alert(
+                lang,
+                reference=REFERENCE,
+                urgent=urgent,
+                category_key=category,
+                age_band="unknown",
+                sex="unknown",
+                place=longest_place,
+                volunteer_phone=VOLUNTEER,
+                unanswered=unanswered,
+                same_as="1234567",
+            )
+            assert len(text) <= 160 and is_gsm7(text), text
+            assert "1234567" in text and text.endswith(REFERENCE)
+
+
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
+@pytest.mark.parametrize("district", [None, "Nyamasheke"])
+def test_triage_alert_fits_one_sms_in_every_language(lang, district):
+    for unanswered in (False, True):
+        text = texts.triage_alert(
+            lang, reference=REFERENCE, district=district, unanswered=unanswered, same_as="1234567"
+        )
+        assert len(text) <= 160 and is_gsm7(text), text
+        assert text.endswith(f"OK {REFERENCE}")
+
+
+def test_every_outcome_has_a_number_and_words():
+    assert [texts.outcome(str(n)) for n in range(1, 6)] == list(CloseOutcome)
+    assert set(texts.OUTCOME_WORDS) == set(CloseOutcome)
+    assert texts.outcome("0") is None and texts.outcome("maybe") is None
