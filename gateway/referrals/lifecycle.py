@@ -376,7 +376,7 @@ def transfer(
         raise LifecycleError(Refusal.ALREADY_CLOSED, referral)
     if referral.district_id == district_id:
         raise LifecycleError(Refusal.SAME_DISTRICT, referral)
-    before = rt.places.path_label(referral.location_id)
+    before = routing.place_label(rt, referral) or "no place"
     # Alerts still waiting to go to the old district's officers are not needed any more.
     session.execute(
         update(Message)

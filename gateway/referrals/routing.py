@@ -130,11 +130,19 @@ def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str, una
         category_key=referral.category,
         age_band=referral.age_band,
         sex=referral.sex,
-        place=rt.places.path_label(referral.location_id),
+        place=place_label(rt, referral),
         volunteer_phone=_volunteer_phone(session, referral),
         unanswered=unanswered,
         same_as=same_as,
     )
+
+
+def place_label(rt: Runtime, referral: Referral) -> str:
+    """Where a case is, for an SMS: village/cell/sector, or the district's name when that is all
+    that is known (a transferred case, a community SMS that named a district); "" for nowhere."""
+    if referral.location_id is None:
+        return ""
+    return rt.places.path_label(referral.location_id) or rt.places.label(referral.location_id)
 
 
 def assigned(session: Session, referral: Referral) -> set[int]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from gateway.accounts import audit
 from gateway.models import Location, Officer, Referral
-from gateway.referrals import lifecycle, timeline
+from gateway.referrals import lifecycle, routing, timeline
 from gateway.registry.imports import path_key
 from gateway.runtime import Runtime
 from gateway.sms import outbox, texts
@@ -189,7 +189,7 @@ def summary(rt: Runtime, session: Session, referral: Referral, officer: Officer)
         category_key=referral.category,
         age_band=referral.age_band,
         sex=referral.sex,
-        place=rt.places.path_label(referral.location_id),
+        place=routing.place_label(rt, referral) or texts.say("no_place", officer.language),
         status=referral.status,
         since=since,
     )

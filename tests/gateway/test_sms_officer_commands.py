@@ -117,7 +117,7 @@ def test_transfer_moves_the_case_and_routing_starts_in_the_new_district(client, 
         f"Case {case} moved to Gasabo; its officers there are alerted. Thank you."
     ]
     [alert] = sent_to(rt, GASABO_OFFICER)
-    assert alert.startswith(f"Ijwi case {case} (not urgent): Violence/abuse") and alert.endswith(f"Reply OK {case}")
+    assert alert == f"Ijwi case {case} (not urgent): Violence/abuse, girl aged 12-17, Gasabo. Reply OK {case}"
     referral = _referral(rt, case)
     with rt.db.sessions() as session:
         gasabo = session.scalars(select(Location.id).where(Location.path == path_key("Gasabo"))).one()

@@ -244,6 +244,11 @@ def test_a_community_sms_becomes_a_report_for_triage_with_nothing_sensitive_sent
         f"Ijwi case {report.reference}: a community SMS to read and triage (place not given). "
         f"Read it in Ijwi. Reply OK {report.reference}"
     )
+    sms_in(client, NATIONAL_DESK, f"INFO {report.reference}")
+    run_jobs()
+    assert sent_to(rt, NATIONAL_DESK)[-1] == (
+        f"Case {report.reference} (URGENT): Other concern, child age unknown, place not given. Not yet acknowledged."
+    )
     everything = " ".join(body for _, body in rt.sms.outbox)
     assert "Aline" not in everything and "locked" not in everything and "market" not in everything
     with rt.db.sessions() as session:
