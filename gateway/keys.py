@@ -40,7 +40,7 @@ def credit_notice() -> str:
     return f"{PREFIX}:sms:credit-notice"
 
 
-def sms_text(phone_hash: str, text_digest: str) -> str:
-    """Set when a phone's SMS text made a report or visit: the same text again makes nothing
-    (TTL: SMS_DUPLICATE_WINDOW)."""
-    return f"{PREFIX}:sms:text:{phone_hash}:{text_digest}"
+def sms_text(phone_and_text_hash: str) -> str:
+    """Set when a phone's SMS text made a report or visit: the same text from the same phone
+    again makes nothing (TTL: SMS_DUPLICATE_WINDOW)."""
+    return f"{PREFIX}:sms:text:{phone_and_text_hash}"

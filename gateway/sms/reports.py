@@ -31,6 +31,9 @@ from menus.smsform import FormError, FormPart, HelpForm, ReportForm, VisitForm
 
 # Most words a village name (or cell/village) after @ may have.
 VILLAGE_WORDS_MAX = 6
+# How the session id of a report or visit made by SMS starts, and the longest one (the column's size).
+SMS_SESSION_PREFIX = "sms-"
+SESSION_ID_MAX = 100
 # The tree version a community SMS's report is stored with (it went through no menu).
 SMS_TRIAGE_VERSION = "sms"
 _WORDS = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
@@ -57,10 +60,10 @@ def from_volunteer(rt: Runtime, session: Session, caller: Caller, provider_id: s
         if isinstance(form, HelpForm):
             keys_ = ("form_keyword", "form_numbers")
             return Effects([_reply(session, caller, texts.say(k, form.lang, code=_code(rt))) for k in keys_])
-        seen = seen_key(caller, text)
+        seen = seen_key(rt, caller, text)
         if rt.redis.exists(seen):
             return Effects()
-        session_id = f"sms-{provider_id}"
+        session_id = sms_session_id(provider_id)
         if isinstance(form, VisitForm):
             return _visit(session, caller, form, session_id, seen)
         return _report(rt, session, caller, form, session_id, tree.version, seen)
@@ -133,7 +136,7 @@ def from_community(rt: Runtime, session: Session, caller: Caller, provider_id: s
     """Anybody else's SMS: a report for triage, acknowledged in a few words (never echoed)."""
     if not text.strip():
         return Effects()
-    seen = seen_key(caller, text)
+    seen = seen_key(rt, caller, text)
     if rt.redis.exists(seen):
         return Effects()
     district_id = district_named(rt, text)
@@ -141,7 +144,7 @@ def from_community(rt: Runtime, session: Session, caller: Caller, provider_id: s
         session,
         Report,
         dict(
-            session_id=f"sms-{provider_id}",
+            session_id=sms_session_id(provider_id),
             kind=ReportKind.TRIAGE,
             channel=Channel.SMS,
             reporter_phone_enc=rt.crypto.encrypt(caller.phone),
@@ -173,10 +176,17 @@ def district_named(rt: Runtime, text: str) -> int | None:
     return None
 
 
-def seen_key(caller: Caller, text: str) -> str:
-    """The Redis key of a phone's text (case and spacing do not count)."""
-    digest = hashlib.sha256(" ".join(text.casefold().split()).encode("utf-8")).hexdigest()[:32]
-    return keys.sms_text(caller.phone_hash, digest)
+def seen_key(rt: Runtime, caller: Caller, text: str) -> str:
+    """The Redis key of a phone's text (case and spacing do not count): a keyed hash, so that
+    nothing of the text can be guessed from it."""
+    return keys.sms_text(rt.crypto.lookup_hash(caller.phone + "\n" + " ".join(text.casefold().split())))
+
+
+def sms_session_id(provider_id: str) -> str:
+    """What stands for a USSD session id on a report or visit made by SMS: one per provider id."""
+    if len(SMS_SESSION_PREFIX + provider_id) <= SESSION_ID_MAX:
+        return SMS_SESSION_PREFIX + provider_id
+    return SMS_SESSION_PREFIX + hashlib.sha256(provider_id.encode("utf-8")).hexdigest()
 
 
 def remember(rt: Runtime, effects: Effects) -> None:

@@ -271,3 +271,11 @@ def test_an_empty_community_sms_makes_nothing(client, rt, run_jobs):
     sms_in(client, COMMUNITY_PHONE, "   ")
     run_jobs()
     assert _reports(rt) == [] and rt.sms.outbox == []
+
+
+def test_a_provider_id_of_the_longest_size_still_makes_one_report(client, rt, run_jobs, volunteer):
+    long_id = "ATXid_" + "9" * 94
+    sms_in(client, VOLUNTEER_PHONE, "REPORT 1 1 3 1", sms_id=long_id)
+    sms_in(client, VOLUNTEER_PHONE, "REPORT 1 1 3 1", sms_id=long_id)
+    [report] = _reports(rt)
+    assert report.session_id.startswith("sms-") and len(report.session_id) <= 100
