@@ -51,7 +51,7 @@ def _open_and_route(
 ) -> int | None:
     """Open the referral of a report or visit, route it, mark the row routed, then send its alerts."""
     rt = runtime.current()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         row = session.get(model, row_id)
         if row is None:
             log.warning("no %s %s to route", model.__tablename__, row_id)
@@ -108,12 +108,12 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
     try:
         result = rt.sms.send(to, body)
     except SmsUnavailableError as exc:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             outbox.postpone(session.get_one(Message, message_id), str(exc))
         raise
     now = utcnow()
     follow_ups: list[int] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         message = session.get_one(Message, message_id)
         outbox.record_result(session, message, result, now)
         if result.outcome == REJECTED:
@@ -128,7 +128,7 @@ def escalate(now: datetime | None = None) -> int:
     """Move every referral left unacknowledged past its delay one tier up its chain; how many moved."""
     rt = runtime.current()
     now = now or utcnow()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         due = session.scalars(
             select(Referral.id)
             .where(Referral.status.in_(WAITING), Referral.escalate_at <= now)
@@ -136,7 +136,7 @@ def escalate(now: datetime | None = None) -> int:
         ).all()
     moved = 0
     for referral_id in due:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
             # Acknowledged or escalated by another run since the list was read.
             if referral is None or referral.escalate_at is None or referral.escalate_at > now:
@@ -153,7 +153,7 @@ def remind(now: datetime | None = None) -> int:
     rt = runtime.current()
     now = now or utcnow()
     held_since = now - timedelta(days=rt.settings.reminder_days)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         due = session.scalars(
             select(Referral.id).where(
                 Referral.status == ReferralStatus.ACKNOWLEDGED,
@@ -163,7 +163,7 @@ def remind(now: datetime | None = None) -> int:
         ).all()
     reminded = 0
     for referral_id in due:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
             if referral is None:
                 continue
@@ -177,7 +177,7 @@ def remind(now: datetime | None = None) -> int:
 def send_digests(now: datetime | None = None) -> int:
     """Today's digest to the district supervisors who have not had it (from DIGEST_HOUR on); how many went."""
     rt = runtime.current()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         message_ids = digest.send_due(rt, session, now or utcnow())
     send_now(rt, message_ids)
     return len(message_ids)
@@ -188,7 +188,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     rt = runtime.current()
     now = now or utcnow()
     settled = now - timedelta(seconds=SWEEP_AFTER)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reports = session.scalars(
             select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)
         ).all()
@@ -204,7 +204,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
 def _send_queued(rt: Runtime, referral_id: int) -> None:
     """Send a referral's messages not yet sent (again after a crash: harmless)."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         queued = session.scalars(
             select(Message.id).where(Message.referral_id == referral_id, Message.status == MessageStatus.QUEUED)
         ).all()

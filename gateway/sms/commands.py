@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.accounts import audit
 from gateway.models import Location, Officer, Referral
 from gateway.referrals import lifecycle, routing, timeline
-from gateway.registry.imports import path_key
+from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
 from gateway.sms import outbox, texts
 from gateway.vocabulary import MessageKind, ReferralStatus
@@ -138,9 +138,7 @@ def _on_case(
 
 def _district(session: Session, name: str) -> Location | None:
     name = name.strip(" .,;:")[:DISTRICT_MAX]
-    if not name:
-        return None
-    return session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+    return find_district(session, name) if name else None
 
 
 def _duty(session: Session, officer: Officer, rest: str) -> int:

@@ -8,22 +8,14 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from gateway import runtime
 from gateway.clock import utcnow
-from gateway.models import Message, Officer, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import lifecycle
-from gateway.referrals import reports as referral_reports
-from gateway.runtime import Runtime
-from gateway.sms import commands, outbox
-from gateway.sms import reports as sms_reports
-from gateway.sms.reports import Effects
-from gateway.ussd import callers
-from gateway.vocabulary import CallerKind
-from gateway.webhooks import plain, protected, runtime
+from gateway.sms import callbacks, outbox
+from gateway.sms import inbound as inbound_sms
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -35,7 +27,7 @@ PROVIDER_ID_MAX = 100
 @bp.post("/sms/inbound")
 @protected
 def inbound():  # type: ignore[no-untyped-def]
-    """An SMS to the gateway: an officer's command, a volunteer's report, or anybody's concern."""
+    """An SMS to the gateway: an officer's command, a volunteer's form, or anybody's concern."""
     form = request.form
     provider_id = form.get("id", "").strip()
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX:
@@ -44,28 +36,14 @@ def inbound():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("from", ""))
     except InvalidPhoneError:
         return plain("from is not a phone number", 400)
-    rt = runtime()
-    with rt.db.session() as session:
-        if not _first_time(session, "inbound", provider_id, ""):
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        if not callbacks.first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
-        effects = dispatch_inbound(rt, session, provider_id, phone, form.get("text", ""))
+        effects = inbound_sms.dispatch(rt, session, provider_id, phone, form.get("text", ""), utcnow())
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
-    outbox.dispatch(rt, effects.messages)
-    referral_reports.queue_routing(rt, effects.reports, effects.visits)
-    sms_reports.remember(rt, effects)
+    inbound_sms.after_commit(rt, effects)
     return plain("OK")
-
-
-def dispatch_inbound(rt: Runtime, session: Session, provider_id: str, phone: str, text: str) -> Effects:
-    """Who sent an SMS decides what it is: an active officer's is a command, a registered
-    volunteer's a form, anybody else's a concern for triage (in the caller's transaction)."""
-    officer = session.scalar(select(Officer).where(Officer.phone == phone, Officer.active.is_(True)))
-    if officer is not None:
-        return Effects(commands.handle(rt, session, officer, text, utcnow()))
-    caller = callers.profile(rt, phone)
-    if caller.kind == CallerKind.VOLUNTEER:
-        return sms_reports.from_volunteer(rt, session, caller, provider_id, text)
-    return sms_reports.from_community(rt, session, caller, provider_id, text)
 
 
 @bp.post("/sms/delivery")
@@ -77,13 +55,13 @@ def delivery():  # type: ignore[no-untyped-def]
     status = form.get("status", "").strip()[:30]
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX or not status:
         return plain("id and status are required", 400)
-    rt = runtime()
+    rt = runtime.current()
     now = utcnow()
     follow_ups: list[int] = []
-    with rt.db.session() as session:
-        if not _first_time(session, "delivery", provider_id, status):
+    with rt.db.transaction() as session:
+        if not callbacks.first_time(session, "delivery", provider_id, status):
             return plain("OK (already handled)")
-        message = session.scalar(select(Message).where(Message.provider_message_id == provider_id))
+        message = outbox.by_provider_id(session, provider_id)
         if message is None:
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
@@ -91,20 +69,3 @@ def delivery():  # type: ignore[no-untyped-def]
             follow_ups = lifecycle.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")
-
-
-def _first_time(session: Session, kind: str, provider_id: str, status: str) -> bool:
-    """Record a callback; False when it was handled before (the provider resends)."""
-    seen = select(ProviderCallback.id).where(
-        ProviderCallback.kind == kind, ProviderCallback.provider_id == provider_id, ProviderCallback.status == status
-    )
-    if session.scalar(seen) is not None:
-        return False
-    session.add(ProviderCallback(kind=kind, provider_id=provider_id, status=status))
-    try:
-        session.flush()
-    except IntegrityError:
-        # The same callback is being handled by another request right now.
-        session.rollback()
-        return False
-    return True

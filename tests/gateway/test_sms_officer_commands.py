@@ -37,7 +37,7 @@ def case(rt, run_jobs) -> str:  # type: ignore[no-untyped-def]
 
 
 def _referral(rt, reference: str) -> Referral:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Referral).where(Referral.reference == reference)).one()
 
 
@@ -48,7 +48,7 @@ def _replies(rt, run_jobs, phone: str) -> list[str]:  # type: ignore[no-untyped-
 
 def _timeline(rt, reference: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     referral = _referral(rt, reference)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.scalars(select(Event).where(Event.referral_id == referral.id).order_by(Event.id))
         return [(e.kind, e.detail) for e in rows]
 
@@ -92,7 +92,7 @@ def test_reopen_makes_a_closed_case_the_senders_again(client, rt, run_jobs, case
     sms_in(client, SOCIAL_WORKER, f"DONE {case} 4")
     sms_in(client, PSYCHOLOGIST, f"REOPEN {case}")
     referral = _referral(rt, case)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         psychologist = session.scalars(select(Officer).where(Officer.phone == PSYCHOLOGIST)).one()
     assert (referral.status, referral.outcome, referral.closed_at) == ("acknowledged", None, None)
     assert referral.acknowledged_by_id == psychologist.id
@@ -119,7 +119,7 @@ def test_transfer_moves_the_case_and_routing_starts_in_the_new_district(client, 
     [alert] = sent_to(rt, GASABO_OFFICER)
     assert alert == f"Ijwi case {case} (not urgent): Violence/abuse, girl aged 12-17, Gasabo. Reply OK {case}"
     referral = _referral(rt, case)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         gasabo = session.scalars(select(Location.id).where(Location.path == path_key("Gasabo"))).one()
     assert (referral.district_id, referral.status, referral.escalation_step) == (gasabo, "routed", 0)
     kinds = [kind for kind, _ in _timeline(rt, case)]
@@ -185,7 +185,7 @@ def test_duty_off_and_on_change_who_gets_new_cases_first(client, rt, run_jobs, c
 def test_duty_without_on_or_off_gets_the_help_text(client, rt, run_jobs, case):
     sms_in(client, SOCIAL_WORKER, "DUTY maybe")
     assert _replies(rt, run_jobs, SOCIAL_WORKER)[0].startswith("Ijwi: OK <case> to take it")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalars(select(Officer.on_duty).where(Officer.phone == SOCIAL_WORKER)).one() is True
 
 
@@ -199,7 +199,7 @@ def test_cases_lists_the_senders_open_cases_with_their_age_in_one_sms(client, rt
     start = utcnow()
     for i, ref in enumerate(refs):
         sms_in(client, SOCIAL_WORKER, f"OK {ref}")
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             referral = session.scalars(select(Referral).where(Referral.reference == ref)).one()
             referral.acknowledged_at = start - timedelta(days=len(refs) - i, hours=1)
     sms_in(client, SOCIAL_WORKER, f"DONE {refs[1]} 1")
@@ -209,7 +209,7 @@ def test_cases_lists_the_senders_open_cases_with_their_age_in_one_sms(client, rt
     [listing] = _replies(rt, run_jobs, SOCIAL_WORKER)
     assert listing.startswith(f"Ijwi: your open cases (20): {case} 21d, {refs[2]} 19d, ")
     assert len(listing) <= 160 and listing.endswith(" more") and refs[1] not in listing
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         officer_id = session.scalars(select(Officer.id).where(Officer.phone == SOCIAL_WORKER)).one()
         actions = session.scalars(select(AuditEntry.detail).where(AuditEntry.actor == f"officer:{officer_id}")).all()
     assert "CASES by SMS: 20" in actions

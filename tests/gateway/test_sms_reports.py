@@ -38,12 +38,12 @@ def volunteer(rt):  # type: ignore[no-untyped-def]
 
 
 def _reports(rt) -> list[Report]:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Report).order_by(Report.id)))
 
 
 def _referral(rt, reference: str) -> Referral:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Referral).where(Referral.reference == reference)).one()
 
 
@@ -94,7 +94,7 @@ def test_the_report_form_is_read_in_every_language_with_the_ussd_numbers(client,
 
 
 def _village(rt, *path: str) -> int:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Location.id).where(Location.path == path_key("Nyarugenge", *path))).one()
 
 
@@ -145,7 +145,7 @@ def test_every_malformed_form_is_answered_with_the_part_that_failed(client, rt, 
     run_jobs()
     assert sent_to(rt, VOLUNTEER_PHONE) == [texts.say(f"form_{part}", "en", code="*801#")]
     assert _reports(rt) == []
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Visit.id))) == 0
 
 
@@ -173,7 +173,7 @@ def test_help_sends_the_card_in_two_sms(client, rt, run_jobs, volunteer):
 def test_a_home_visit_by_sms_with_a_concern_opens_a_follow_up_referral(client, rt, run_jobs, volunteer):
     sms_in(client, VOLUNTEER_PHONE, "VISIT hh-12 1 2 1 1 2")
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         visit = session.scalars(select(Visit)).one()
         referral = session.scalars(select(Referral)).one()
     assert (visit.household_code, visit.concerns, visit.session_id.startswith("sms-")) == (
@@ -191,7 +191,7 @@ def test_a_home_visit_by_sms_with_a_concern_opens_a_follow_up_referral(client, r
 def test_a_home_visit_by_sms_without_concerns_is_recorded_and_routes_nothing(client, rt, run_jobs, volunteer):
     sms_in(client, VOLUNTEER_PHONE, "gusura H12 11111")
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         visit = session.scalars(select(Visit)).one()
         assert session.scalar(select(func.count(Referral.id))) == 0
     assert visit.routed_at is not None
@@ -251,7 +251,7 @@ def test_a_community_sms_becomes_a_report_for_triage_with_nothing_sensitive_sent
     )
     everything = " ".join(body for _, body in rt.sms.outbox)
     assert "Aline" not in everything and "locked" not in everything and "market" not in everything
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         created = session.scalars(select(Event.detail).where(Event.kind == "created")).one()
     assert created == "a community SMS to triage"
 

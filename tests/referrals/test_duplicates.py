@@ -30,7 +30,7 @@ def pair(rt, run_jobs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     register_officers(rt)
     first_id, first = make_report(rt, category="violence")
     second_id, second = make_report(rt, category="violence")
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.get_one(Report, first_id).created_at = utcnow() - timedelta(hours=1)
     jobs.route_report(first_id)
     jobs.route_report(second_id)
@@ -39,13 +39,13 @@ def pair(rt, run_jobs) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 def _referral(rt, reference: str) -> Referral:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Referral).where(Referral.reference == reference)).one()
 
 
 def _events(rt, reference: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     referral = _referral(rt, reference)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.scalars(select(Event).where(Event.referral_id == referral.id).order_by(Event.id))
         return [(e.kind, e.detail) for e in rows if e.kind in ("linked", "confirmed", "unlinked")]
 
@@ -70,7 +70,7 @@ def test_reports_differing_in_place_category_or_time_are_not_linked(rt, differs)
     register_officers(rt)
     first_id, _ = make_report(rt, category="violence")
     hours = differs.pop("hours_apart", 1)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.get_one(Report, first_id).created_at = utcnow() - timedelta(hours=hours)
     second_id, second = make_report(rt, **({"category": "violence"} | differs))
     jobs.route_report(first_id)

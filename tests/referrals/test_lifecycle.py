@@ -35,7 +35,7 @@ NOW = utcnow()
 @pytest.fixture
 def session(rt: Runtime) -> Iterator[Session]:
     register_officers(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         yield session
 
 

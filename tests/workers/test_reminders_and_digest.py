@@ -34,7 +34,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
 
 
 def _sent(rt, kind: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.execute(select(Message.to, Message.body).where(Message.kind == kind).order_by(Message.id))
         return [(to, body) for to, body in rows]
 
@@ -43,7 +43,7 @@ def _routed_case(rt, at: datetime) -> str:  # type: ignore[no-untyped-def]
     """A case opened and routed at `at`; its reference."""
     report_id, reference = make_report(rt)
     jobs.route_report(report_id, now=at)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.scalars(select(Referral).where(Referral.reference == reference)).one().created_at = at
     return reference
 
@@ -51,7 +51,7 @@ def _routed_case(rt, at: datetime) -> str:  # type: ignore[no-untyped-def]
 def _taken_case(rt, at: datetime) -> str:  # type: ignore[no-untyped-def]
     """A case routed at `at` and acknowledged by the social worker right then; its reference."""
     reference = _routed_case(rt, at)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalars(select(Referral).where(Referral.reference == reference)).one()
         officer = session.scalars(select(Officer).where(Officer.phone == SOCIAL_WORKER)).one()
         lifecycle.acknowledge(session, referral, officer, at)
@@ -80,7 +80,7 @@ def test_the_officer_is_reminded_after_the_setting_then_the_supervisor(rt):
         )
     ]
     assert jobs.remind(now=MORNING + 30 * DAY) == 0
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reminded = session.scalars(select(Event.detail).where(Event.kind == "reminded").order_by(Event.id)).all()
     assert reminded == [
         "open 3 days after it was taken: its officer reminded",
@@ -92,7 +92,7 @@ def test_a_closed_or_unacknowledged_case_gets_no_reminder(rt):
     register_officers(rt)
     ref = _taken_case(rt, MORNING)
     _routed_case(rt, MORNING)  # never acknowledged: escalation's business
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalars(select(Referral).where(Referral.reference == ref)).one()
         officer = session.scalars(select(Officer).where(Officer.phone == SOCIAL_WORKER)).one()
         lifecycle.close(rt, session, referral, officer, MORNING + DAY, outcome=CloseOutcome.REFERRED)
@@ -104,7 +104,7 @@ def test_reopening_starts_the_reminders_again(rt):
     register_officers(rt)
     ref = _taken_case(rt, MORNING)
     jobs.remind(now=MORNING + 3 * DAY)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalars(select(Referral).where(Referral.reference == ref)).one()
         psychologist = session.scalars(select(Officer).where(Officer.phone == PSYCHOLOGIST)).one()
         lifecycle.close(rt, session, referral, psychologist, MORNING + 4 * DAY, outcome=CloseOutcome.OTHER)
@@ -148,7 +148,7 @@ def test_the_digest_counts_escalated_cases_and_alerts_not_delivered(rt):
     register_officers(rt)
     ref = _routed_case(rt, MORNING - 2 * DAY)
     assert jobs.escalate(now=MORNING - DAY) == 1  # unanswered for a day: one tier up
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalars(select(Referral).where(Referral.reference == ref)).one()
         alert = session.scalars(select(Message).where(Message.referral_id == referral.id)).first()
         assert alert is not None
