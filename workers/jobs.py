@@ -144,6 +144,8 @@ def escalate(now: datetime | None = None) -> int:
             message_ids = lifecycle.escalate(rt, session, referral, now)
             moved += 1
         send_now(rt, message_ids)
+    if moved:
+        log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
 
 
@@ -171,6 +173,8 @@ def remind(now: datetime | None = None) -> int:
             message_ids = lifecycle.remind(rt, session, referral, now)
             reminded += referral.reminder_step > step
         send_now(rt, message_ids)
+    if reminded:
+        log.info("remind: %d case(s) still open had a reminder", reminded)
     return reminded
 
 
@@ -180,6 +184,8 @@ def send_digests(now: datetime | None = None) -> int:
     with rt.db.transaction() as session:
         message_ids = digest.send_due(rt, session, now or utcnow())
     send_now(rt, message_ids)
+    if message_ids:
+        log.info("send_digests: %d supervisor(s) had today's digest", len(message_ids))
     return len(message_ids)
 
 
@@ -199,6 +205,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=job_id(ROUTE_VISIT_JOB, visit_id))
     outbox.dispatch(rt, messages)
+    if reports or visits or messages:
+        counts = len(reports), len(visits), len(messages)
+        log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
     return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
 
 
