@@ -19,6 +19,8 @@ READ_REFERRAL_PRIVATE = "read_referral_private"
 READ_MESSAGES = "read_messages"
 # An officer asked for a referral's summary by SMS (INFO <ref>).
 READ_REFERRAL_SMS = "read_referral_sms"
+# A person confirmed or undid a referral's "possibly the same as" link.
+DECIDE_DUPLICATE = "decide_duplicate"
 # Longest detail kept (the column's size).
 DETAIL_MAX = 300
 
