@@ -23,3 +23,16 @@ DETAIL_MAX = 300
 def record(session: Session, actor: str, action: str, referral_id: int | None = None, detail: str = "") -> None:
     """Add one line to the audit log, committed with the session that read the case."""
     session.add(AuditEntry(actor=actor, action=action, referral_id=referral_id, detail=detail[:DETAIL_MAX]))
+
+
+# Admin web: a person signed in, was refused, or signed out.
+ADMIN_LOGIN = "admin_login"
+ADMIN_LOGIN_REFUSED = "admin_login_refused"
+ADMIN_LOGOUT = "admin_logout"
+# Menu editor: a draft was made, saved, deleted, published; a version restored; translations imported.
+MENU_DRAFT_CREATED = "menu_draft_created"
+MENU_DRAFT_SAVED = "menu_draft_saved"
+MENU_DRAFT_DELETED = "menu_draft_deleted"
+MENU_PUBLISHED = "menu_published"
+MENU_RESTORED = "menu_restored"
+MENU_TRANSLATIONS_IMPORTED = "menu_translations_imported"
