@@ -17,9 +17,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
-    # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
-    # every request.
+    # No SECRET_KEY in Flask's config: only the admin web has cookie sessions, with its
+    # own derived key and a session interface that opens none outside /admin/ (see
+    # gateway.admin.sessions), so the webhooks build no cookie signer per request.
     rt = Runtime(settings)
     app.extensions[runtime_module.EXTENSION] = rt
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
@@ -35,6 +35,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     register_commands(app)
+
+    from gateway import admin
+
+    admin.init_app(app, rt)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

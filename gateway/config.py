@@ -44,6 +44,10 @@ class Settings:
     # Seconds between the scheduler's sweeps (escalation, stalled work).
     scheduler_interval: int = 30
     log_level: str = "INFO"
+    # Admin web: the login cookie only over HTTPS (off in development), and minutes a
+    # login lasts without a page being opened.
+    admin_cookie_secure: bool = True
+    admin_session_minutes: int = 60
 
 
 _INT_SETTINGS = {
@@ -53,6 +57,7 @@ _INT_SETTINGS = {
     "ESCALATION_URGENT_SECONDS": "escalation_urgent_seconds",
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
+    "ADMIN_SESSION_MINUTES": "admin_session_minutes",
 }
 _STR_SETTINGS = {
     "DATABASE_URL": "database_url",
@@ -68,7 +73,10 @@ _STR_SETTINGS = {
     "WEBHOOK_TOKEN": "webhook_token",
     "LOG_LEVEL": "log_level",
 }
-_BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers"}
+_BOOL_SETTINGS = {
+    "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
+    "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -45,3 +45,17 @@ def sms_refusal(phone_hash: str) -> str:
 def credit_notice() -> str:
     """Set when the national desk was told the SMS account is out of credit (TTL: CREDIT_NOTICE_TTL)."""
     return f"{PREFIX}:sms:credit-notice"
+
+
+# Admin web: failed logins counted per account and per address over this many seconds.
+ADMIN_LOGIN_WINDOW = 900
+
+
+def admin_session(session_id: str) -> str:
+    """An admin web login: who is signed in (TTL: ADMIN_SESSION_MINUTES, renewed on each page)."""
+    return f"{PREFIX}:admin:session:{session_id}"
+
+
+def admin_login_failures(kind: str, name_hash: str) -> str:
+    """Failed admin logins of one account or one address, kind "account" or "ip" (TTL: ADMIN_LOGIN_WINDOW)."""
+    return f"{PREFIX}:admin:failures:{kind}:{name_hash}"
