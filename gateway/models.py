@@ -19,29 +19,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.clock import utcnow
 from gateway.db import Base, UTCDateTime
+from gateway.vocabulary import (
+    DEFAULT_LANGUAGE,
+    Channel,
+    MessageKind,
+    MessageStatus,
+    ReferralStatus,
+    ReportKind,
+)
 
 # Levels of Rwanda's administrative divisions, top down.
 LEVELS = ("province", "district", "sector", "cell", "village")
-# What a referral can be about (keys of the menu tree's categories).
-CATEGORIES = (
-    "violence",
-    "neglect",
-    "labour",
-    "marriage",
-    "separated",
-    "school",
-    "disability",
-    "placement",
-    "other",
-)
-# Referral statuses, in the order a case moves through them.
-STATUSES = ("new", "routed", "acknowledged", "closed")
-# Officer roles of the officers CSV.
-OFFICER_ROLES = ("social_worker", "psychologist", "supervisor", "sector_contact", "national_desk")
-# Languages of screens and SMS.
-LANGUAGES = ("rw", "en", "fr")
-# The five ACTIVE family-support domains of a home visit.
-VISIT_DOMAINS = ("living", "health", "education", "relationships", "economy")
 
 
 class Timestamped:
@@ -69,7 +57,7 @@ class Volunteer(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(16), unique=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     village: Mapped[Location] = relationship()
 
@@ -81,11 +69,12 @@ class Officer(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(16), unique=True)
+    # An OfficerRole.
     role: Mapped[str] = mapped_column(String(20))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
     sector_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     district: Mapped[Location | None] = relationship(foreign_keys=[district_id])
     sector: Mapped[Location | None] = relationship(foreign_keys=[sector_id])
@@ -107,8 +96,8 @@ class Report(Timestamped, Base):
     # One report per USSD session, whatever the network resends.
     session_id: Mapped[str] = mapped_column(String(100), unique=True)
     reference: Mapped[str] = mapped_column(String(12), unique=True)
-    channel: Mapped[str] = mapped_column(String(10), default="ussd")
-    kind: Mapped[str] = mapped_column(String(12), default="concern")
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.USSD)
+    kind: Mapped[str] = mapped_column(String(12), default=ReportKind.CONCERN)
     reporter_phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
     reporter_phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
@@ -120,7 +109,7 @@ class Report(Timestamped, Base):
     details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     callback_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     wants_sms: Mapped[bool] = mapped_column(Boolean, default=False)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     tree_version: Mapped[str] = mapped_column(String(40))
     # Set once the routing job has made the referral; null ones are swept up again.
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -142,10 +131,10 @@ class Referral(Timestamped, Base):
     sex: Mapped[str] = mapped_column(String(10))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     district_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
-    # "volunteer" or "community".
+    # A ReporterKind.
     reporter_kind: Mapped[str] = mapped_column(String(10))
-    channel: Mapped[str] = mapped_column(String(10), default="ussd")
-    status: Mapped[str] = mapped_column(String(15), default="new", index=True)
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.USSD)
+    status: Mapped[str] = mapped_column(String(15), default=ReferralStatus.NEW, index=True)
     # Routed to the national desk because nobody is registered for the district.
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     # Visit domains of concern, for follow-up referrals from a home visit.
@@ -183,12 +172,12 @@ class Message(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
-    # alert, reply, help, notice.
-    kind: Mapped[str] = mapped_column(String(10), default="alert")
+    # A MessageKind.
+    kind: Mapped[str] = mapped_column(String(10), default=MessageKind.ALERT)
     to: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
-    # queued, sending, sent, delivered, failed, retrying, cancelled (case answered first).
-    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    # A MessageStatus.
+    status: Mapped[str] = mapped_column(String(12), default=MessageStatus.QUEUED, index=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(80), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(30))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -249,7 +238,7 @@ class Visit(Timestamped, Base):
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     household_code: Mapped[str] = mapped_column(String(20))
-    # Domains of concern, a subset of VISIT_DOMAINS.
+    # Domains of concern, VisitDomain values.
     concerns: Mapped[list[str]] = mapped_column(JSON, default=list)
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     volunteer: Mapped[Volunteer] = relationship()
@@ -275,7 +264,7 @@ class User(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(200), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    # admin, officer, viewer.
+    # A UserRole.
     role: Mapped[str] = mapped_column(String(10))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.clock import utcnow
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, job_id
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
@@ -13,4 +13,4 @@ PERIODIC_JOBS = (jobs.sweep, jobs.escalate)
 def queue_sweeps(rt: Runtime) -> None:
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     for job in PERIODIC_JOBS:
-        rt.enqueue(job, job_id=f"{job.__name__}-{stamp}")
+        rt.enqueue(job, job_id=job_id(job.__name__, stamp))

@@ -16,9 +16,10 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from gateway import runtime
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.models import STATUSES, Referral
+from gateway.models import Referral
 from gateway.referrals import cases
 from gateway.registry.imports import find_district
+from gateway.vocabulary import ReferralStatus, UserRole
 from menus.reference import is_valid
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -113,8 +114,8 @@ def _statuses() -> tuple[str, ...]:
     raw = _param("status")
     statuses = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
     for status in statuses:
-        if status not in STATUSES:
-            abort(400, description=f"status must be one of {', '.join(STATUSES)} (several: comma-separated)")
+        if status not in tuple(ReferralStatus):
+            abort(400, description=f"status must be one of {', '.join(ReferralStatus)} (several: comma-separated)")
     return statuses
 
 
@@ -192,7 +193,7 @@ def list_messages():  # type: ignore[no-untyped-def]
 def list_audit():  # type: ignore[no-untyped-def]
     """The audit log, newest first (admins only); ?referral= and ?actor= narrow it."""
     reader = _reader()
-    if reader.role != "admin":
+    if reader.role != UserRole.ADMIN:
         abort(403, description="only admins read the audit log")
     _only(AUDIT_PARAMETERS)
     limit, before_id = _limit(), _cursor()

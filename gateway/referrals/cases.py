@@ -21,6 +21,7 @@ from gateway.crypto import Crypto
 from gateway.models import Assignment, Message, Officer, Referral
 from gateway.phones import masked
 from gateway.registry.places import PlaceIndex
+from gateway.vocabulary import UserRole
 from menus.reference import is_valid
 
 # Levels of a referral's place shown by name, below its district.
@@ -76,7 +77,9 @@ def page(
 
 def may_see_private(reader: Reader, referral: Referral) -> bool:
     """Admins, and officers of the referral's district; never viewers."""
-    return reader.role == "admin" or (reader.role == "officer" and reader.district_id == referral.district_id)
+    return reader.role == UserRole.ADMIN or (
+        reader.role == UserRole.OFFICER and reader.district_id == referral.district_id
+    )
 
 
 def place(places: PlaceIndex, referral: Referral) -> dict[str, str | None]:
@@ -169,7 +172,7 @@ def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[
             "id": m.id,
             "kind": m.kind,
             # A number that is not an officer's may be the reporter's: never shown in full.
-            "to": m.to if reader.role == "admin" and m.officer_id is not None else masked(m.to),
+            "to": m.to if reader.role == UserRole.ADMIN and m.officer_id is not None else masked(m.to),
             "officer": _officer(officers.get(m.officer_id) if m.officer_id else None),
             "body": m.body,
             "status": m.status,

@@ -9,9 +9,10 @@ from sqlalchemy import Connection, Table, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import utcnow
-from gateway.models import VISIT_DOMAINS, Referral, Report, Visit
-from gateway.runtime import Runtime
+from gateway.models import Referral, Report, Visit
+from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.ussd.callers import Caller
+from gateway.vocabulary import CallerKind, ReferralStatus, VisitDomain
 from menus.reference import is_valid, new_reference
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,11 @@ log = logging.getLogger(__name__)
 # Attempts at drawing a reference number nobody has.
 REFERENCE_ATTEMPTS = 10
 # The tree string that tells a referral's status in one line (any other status: on its way).
-STATUS_LINES = {
-    "new": "status_received",
-    "routed": "status_routed",
-    "acknowledged": "status_acknowledged",
-    "closed": "status_closed",
+STATUS_LINES: dict[str, str] = {
+    ReferralStatus.NEW: "status_received",
+    ReferralStatus.ROUTED: "status_routed",
+    ReferralStatus.ACKNOWLEDGED: "status_acknowledged",
+    ReferralStatus.CLOSED: "status_closed",
 }
 
 
@@ -87,14 +88,14 @@ def submit_report(
             sex=answers["sex"],
             location_id=int(answers["location"]),
             details_enc=rt.crypto.encrypt(details) if details else None,
-            callback_ok=caller.kind == "volunteer" or answers.get("callback") == "yes",
+            callback_ok=caller.kind == CallerKind.VOLUNTEER or answers.get("callback") == "yes",
             wants_sms=answers.get("sms") == "yes",
             language=lang,
             tree_version=version,
         ),
     )
     if report_id is not None:
-        _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
+        _enqueue(rt, ROUTE_REPORT_JOB, report_id, job_id(ROUTE_REPORT_JOB, report_id))
     return reference
 
 
@@ -102,7 +103,7 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
     """Store a volunteer's home visit (once per session); its reference number."""
     if caller.volunteer_id is None or caller.village_id is None:
         raise ReportError("only a registered volunteer records a home visit")
-    concerns = [d for d in VISIT_DOMAINS if answers.get(f"domain_{d}") == "concern"]
+    concerns = [d for d in VisitDomain if answers.get(f"domain_{d}") == "concern"]
     reference, visit_id = _store_once(
         rt,
         Visit,
@@ -117,7 +118,7 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
         ),
     )
     if concerns and visit_id is not None:
-        _enqueue(rt, "workers.jobs.route_visit", visit_id, f"route-visit-{visit_id}")
+        _enqueue(rt, ROUTE_VISIT_JOB, visit_id, job_id(ROUTE_VISIT_JOB, visit_id))
     return reference
 
 
@@ -146,7 +147,9 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
         mine = (report is not None and report.reporter_phone_hash == caller.phone_hash) or (
             visit is not None and visit.volunteer_id == caller.volunteer_id
         )
-        neighbour = caller.kind == "volunteer" and referral is not None and referral.location_id == caller.village_id
+        neighbour = (
+            caller.kind == CallerKind.VOLUNTEER and referral is not None and referral.location_id == caller.village_id
+        )
         if not (mine or neighbour) or referral is None:
             return "status_received"
         return STATUS_LINES.get(referral.status, "status_routed")

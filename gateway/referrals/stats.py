@@ -19,8 +19,9 @@ from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, distinc
 from sqlalchemy.orm import Session, aliased
 
 from gateway.clock import LOCAL_TIME
-from gateway.models import CATEGORIES, Location, Message, Referral, Visit
+from gateway.models import Location, Message, Referral, Visit
 from gateway.registry.places import PlaceIndex
+from gateway.vocabulary import WAITING, Category, MessageStatus, ReferralStatus
 
 # Weeks a dashboard shows when no period is asked for.
 DEFAULT_WEEKS = 12
@@ -28,8 +29,6 @@ DEFAULT_WEEKS = 12
 MAX_DAYS = 400
 # A village "not visited" had no home visit in this many days.
 UNVISITED_DAYS = 30
-# Statuses in which a referral waits for an officer's acknowledgement.
-WAITING = ("new", "routed")
 # How SMS states are counted: what each line of the SMS table holds.
 SMS_LINES = (
     ("written", "every SMS written in the period"),
@@ -40,6 +39,8 @@ SMS_LINES = (
     ("cancelled", "not sent: the case was answered first"),
     ("retried", "needed more than one attempt"),
 )
+# SMS still on their way out.
+IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.RETRYING)
 _WEEK_SECONDS = 7 * 86400
 
 
@@ -189,7 +190,7 @@ def referrals_per_week(session: Session, places: PlaceIndex, period: Period) -> 
         urgent[index][0] += count
         urgent[index][1] += count if is_urgent else 0
     labels = [w.isoformat() for w in weeks]
-    categories = [c for c in CATEGORIES if any(by_category[i].get(c) for i in range(len(weeks)))] or ["other"]
+    categories = [str(c) for c in Category if any(by_category[i].get(c) for i in range(len(weeks)))] or ["other"]
     per_category = Table(
         "per_week_by_category",
         "Referrals per week, by category",
@@ -243,7 +244,7 @@ def response_times(session: Session, period: Period, targets: Targets) -> Table:
                 values = sorted(float(v) for v in session.scalars(select(seconds).where(*where)))
                 count, within_count = len(values), sum(1 for v in values if v <= target)
                 p50 = median(values) if values else None
-                p90 = (quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]) if values else None
+                p90 = _p90(values)
             name = f"to {label} ({'urgent' if is_urgent else 'not urgent'})"
             table.rows.append(
                 [name, count, _minutes(p50), _minutes(p90), _minutes(target), _percent(within_count or 0, count)]
@@ -266,7 +267,7 @@ def open_cases(session: Session, places: PlaceIndex, district_id: int | None, no
             func.sum(case((and_(waiting, overdue), 1), else_=0)),
             func.sum(case((Referral.urgent.is_(True), 1), else_=0)),
         )
-        .where(Referral.status != "closed")
+        .where(Referral.status != ReferralStatus.CLOSED)
         .group_by(Referral.district_id)
     )
     if district_id is not None:
@@ -313,11 +314,11 @@ def sms(session: Session, period: Period) -> Table:
     status = Message.status
     query = select(
         func.count(),
-        func.sum(case((status == "delivered", 1), else_=0)),
-        func.sum(case((status == "sent", 1), else_=0)),
-        func.sum(case((status == "failed", 1), else_=0)),
-        func.sum(case((status.in_(("queued", "sending", "retrying")), 1), else_=0)),
-        func.sum(case((status == "cancelled", 1), else_=0)),
+        func.sum(case((status == MessageStatus.DELIVERED, 1), else_=0)),
+        func.sum(case((status == MessageStatus.SENT, 1), else_=0)),
+        func.sum(case((status == MessageStatus.FAILED, 1), else_=0)),
+        func.sum(case((status.in_(IN_FLIGHT), 1), else_=0)),
+        func.sum(case((status == MessageStatus.CANCELLED, 1), else_=0)),
         func.sum(case((Message.attempts > 1, 1), else_=0)),
     ).where(Message.created_at >= period.start, Message.created_at < period.end)
     if period.district_id is not None:
@@ -401,9 +402,7 @@ def _villages(session: Session, district_id: int | None) -> Sequence[Any]:
     return session.execute(query).all()
 
 
-def dashboard(
-    session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime
-) -> Dashboard:
+def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime) -> Dashboard:
     """Every table of the dashboards for a period (and its district, if any)."""
     check(period)
     per_category, per_district, urgent = referrals_per_week(session, places, period)
@@ -421,6 +420,13 @@ def dashboard(
     ]
     district = _district_name(places, period.district_id) if period.district_id is not None else None
     return Dashboard(period, district, tables)
+
+
+def _p90(values: list[float]) -> float | None:
+    """The 90th percentile as PostgreSQL's percentile_cont gives it (linear between ranks)."""
+    if len(values) < 2:
+        return values[0] if values else None
+    return quantiles(values, n=10, method="inclusive")[-1]
 
 
 def _percent(part: int, whole: int) -> float:

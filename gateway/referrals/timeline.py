@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.models import Event, Officer
+from gateway.vocabulary import EventKind
 
-# Kinds of events, in the order a case usually meets them.
-KINDS = ("created", "routed", "sent", "delivered", "failed", "acknowledged", "escalated", "closed")
 # Actor of the gateway's own steps.
 SYSTEM = "system"
 # Actor of what the SMS provider reported.
@@ -22,9 +21,9 @@ def officer_actor(officer: Officer) -> str:
 
 
 def record(
-    session: Session, referral_id: int, kind: str, actor: str, detail: str = "", at: datetime | None = None
+    session: Session, referral_id: int, kind: EventKind, actor: str, detail: str = "", at: datetime | None = None
 ) -> None:
-    """Add one line to a referral's timeline (in the caller's transaction)."""
+    """Add one line to a referral's timeline (in the caller's transaction): the only writer of events."""
     event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300])
     if at is not None:
         event.at = at

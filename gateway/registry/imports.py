@@ -18,10 +18,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import LANGUAGES, OFFICER_ROLES, Location, Officer, Volunteer
+from gateway.models import Location, Officer, Volunteer
 from gateway.phones import InvalidPhoneError, normalize
 from gateway.runtime import Runtime
 from gateway.ussd import callers
+from gateway.vocabulary import DEFAULT_LANGUAGE, Language, OfficerRole
 
 # The copy of Rwanda's divisions shipped with the gateway.
 SHIPPED_LOCATIONS = Path(__file__).parent / "data" / "rwanda-locations.json"
@@ -135,9 +136,9 @@ def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tupl
         except InvalidPhoneError:
             problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
             continue
-        language = (row.get("language") or "rw").lower()
-        if language not in LANGUAGES:
-            problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
+        language = (row.get("language") or DEFAULT_LANGUAGE).lower()
+        if language not in tuple(Language):
+            problems.append(f"line {line}: language must be one of {', '.join(Language)}")
             continue
         if phone in seen:
             problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
@@ -153,8 +154,8 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
     with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
             role = row["role"].lower()
-            if role not in OFFICER_ROLES:
-                problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
+            if role not in tuple(OfficerRole):
+                problems.append(f"line {line}: role must be one of {', '.join(OfficerRole)}")
                 continue
             on_duty = row["on_duty"].lower()
             if on_duty not in _TRUE | _FALSE:
@@ -164,14 +165,14 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
             if row["district"] and (district is None or district.level != "district"):
                 problems.append(f"line {line}: no district named {row['district']!r}")
                 continue
-            if district is None and role != "national_desk":
+            if district is None and role != OfficerRole.NATIONAL_DESK:
                 problems.append(f"line {line}: a {role} needs a district")
                 continue
             sector = _place(session, [row["district"], row["sector"]]) if row["sector"] else None
             if row["sector"] and sector is None:
                 problems.append(f"line {line}: no sector {row['sector']!r} in {row['district']}")
                 continue
-            if role == "sector_contact" and sector is None:
+            if role == OfficerRole.SECTOR_CONTACT and sector is None:
                 problems.append(f"line {line}: a sector_contact needs a sector")
                 continue
             officer = session.scalar(select(Officer).where(Officer.phone == phone))

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from gateway import keys
 from gateway.accounts import audit
-from gateway.models import Assignment, Message, Officer, Referral
-from gateway.referrals import timeline
+from gateway.models import Officer, Referral
+from gateway.referrals import lifecycle, timeline
 from gateway.runtime import Runtime
 from gateway.sms import outbox, texts
 from gateway.ussd import callers
+from gateway.vocabulary import MessageKind, ReferralStatus
 from menus.reference import is_valid
 
 # The commands an officer may send.
@@ -52,95 +53,40 @@ def handle(rt: Runtime, session: Session, phone: str, text: str, now: datetime) 
         return _refuse_stranger(rt, session, phone)
     command = parse(text)
     if command is None or command.reference is None:
-        return [_reply(session, officer, "help", texts.say("help", officer.language))]
+        return [_reply(session, officer, MessageKind.HELP, texts.say("help", officer.language))]
     ref = command.reference
     if not is_valid(ref):
-        return [_reply(session, officer, "help", texts.say("bad_reference", officer.language, ref=ref[:ECHO_MAX]))]
+        body = texts.say("bad_reference", officer.language, ref=ref[:ECHO_MAX])
+        return [_reply(session, officer, MessageKind.HELP, body)]
     referral = session.scalar(select(Referral).where(Referral.reference == ref).with_for_update())
     if referral is None:
-        return [_reply(session, officer, "help", texts.say("unknown_reference", officer.language, ref=ref))]
-    if not may_act(session, officer, referral):
-        return [_reply(session, officer, "help", texts.say("not_your_case", officer.language, ref=ref))]
-    if command.verb == "OK":
-        taking = referral.status not in outbox.SETTLED
-        body = acknowledge(session, referral, officer, now)
-        if taking:
-            return [_reply(session, officer, "reply", body, referral.id), *_tell_the_others(session, referral, officer)]
-    elif command.verb == "DONE":
-        body = close(rt, session, referral, officer, command.note, now)
-    else:
-        body = summary(rt, session, referral, officer)
-    return [_reply(session, officer, "reply", body, referral.id)]
-
-
-def may_act(session: Session, officer: Officer, referral: Referral) -> bool:
-    """An officer of the referral's district, one it was sent to, or the national desk."""
-    if officer.role == "national_desk" or officer.district_id == referral.district_id:
-        return True
-    sent_to = session.scalar(
-        select(Assignment.id).where(Assignment.referral_id == referral.id, Assignment.officer_id == officer.id)
-    )
-    return sent_to is not None
-
-
-def acknowledge(session: Session, referral: Referral, officer: Officer, now: datetime) -> str:
-    """OK <ref>: the officer takes the case; escalation stops."""
-    lang, ref = officer.language, referral.reference
-    if referral.status == "closed":
-        return texts.say("already_closed", lang, ref=ref)
-    if referral.status == "acknowledged":
-        key = "acknowledged" if referral.acknowledged_by_id == officer.id else "already_acknowledged"
-        return texts.say(key, lang, ref=ref)
-    referral.status = "acknowledged"
-    referral.acknowledged_at = now
-    referral.acknowledged_by_id = officer.id
-    referral.escalate_at = None
-    timeline.record(session, referral.id, "acknowledged", timeline.officer_actor(officer), "by SMS", now)
-    return texts.say("acknowledged", lang, ref=ref)
-
-
-def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> list[int]:
-    """Everyone else whose alert about the case went out hears that it is taken (one SMS each)."""
-    others = session.scalars(
-        select(Officer)
-        .join(Message, Message.officer_id == Officer.id)
-        .where(
-            Message.referral_id == referral.id,
-            Message.kind == "alert",
-            Message.status.in_(("sent", "delivered")),
-            Officer.id != officer.id,
-        )
-        .distinct()
-        .order_by(Officer.id)
-    ).all()
-    return [
-        _reply(session, other, "notice", texts.say("taken", other.language, ref=referral.reference), referral.id)
-        for other in others
-    ]
-
-
-def close(rt: Runtime, session: Session, referral: Referral, officer: Officer, note: str, now: datetime) -> str:
-    """DONE <ref> <note>: the case is closed; the note is kept encrypted."""
-    lang, ref = officer.language, referral.reference
-    if referral.status == "closed":
-        return texts.say("already_closed", lang, ref=ref)
-    if not note:
-        return texts.say("note_missing", lang, ref=ref)
-    if referral.acknowledged_at is None:
-        referral.acknowledged_at = now
-        referral.acknowledged_by_id = officer.id
-    referral.status = "closed"
-    referral.closed_at = now
-    referral.close_note_enc = rt.crypto.encrypt(note)
-    referral.escalate_at = None
-    timeline.record(session, referral.id, "closed", timeline.officer_actor(officer), "by SMS, with a note", now)
-    return texts.say("closed", lang, ref=ref)
+        return [_reply(session, officer, MessageKind.HELP, texts.say("unknown_reference", officer.language, ref=ref))]
+    if not lifecycle.may_act(session, officer, referral):
+        body = texts.say(lifecycle.Refusal.NOT_ALLOWED, officer.language, ref=ref)
+        return [_reply(session, officer, MessageKind.HELP, body)]
+    lang = officer.language
+    notices: list[int] = []
+    try:
+        if command.verb == "OK":
+            notices = lifecycle.acknowledge(session, referral, officer, now)
+            body = texts.say("acknowledged", lang, ref=ref)
+        elif command.verb == "DONE":
+            if not command.note:
+                body = texts.say("note_missing", lang, ref=ref)
+            else:
+                lifecycle.close(rt, session, referral, officer, now, note=command.note)
+                body = texts.say("closed", lang, ref=ref)
+        else:
+            body = summary(rt, session, referral, officer)
+    except lifecycle.LifecycleError as refused:
+        body = texts.say(refused.refusal, lang, ref=ref)
+    return [_reply(session, officer, MessageKind.REPLY, body, referral.id), *notices]
 
 
 def summary(rt: Runtime, session: Session, referral: Referral, officer: Officer) -> str:
     """INFO <ref>: the case in one SMS (a read of a case by a person: audited)."""
     audit.record(session, timeline.officer_actor(officer), audit.READ_REFERRAL_SMS, referral.id)
-    since = referral.closed_at if referral.status == "closed" else referral.acknowledged_at
+    since = referral.closed_at if referral.status == ReferralStatus.CLOSED else referral.acknowledged_at
     return texts.info(
         officer.language,
         reference=referral.reference,
@@ -154,7 +100,7 @@ def summary(rt: Runtime, session: Session, referral: Referral, officer: Officer)
     )
 
 
-def _reply(session: Session, officer: Officer, kind: str, body: str, referral_id: int | None = None) -> int:
+def _reply(session: Session, officer: Officer, kind: MessageKind, body: str, referral_id: int | None = None) -> int:
     return outbox.add(
         session, to=officer.phone, body=body, kind=kind, referral_id=referral_id, officer_id=officer.id
     ).id
@@ -166,4 +112,4 @@ def _refuse_stranger(rt: Runtime, session: Session, phone: str) -> list[int]:
     if not rt.redis.set(keys.sms_refusal(caller.phone_hash), "1", nx=True, ex=keys.SMS_REFUSAL_TTL):
         return []
     body = texts.say("not_officer", caller.lang, code=rt.settings.ussd_service_code)
-    return [outbox.add(session, to=phone, body=body, kind="help").id]
+    return [outbox.add(session, to=phone, body=body, kind=MessageKind.HELP).id]

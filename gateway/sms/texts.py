@@ -11,62 +11,78 @@ from datetime import datetime
 from functools import partial
 
 from gateway.clock import LOCAL_TIME
+from gateway.vocabulary import AgeBand, Category, Language, ReferralStatus, Sex
 from menus.gsm import to_gsm7
 
 # Languages of SMS texts; the first one is for people whose language is unknown.
-LANGUAGES = ("rw", "en", "fr")
+LANGUAGES = tuple(Language)
 # Kinyarwanda strings await review by a native speaker.
-NEEDS_REVIEW = ("rw",)
+NEEDS_REVIEW = (Language.RW,)
 # How every alert starts (an escalated one starts with "unanswered" instead).
 BRAND = "Ijwi"
 # Characters of one SMS in the GSM 7-bit alphabet.
 SMS_LIMIT = 160
 
-CATEGORIES = {
-    "rw": {
-        "violence": "Ihohoterwa",
-        "neglect": "Kutitabwaho",
-        "labour": "Imirimo ikoreshwa umwana",
-        "marriage": "Gushyingirwa/gutwita",
-        "separated": "Yatawe/yazimiye",
-        "school": "Yataye ishuri",
-        "disability": "Ubumuga",
-        "placement": "Umwana wasubijwe mu muryango",
-        "other": "Ibindi",
+CATEGORIES: dict[str, dict[str, str]] = {
+    Language.RW: {
+        Category.VIOLENCE: "Ihohoterwa",
+        Category.NEGLECT: "Kutitabwaho",
+        Category.LABOUR: "Imirimo ikoreshwa umwana",
+        Category.MARRIAGE: "Gushyingirwa/gutwita",
+        Category.SEPARATED: "Yatawe/yazimiye",
+        Category.SCHOOL: "Yataye ishuri",
+        Category.DISABILITY: "Ubumuga",
+        Category.PLACEMENT: "Umwana wasubijwe mu muryango",
+        Category.OTHER: "Ibindi",
     },
-    "en": {
-        "violence": "Violence/abuse",
-        "neglect": "Neglect",
-        "labour": "Child labour",
-        "marriage": "Child marriage/pregnancy",
-        "separated": "Abandoned/lost child",
-        "school": "Out of school",
-        "disability": "Disability support",
-        "placement": "Placed child follow-up",
-        "other": "Other concern",
+    Language.EN: {
+        Category.VIOLENCE: "Violence/abuse",
+        Category.NEGLECT: "Neglect",
+        Category.LABOUR: "Child labour",
+        Category.MARRIAGE: "Child marriage/pregnancy",
+        Category.SEPARATED: "Abandoned/lost child",
+        Category.SCHOOL: "Out of school",
+        Category.DISABILITY: "Disability support",
+        Category.PLACEMENT: "Placed child follow-up",
+        Category.OTHER: "Other concern",
     },
-    "fr": {
-        "violence": "Violence/abus",
-        "neglect": "Négligence",
-        "labour": "Travail des enfants",
-        "marriage": "Mariage/grossesse précoce",
-        "separated": "Enfant abandonné/perdu",
-        "school": "Déscolarisation",
-        "disability": "Soutien handicap",
-        "placement": "Suivi enfant placé",
-        "other": "Autre",
+    Language.FR: {
+        Category.VIOLENCE: "Violence/abus",
+        Category.NEGLECT: "Négligence",
+        Category.LABOUR: "Travail des enfants",
+        Category.MARRIAGE: "Mariage/grossesse précoce",
+        Category.SEPARATED: "Enfant abandonné/perdu",
+        Category.SCHOOL: "Déscolarisation",
+        Category.DISABILITY: "Soutien handicap",
+        Category.PLACEMENT: "Suivi enfant placé",
+        Category.OTHER: "Autre",
     },
 }
 # The child in a few words: sex, then age band.
-SEXES = {
-    "rw": {"girl": "umukobwa", "boy": "umuhungu", "unknown": "umwana"},
-    "en": {"girl": "girl", "boy": "boy", "unknown": "child"},
-    "fr": {"girl": "fille", "boy": "garcon", "unknown": "enfant"},
+SEXES: dict[str, dict[str, str]] = {
+    Language.RW: {Sex.GIRL: "umukobwa", Sex.BOY: "umuhungu", Sex.UNKNOWN: "umwana"},
+    Language.EN: {Sex.GIRL: "girl", Sex.BOY: "boy", Sex.UNKNOWN: "child"},
+    Language.FR: {Sex.GIRL: "fille", Sex.BOY: "garcon", Sex.UNKNOWN: "enfant"},
 }
-AGE_BANDS = {
-    "rw": {"under5": "uri munsi y'imyaka 5", "5-11": "w'imyaka 5-11", "12-17": "w'imyaka 12-17", "unknown": ""},
-    "en": {"under5": "under 5", "5-11": "aged 5-11", "12-17": "aged 12-17", "unknown": "age unknown"},
-    "fr": {"under5": "de moins de 5 ans", "5-11": "de 5-11 ans", "12-17": "de 12-17 ans", "unknown": "d'age inconnu"},
+AGE_BANDS: dict[str, dict[str, str]] = {
+    Language.RW: {
+        AgeBand.UNDER_5: "uri munsi y'imyaka 5",
+        AgeBand.FROM_5_TO_11: "w'imyaka 5-11",
+        AgeBand.FROM_12_TO_17: "w'imyaka 12-17",
+        AgeBand.UNKNOWN: "",
+    },
+    Language.EN: {
+        AgeBand.UNDER_5: "under 5",
+        AgeBand.FROM_5_TO_11: "aged 5-11",
+        AgeBand.FROM_12_TO_17: "aged 12-17",
+        AgeBand.UNKNOWN: "age unknown",
+    },
+    Language.FR: {
+        AgeBand.UNDER_5: "de moins de 5 ans",
+        AgeBand.FROM_5_TO_11: "de 5-11 ans",
+        AgeBand.FROM_12_TO_17: "de 12-17 ans",
+        AgeBand.UNKNOWN: "d'age inconnu",
+    },
 }
 STRINGS = {
     "alert_urgent": {
@@ -170,12 +186,12 @@ def say(key: str, lang: str | None, **values: object) -> str:
 def child(lang: str, sex: str, age_band: str) -> str:
     """The child in a few words, e.g. "girl aged 12-17"."""
     lang = language(lang)
-    words = [SEXES[lang].get(sex, SEXES[lang]["unknown"]), AGE_BANDS[lang].get(age_band, "")]
+    words = [SEXES[lang].get(sex, SEXES[lang][Sex.UNKNOWN]), AGE_BANDS[lang].get(age_band, "")]
     return " ".join(w for w in words if w)
 
 
 def category(lang: str, key: str) -> str:
-    return CATEGORIES[language(lang)].get(key, CATEGORIES[language(lang)]["other"])
+    return CATEGORIES[language(lang)].get(key, CATEGORIES[language(lang)][Category.OTHER])
 
 
 def alert(
@@ -229,7 +245,7 @@ def info(
 ) -> str:
     """The one-SMS summary INFO <ref> answers."""
     date = since.astimezone(LOCAL_TIME).strftime("%d/%m %H:%M") if since else ""
-    if status in ("acknowledged", "closed"):
+    if status in (ReferralStatus.ACKNOWLEDGED, ReferralStatus.CLOSED):
         status_text = say(f"info_{status}", lang, date=date)
     else:
         status_text = say("info_open", lang)

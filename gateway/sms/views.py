@@ -12,7 +12,7 @@ from flask import Blueprint, request
 from gateway import runtime
 from gateway.clock import utcnow
 from gateway.phones import InvalidPhoneError, masked, normalize
-from gateway.referrals import routing
+from gateway.referrals import lifecycle
 from gateway.sms import callbacks, commands, outbox
 from gateway.webhooks import plain, protected
 
@@ -65,6 +65,6 @@ def delivery():  # type: ignore[no-untyped-def]
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
         if outbox.apply_delivery_report(session, message, status, form.get("failureReason", "").strip(), now):
-            follow_ups = routing.fail_over(rt, session, message, now)
+            follow_ups = lifecycle.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")

@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway.models import CATEGORIES, Location
+from gateway.models import Location
 from gateway.registry import imports
 from gateway.sms import texts
+from gateway.vocabulary import Category
 from menus.gsm import is_gsm7
+
+# Every category a referral can carry.
+CATEGORIES = tuple(Category)
 
 REFERENCE = "4830271"
 VOLUNTEER = "+250788123456"

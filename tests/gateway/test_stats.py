@@ -49,9 +49,7 @@ def test_response_times_give_median_and_90th_percentile_against_the_targets(rt: 
     start = datetime(2026, 3, 10, 8, tzinfo=UTC)
     for n, minutes in enumerate([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], start=1):
         insert_case(rt, n, urgent=True, created_at=start, acknowledged_after=timedelta(minutes=minutes))
-    insert_case(
-        rt, 20, created_at=start, acknowledged_after=timedelta(hours=2), closed_after=timedelta(days=2)
-    )
+    insert_case(rt, 20, created_at=start, acknowledged_after=timedelta(hours=2), closed_after=timedelta(days=2))
     rows = _rows(_figures(rt).table("response_times"))
     cases, p50, p90, target, within = rows["to acknowledge (urgent)"]
     assert (cases, p50, target, within) == (10, 55.0, 30.0, 30.0)
@@ -83,7 +81,13 @@ def test_sms_are_counted_by_state_and_retries(rt: Runtime) -> None:
 
     rows = _rows(_figures(rt).table("sms"))
     assert [rows[k][0] for k in ("written", "delivered", "sent", "failed", "waiting", "cancelled", "retried")] == [
-        6, 3, 1, 1, 1, 0, 3
+        6,
+        3,
+        1,
+        1,
+        1,
+        0,
+        3,
     ]
     rusizi_only = stats.Period(PERIOD.first, PERIOD.last, place_id(rt, "Rusizi"))
     assert _rows(_figures(rt, rusizi_only).table("sms"))["delivered"][0] == 2
