@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, distinc
 from sqlalchemy.orm import Session, aliased
 
 from gateway.clock import LOCAL_TIME
+from gateway.config import Settings
 from gateway.models import Location, Message, Referral, Visit
 from gateway.registry.places import PlaceIndex
 from gateway.vocabulary import WAITING, Category, MessageStatus, ReferralStatus
@@ -77,12 +78,34 @@ def check(period: Period) -> None:
         raise PeriodError(f"a period is at most {MAX_DAYS} days")
 
 
+def parse_period(first: str, last: str, today: date, district_id: int | None = None) -> Period:
+    """The period between two dates typed as YYYY-MM-DD (either may be empty: the last
+    DEFAULT_WEEKS weeks up to today); PeriodError with a sentence for anything else."""
+    default = Period.last_weeks(today, district_id=district_id)
+    try:
+        start = date.fromisoformat(first.strip()) if first.strip() else None
+        end = date.fromisoformat(last.strip()) if last.strip() else None
+    except ValueError:
+        raise PeriodError("dates are written YYYY-MM-DD, e.g. 2026-03-01") from None
+    if end is None:
+        end = today if start is None else min(today, start + timedelta(days=DEFAULT_WEEKS * 7 - 1))
+    if start is None:
+        start = end - (default.last - default.first)
+    period = Period(start, end, district_id)
+    check(period)
+    return period
+
+
 @dataclass(frozen=True)
 class Targets:
     """Seconds within which a referral should be acknowledged (ESCALATION_*_SECONDS)."""
 
     urgent_seconds: int
     normal_seconds: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Targets:
+        return cls(settings.escalation_urgent_seconds, settings.escalation_normal_seconds)
 
 
 @dataclass

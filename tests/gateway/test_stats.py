@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from flask.testing import FlaskClient
+
+from gateway.accounts import users
 from gateway.clock import LOCAL_TIME
 from gateway.referrals import stats
 from gateway.runtime import Runtime
@@ -116,3 +121,56 @@ def test_a_period_ending_before_it_starts_is_refused(rt: Runtime) -> None:
         assert "ends before it starts" in str(exc)
     else:
         raise AssertionError("a backwards period was counted")
+
+
+def _token(rt: Runtime, email: str, role: str, district: str | None = None) -> str:
+    users.create_user(rt, email, "a long password", role, district)
+    return users.issue_token(rt, email)
+
+
+def _stats(client: FlaskClient, token: str, query: str = "") -> Any:
+    return client.get("/api/v1/stats" + query, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_the_api_gives_the_same_figures_and_an_officer_only_their_districts(client: FlaskClient, rt: Runtime) -> None:
+    today = datetime.now(UTC)
+    insert_case(rt, 1, category="violence", created_at=today - timedelta(days=1))
+    insert_case(rt, 2, NYARUGENGE_VILLAGE, category="neglect", created_at=today - timedelta(days=1))
+    admin = _token(rt, "ada@example.org", "admin")
+    officer = _token(rt, "olive@example.org", "officer", "Rusizi")
+
+    body = _stats(client, admin).get_json()
+    assert body["district"] is None
+    by_district = {row[0]: row[-1] for row in body["tables"]["per_week_by_district"]["rows"]}
+    assert by_district == {"Nyarugenge": 1, "Rusizi": 1}
+
+    mine = _stats(client, officer).get_json()
+    assert mine["district"] == "Rusizi"
+    assert [row[0] for row in mine["tables"]["per_week_by_district"]["rows"]] == ["Rusizi"]
+    assert _stats(client, officer, "?district=rusizi").status_code == 200
+    refused = _stats(client, officer, "?district=Nyarugenge")
+    assert refused.status_code == 403 and "own district" in refused.get_json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?from=yesterday", "YYYY-MM-DD"),
+        ("?from=2026-03-10&to=2026-03-01", "ends before it starts"),
+        ("?from=2020-01-01&to=2026-01-01", "at most 400 days"),
+        ("?district=Atlantis", "no district named"),
+        ("?weeks=3", "unknown parameter"),
+    ],
+)
+def test_bad_stats_parameters_get_400_with_a_sentence(
+    client: FlaskClient, rt: Runtime, query: str, message: str
+) -> None:
+    response = _stats(client, _token(rt, "vic@example.org", "viewer"), query)
+    assert response.status_code == 400 and message in response.get_json()["message"]
+
+
+def test_a_period_given_by_its_dates_counts_those_days(client: FlaskClient, rt: Runtime) -> None:
+    insert_case(rt, 1, created_at=datetime(2026, 3, 8, 9, tzinfo=UTC))
+    body = _stats(client, _token(rt, "vic@example.org", "viewer"), "?from=2026-03-07&to=2026-03-13").get_json()
+    assert body["period"] == {"from": "2026-03-07", "to": "2026-03-13"}
+    assert body["tables"]["per_week_by_category"]["rows"] == [["2026-03-07", 1, 1]]
