@@ -121,6 +121,12 @@ class Referral(Timestamped, Base):
     """A case for an officer: made from a report, followed until closed."""
 
     __tablename__ = "referrals"
+    # The dashboards count a period's referrals, nationally or in one district; the case
+    # list shows the newest first.
+    __table_args__ = (
+        Index("ix_referrals_created_at", "created_at"),
+        Index("ix_referrals_district_created", "district_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), unique=True)
@@ -144,6 +150,8 @@ class Referral(Timestamped, Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How it ended (a CloseOutcome), while closed.
+    outcome: Mapped[str | None] = mapped_column(String(20))
     close_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     location: Mapped[Location] = relationship(foreign_keys=[location_id])
     district: Mapped[Location] = relationship(foreign_keys=[district_id])
@@ -169,6 +177,8 @@ class Message(Timestamped, Base):
     """One SMS, written before it is sent, updated by the provider's answers."""
 
     __tablename__ = "messages"
+    # The dashboards count a period's SMS.
+    __table_args__ = (Index("ix_messages_created_at", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
@@ -196,6 +206,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(String(300), default="")
+    # A note's words, encrypted: shown only with a case's private fields.
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     referral: Mapped[Referral] = relationship(back_populates="events")
 

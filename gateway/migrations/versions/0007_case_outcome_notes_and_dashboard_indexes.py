@@ -1,0 +1,34 @@
+"""A case's outcome, encrypted notes on the timeline, and the indexes the dashboards and the case list need
+
+Revision ID: 0007
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("note_enc", sa.LargeBinary(), nullable=True))
+    # Figures of a period (and of one district's period), and the newest cases first.
+    op.create_index("ix_referrals_created_at", "referrals", ["created_at"])
+    op.create_index("ix_referrals_district_created", "referrals", ["district_id", "created_at"])
+    op.create_index("ix_messages_created_at", "messages", ["created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_messages_created_at", table_name="messages")
+    op.drop_index("ix_referrals_district_created", table_name="referrals")
+    op.drop_index("ix_referrals_created_at", table_name="referrals")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_column("note_enc")
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.drop_column("outcome")
