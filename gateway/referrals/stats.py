@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from gateway.clock import LOCAL_TIME
 from gateway.config import Settings
 from gateway.models import Location, Message, Referral, Visit
+from gateway.referrals import cases
 from gateway.registry.places import PlaceIndex
 from gateway.vocabulary import WAITING, Category, MessageStatus, ReferralStatus
 
@@ -143,10 +144,7 @@ class Dashboard:
 
 
 def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
-    """Seconds since 1970 of a time column."""
-    if _dialect(session) == "postgresql":
-        return func.extract("epoch", column)
-    return cast(func.strftime("%s", column), Integer)
+    return cases.epoch_of(session, column)
 
 
 def _seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
