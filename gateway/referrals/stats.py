@@ -9,7 +9,6 @@ shows beside it, and an export writes as it is. Days, weeks and months are Rwand
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median, quantiles
@@ -393,34 +392,34 @@ def visits(session: Session, places: PlaceIndex, period: Period, now: datetime) 
     per_month.rows.sort(key=lambda r: (r[1], r[0]))
 
     since = now - timedelta(days=UNVISITED_DAYS)
-    visited = set(session.scalars(select(Visit.village_id).distinct().where(Visit.created_at >= since)))
+    visited: dict[int, int] = defaultdict(int)
+    for village_id in session.scalars(select(Visit.village_id).where(Visit.created_at >= since).distinct()):
+        district = places.ancestor(village_id, "district")
+        if district is not None:
+            visited[district.id] += 1
     unvisited = Table(
         "unvisited_villages",
         f"Villages with no home visit in the last {UNVISITED_DAYS} days",
         ["District", "Villages", "Not visited", "Not visited %"],
     )
-    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for place_id, district_id in _villages(session, period.district_id):
-        totals[district_id][0] += 1
-        totals[district_id][1] += 0 if place_id in visited else 1
-    for district_id, (count, missing) in totals.items():
+    for district_id, count in _villages_per_district(places, period.district_id).items():
+        missing = count - visited[district_id]
         unvisited.rows.append([_district_name(places, district_id), count, missing, _percent(missing, count)])
     unvisited.rows.sort(key=lambda r: r[0])
     return per_month, unvisited
 
 
-def _villages(session: Session, district_id: int | None) -> Sequence[Any]:
-    """(village id, district id) of every village, or of one district's."""
-    village, cell, sector = (aliased(Location) for _ in range(3))
-    query = (
-        select(village.id, sector.parent_id)
-        .join(cell, village.parent_id == cell.id)
-        .join(sector, cell.parent_id == sector.id)
-        .where(village.level == "village")
-    )
+def _villages_per_district(places: PlaceIndex, district_id: int | None) -> dict[int, int]:
+    """How many villages each district (or the one given) holds: from the places in memory."""
     if district_id is not None:
-        query = query.where(sector.parent_id == district_id)
-    return session.execute(query).all()
+        districts = [district_id]
+    else:
+        districts = [d for province, _ in places.children(None) for d, _ in places.children(province)]
+    counts = {}
+    for district in districts:
+        cells = [c for sector, _ in places.children(district) for c, _ in places.children(sector)]
+        counts[district] = sum(len(places.children(cell)) for cell in cells)
+    return counts
 
 
 def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime) -> Dashboard:
