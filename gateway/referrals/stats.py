@@ -414,7 +414,13 @@ def _villages_per_district(places: PlaceIndex, district_id: int | None) -> dict[
     if district_id is not None:
         districts = [district_id]
     else:
-        districts = [d for province, _ in places.children(None) for d, _ in places.children(province)]
+        districts = []
+        for top, _ in places.children(None):
+            place = places.get(top)
+            if place is not None and place.level == "district":
+                districts.append(top)
+            else:  # a province
+                districts += [d for d, _ in places.children(top)]
     counts = {}
     for district in districts:
         cells = [c for sector, _ in places.children(district) for c, _ in places.children(sector)]
