@@ -62,7 +62,7 @@ SELECT 'W' || g, ({_array(_CATEGORIES)})[1 + g % 9], g % 5 = 0, '5-11', 'girl', 
     CASE WHEN g % 50 > 1 THEN t.created + (3600 + g % 864000) * interval '1 second' END,
     CASE WHEN g % 50 > 1 THEN ({_array(_OUTCOMES)})[1 + g % 5] END
 FROM generate_series(1, :count) AS g
-JOIN bench_villages AS v ON v.n = (g * 7919) % :villages
+JOIN bench_villages AS v ON v.n = (CAST(g AS bigint) * 7919) % :villages
 CROSS JOIN LATERAL (SELECT CAST(:newest AS timestamptz) - (:count - g) * :step * interval '1 second' AS created) AS t
 """
 # Two SMS per referral, a second after it; most delivered, some sent or failed, every 13th retried.
