@@ -44,8 +44,9 @@ STYLE = Style(
     value_font_size=11,
     title_font_size=14,
 )
-# pygal's per-point descriptions (for its script's tooltips) and comments: bytes for nothing here.
-_DESC = re.compile(r"<desc[^>]*>.*?</desc>|<!--.*?-->", re.S)
+# pygal's config script, per-point descriptions (for its script's tooltips) and comments:
+# bytes for nothing here (and the CSP would refuse the script).
+_DESC = re.compile(r"<script[^>]*>.*?</script>|<desc[^>]*>.*?</desc>|<!--.*?-->", re.S)
 _STYLE_TAG = re.compile(r"<style type=\"text/css\">")
 
 
