@@ -90,7 +90,9 @@ def _per_category(table: stats.Table) -> Any:
 
 def _per_district(table: stats.Table) -> Any:
     rows = sorted(table.rows, key=lambda r: -r[-1])[:15]
-    chart = pygal.HorizontalBar(**_options(show_legend=False, height=max(200, 24 * len(rows) + 60)))
+    chart = pygal.HorizontalBar(
+        **_options(show_legend=False, print_values=True, height=max(200, 24 * len(rows) + 60))
+    )
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Referrals", [r[-1] for r in reversed(rows)])
     return chart
@@ -131,7 +133,7 @@ def _escalations(table: stats.Table) -> Any:
 
 
 def _sms(table: stats.Table) -> Any:
-    chart = pygal.Bar(**_options(show_legend=False))
+    chart = pygal.Bar(**_options(show_legend=False, print_values=True))
     rows = [r for r in table.rows if r[0] != "written"]
     chart.x_labels = [r[0] for r in rows]
     chart.add("SMS", [r[1] for r in rows])
