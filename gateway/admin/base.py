@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -23,6 +24,8 @@ NAVIGATION = (
     ("Users", "admin.users"),
     ("Dashboards", "admin.dashboards"),
 )
+# Sections only some roles open (the others do not see them in the navigation).
+SECTION_ROLES = {"admin.users": ("admin",), "admin.registry": ("admin", "officer")}
 # Methods that change something: each needs the form's CSRF token.
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Sent with every admin page: no framing, scripts and styles from this site only.
@@ -90,7 +93,14 @@ def csrf_field() -> Markup:
 @bp.app_context_processor
 def navigation() -> dict[str, object]:
     views = current_app.view_functions
-    return {"navigation": [(label, endpoint) for label, endpoint in NAVIGATION if endpoint in views]}
+    role = getattr(current_user, "role", None)
+    return {
+        "navigation": [
+            (label, endpoint)
+            for label, endpoint in NAVIGATION
+            if endpoint in views and role in SECTION_ROLES.get(endpoint, (role,))
+        ]
+    }
 
 
 @bp.errorhandler(CSRFError)

@@ -38,11 +38,11 @@ STYLE = Style(
     foreground_subtle="#d5dae2",
     colors=PALETTE,
     font_family="system-ui, sans-serif",
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=12,
-    value_font_size=11,
-    title_font_size=14,
+    label_font_size=15,
+    major_label_font_size=15,
+    legend_font_size=16,
+    value_font_size=15,
+    title_font_size=16,
 )
 # pygal's config script, per-point descriptions (for its script's tooltips) and comments:
 # bytes for nothing here (and the CSP would refuse the script).
@@ -50,16 +50,23 @@ _DESC = re.compile(r"<script[^>]*>.*?</script>|<desc[^>]*>.*?</desc>|<!--.*?-->"
 _STYLE_TAG = re.compile(r"<style type=\"text/css\">")
 
 
+# Weeks along the bottom: every other one named, so that the names do not overlap.
+WEEK_AXIS = {"x_label_rotation": 40, "x_labels_major_every": 2, "show_minor_x_labels": False}
+
+
 def _options(**extra: Any) -> dict[str, Any]:
     return {
         "style": STYLE,
         "js": [],
         "disable_xml_declaration": True,
-        "width": 640,
-        "height": 320,
+        # Drawn small and scaled: its words stay readable on a phone (360 px) and a laptop.
+        "width": 420,
+        "height": 300,
         "legend_at_bottom": True,
-        "legend_at_bottom_columns": 3,
-        "truncate_legend": 24,
+        "legend_at_bottom_columns": 2,
+        "legend_box_size": 14,
+        "truncate_legend": 22,
+        "truncate_label": 12,
         "print_zeroes": False,
         "margin": 8,
         "spacing": 8,
@@ -81,7 +88,7 @@ def _column(table: stats.Table, name: str) -> list[Any]:
 
 
 def _per_category(table: stats.Table) -> Any:
-    chart = pygal.StackedBar(**_options(x_label_rotation=30, show_minor_x_labels=True))
+    chart = pygal.StackedBar(**_options(**WEEK_AXIS))
     chart.x_labels = [row[0][5:] for row in table.rows]
     for name in table.columns[1:-1]:
         chart.add(name, _column(table, name))
@@ -91,7 +98,7 @@ def _per_category(table: stats.Table) -> Any:
 def _per_district(table: stats.Table) -> Any:
     rows = sorted(table.rows, key=lambda r: -r[-1])[:15]
     chart = pygal.HorizontalBar(
-        **_options(show_legend=False, print_values=True, height=max(200, 24 * len(rows) + 60))
+        **_options(show_legend=False, print_values=True, height=max(220, 30 * len(rows) + 70))
     )
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Referrals", [r[-1] for r in reversed(rows)])
@@ -99,7 +106,7 @@ def _per_district(table: stats.Table) -> Any:
 
 
 def _urgent(table: stats.Table) -> Any:
-    chart = pygal.Line(**_options(show_legend=False, range=(0, 100), x_label_rotation=30, fill=True))
+    chart = pygal.Line(**_options(show_legend=False, range=(0, 100), fill=True, **WEEK_AXIS))
     chart.x_labels = [row[0][5:] for row in table.rows]
     chart.add("Urgent %", _column(table, "Urgent %"))
     return chart
@@ -115,7 +122,7 @@ def _response(table: stats.Table) -> Any:
 
 def _open(table: stats.Table) -> Any:
     rows = table.rows[:15]
-    chart = pygal.HorizontalStackedBar(**_options(height=max(200, 24 * len(rows) + 80)))
+    chart = pygal.HorizontalStackedBar(**_options(height=max(220, 30 * len(rows) + 110)))
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Overdue", [r[3] for r in reversed(rows)])
     chart.add("Waiting, in time", [r[2] - r[3] for r in reversed(rows)])
@@ -125,7 +132,7 @@ def _open(table: stats.Table) -> Any:
 
 def _escalations(table: stats.Table) -> Any:
     rows = [r for r in table.rows if r[2] or r[4]][:15]
-    chart = pygal.HorizontalBar(**_options(height=max(200, 24 * len(rows) + 80)))
+    chart = pygal.HorizontalBar(**_options(height=max(220, 30 * len(rows) + 110)))
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Escalated", [r[2] for r in reversed(rows)])
     chart.add("Flagged", [r[4] for r in reversed(rows)])
@@ -151,7 +158,7 @@ def _visits(table: stats.Table) -> Any:
 
 def _unvisited(table: stats.Table) -> Any:
     rows = sorted(table.rows, key=lambda r: -r[3])[:15]
-    chart = pygal.HorizontalBar(**_options(show_legend=False, range=(0, 100), height=max(200, 24 * len(rows) + 60)))
+    chart = pygal.HorizontalBar(**_options(show_legend=False, range=(0, 100), height=max(220, 30 * len(rows) + 70)))
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Not visited %", [r[3] for r in reversed(rows)])
     return chart
