@@ -136,6 +136,8 @@ def prepare(url: str, workdir: Path) -> Runtime:
         secret_key="web-bench",
         encryption_key=Fernet.generate_key().decode(),
         sms_backend="console",
+        # The pages are timed through the test client, over plain HTTP.
+        admin_cookie_secure=False,
     )
     rt = Runtime(settings)
     with rt.db.reading() as session:
@@ -223,7 +225,6 @@ def _page_client(rt: Runtime, app: Any) -> Callable[[str], object] | None:
     from gateway.accounts.users import create_user
     from gateway.models import User
 
-    app.config["SESSION_COOKIE_SECURE"] = False
     with rt.db.reading() as session:
         exists = session.scalar(select(User.id).where(User.email == "bench@example.org"))
     if exists is None:

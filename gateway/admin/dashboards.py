@@ -97,9 +97,7 @@ def _per_category(table: stats.Table) -> Any:
 
 def _per_district(table: stats.Table) -> Any:
     rows = sorted(table.rows, key=lambda r: -r[-1])[:15]
-    chart = pygal.HorizontalBar(
-        **_options(show_legend=False, print_values=True, height=max(220, 30 * len(rows) + 70))
-    )
+    chart = pygal.HorizontalBar(**_options(show_legend=False, print_values=True, height=max(220, 30 * len(rows) + 70)))
     chart.x_labels = [r[0] for r in reversed(rows)]
     chart.add("Referrals", [r[-1] for r in reversed(rows)])
     return chart

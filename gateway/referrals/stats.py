@@ -9,6 +9,7 @@ shows beside it, and an export writes as it is. Days, weeks and months are Rwand
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median, quantiles
@@ -40,6 +41,8 @@ SMS_LINES = (
     ("cancelled", "not sent: the case was answered first"),
     ("retried", "needed more than one attempt"),
 )
+# Statuses of an open case (an IN list: the status index finds them among a million closed).
+OPEN = (ReferralStatus.NEW, ReferralStatus.ROUTED, ReferralStatus.ACKNOWLEDGED)
 # SMS still on their way out.
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.RETRYING)
 _WEEK_SECONDS = 7 * 86400
@@ -191,19 +194,36 @@ def _district_name(places: PlaceIndex, district_id: int) -> str:
     return place.name if place else f"#{district_id}"
 
 
-def referrals_per_week(session: Session, places: PlaceIndex, period: Period) -> tuple[Table, Table, Table]:
-    """Referrals per week by category, per district, and the urgent share per week."""
+def period_rows(session: Session, period: Period) -> Sequence[Any]:
+    """The period's referrals counted in one pass: (week, category, district, urgent, count,
+    escalated, reached the national desk, flagged)."""
     week = _week_index(session, Referral.created_at, period.start)
-    rows = session.execute(
-        select(week, Referral.category, Referral.district_id, Referral.urgent, func.count())
+    return session.execute(
+        select(
+            week,
+            Referral.category,
+            Referral.district_id,
+            Referral.urgent,
+            func.count(),
+            func.sum(case((Referral.escalation_step > 0, 1), else_=0)),
+            func.sum(case((Referral.escalation_step >= 3, 1), else_=0)),
+            func.sum(case((Referral.flagged.is_(True), 1), else_=0)),
+        )
         .where(*_in_period(period))
         .group_by(week, Referral.category, Referral.district_id, Referral.urgent)
     ).all()
+
+
+def referrals_per_week(
+    session: Session, places: PlaceIndex, period: Period, rows: Sequence[Any] | None = None
+) -> tuple[Table, Table, Table]:
+    """Referrals per week by category, per district, and the urgent share per week."""
+    rows = period_rows(session, period) if rows is None else rows
     weeks = _weeks(period)
     by_category: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_district: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     urgent: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for index, category, district_id, is_urgent, count in rows:
+    for index, category, district_id, is_urgent, count, *_ in rows:
         index = int(index)
         by_category[index][category] += count
         by_district[_district_name(places, district_id)][index] += count
@@ -238,6 +258,10 @@ def referrals_per_week(session: Session, places: PlaceIndex, period: Period) -> 
     return per_category, per_district, share
 
 
+# What the response-times table measures: from the referral's creation to these.
+RESPONSES = (("acknowledge", Referral.acknowledged_at), ("close", Referral.closed_at))
+
+
 def response_times(session: Session, period: Period, targets: Targets) -> Table:
     """Time to acknowledge and to close, median and 90th percentile, urgent and not, against the targets."""
     table = Table(
@@ -246,28 +270,38 @@ def response_times(session: Session, period: Period, targets: Targets) -> Table:
         ["Measure", "Cases", "Median", "90th percentile", "Target", "Within target %"],
         note="Target: the escalation delay (ESCALATION_URGENT_SECONDS / ESCALATION_NORMAL_SECONDS).",
     )
-    for label, end in (("acknowledge", Referral.acknowledged_at), ("close", Referral.closed_at)):
-        seconds = _seconds_between(session, end, Referral.created_at)
-        for is_urgent, target in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
-            where = [*_in_period(period), end.is_not(None), Referral.urgent.is_(is_urgent)]
-            within = func.sum(case((seconds <= target, 1), else_=0))
-            if _dialect(session) == "postgresql":
-                count, within_count, p50, p90 = session.execute(
-                    select(
-                        func.count(),
-                        within,
-                        func.percentile_cont(0.5).within_group(seconds),
-                        func.percentile_cont(0.9).within_group(seconds),
-                    ).where(*where)
-                ).one()
-            else:
+    # (measure, urgent) -> (cases, within the target, median, 90th percentile), in seconds.
+    found: dict[tuple[str, bool], tuple[Any, ...]] = {}
+    if _dialect(session) == "postgresql":
+        # One pass: percentile_cont leaves out the NULLs of cases not yet acknowledged or closed.
+        target = case((Referral.urgent.is_(True), targets.urgent_seconds), else_=targets.normal_seconds)
+        columns: list[Any] = []
+        for _, end in RESPONSES:
+            seconds = _seconds_between(session, end, Referral.created_at)
+            columns += [
+                func.count(end),
+                func.sum(case((seconds <= target, 1), else_=0)),
+                func.percentile_cont(0.5).within_group(seconds),
+                func.percentile_cont(0.9).within_group(seconds),
+            ]
+        query = select(Referral.urgent, *columns).where(*_in_period(period)).group_by(Referral.urgent)
+        for is_urgent, *values in session.execute(query):
+            for i, (label, _) in enumerate(RESPONSES):
+                found[(label, bool(is_urgent))] = tuple(values[4 * i : 4 * i + 4])
+    else:
+        for label, end in RESPONSES:
+            seconds = _seconds_between(session, end, Referral.created_at)
+            for is_urgent, limit in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
+                where = [*_in_period(period), end.is_not(None), Referral.urgent.is_(is_urgent)]
                 values = sorted(float(v) for v in session.scalars(select(seconds).where(*where)))
-                count, within_count = len(values), sum(1 for v in values if v <= target)
-                p50 = median(values) if values else None
-                p90 = _p90(values)
+                within = sum(1 for v in values if v <= limit)
+                found[(label, is_urgent)] = (len(values), within, median(values) if values else None, _p90(values))
+    for label, _ in RESPONSES:
+        for is_urgent, limit in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
+            count, within, p50, p90 = found.get((label, is_urgent), (0, 0, None, None))
             name = f"to {label} ({'urgent' if is_urgent else 'not urgent'})"
             table.rows.append(
-                [name, count, _minutes(p50), _minutes(p90), _minutes(target), _percent(within_count or 0, count)]
+                [name, count, _minutes(p50), _minutes(p90), _minutes(limit), _percent(within or 0, count)]
             )
     return table
 
@@ -287,7 +321,7 @@ def open_cases(session: Session, places: PlaceIndex, district_id: int | None, no
             func.sum(case((and_(waiting, overdue), 1), else_=0)),
             func.sum(case((Referral.urgent.is_(True), 1), else_=0)),
         )
-        .where(Referral.status != ReferralStatus.CLOSED)
+        .where(Referral.status.in_(OPEN))
         .group_by(Referral.district_id)
     )
     if district_id is not None:
@@ -304,27 +338,21 @@ def open_cases(session: Session, places: PlaceIndex, district_id: int | None, no
     return table
 
 
-def escalations(session: Session, places: PlaceIndex, period: Period) -> Table:
+def escalations(session: Session, places: PlaceIndex, period: Period, rows: Sequence[Any] | None = None) -> Table:
     """Referrals of the period that climbed the chain, reached the national desk, or were flagged."""
-    rows = session.execute(
-        select(
-            Referral.district_id,
-            func.count(),
-            func.sum(case((Referral.escalation_step > 0, 1), else_=0)),
-            func.sum(case((Referral.escalation_step >= 3, 1), else_=0)),
-            func.sum(case((Referral.flagged.is_(True), 1), else_=0)),
-        )
-        .where(*_in_period(period))
-        .group_by(Referral.district_id)
-    ).all()
+    rows = period_rows(session, period) if rows is None else rows
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for _, _, district_id, _, count, escalated, desk, flagged in rows:
+        for i, value in enumerate((count, escalated, desk, flagged)):
+            totals[district_id][i] += value or 0
     table = Table(
         "escalations",
         "Escalations and flagged districts",
         ["District", "Referrals", "Escalated", "Reached the national desk", "Flagged (nobody registered)"],
         note="Flagged: the district had nobody registered, so the national desk got the alert.",
     )
-    for district, total, escalated, desk, flagged in rows:
-        table.rows.append([_district_name(places, district), total, escalated or 0, desk or 0, flagged or 0])
+    for district_id, values in totals.items():
+        table.rows.append([_district_name(places, district_id), *values])
     table.rows.sort(key=lambda r: (-r[4], -r[2], r[0]))
     return table
 
@@ -402,36 +430,18 @@ def visits(session: Session, places: PlaceIndex, period: Period, now: datetime) 
         f"Villages with no home visit in the last {UNVISITED_DAYS} days",
         ["District", "Villages", "Not visited", "Not visited %"],
     )
-    for district_id, count in _villages_per_district(places, period.district_id).items():
+    for district_id, count in places.villages_per_district(period.district_id).items():
         missing = count - visited[district_id]
         unvisited.rows.append([_district_name(places, district_id), count, missing, _percent(missing, count)])
     unvisited.rows.sort(key=lambda r: r[0])
     return per_month, unvisited
 
 
-def _villages_per_district(places: PlaceIndex, district_id: int | None) -> dict[int, int]:
-    """How many villages each district (or the one given) holds: from the places in memory."""
-    if district_id is not None:
-        districts = [district_id]
-    else:
-        districts = []
-        for top, _ in places.children(None):
-            place = places.get(top)
-            if place is not None and place.level == "district":
-                districts.append(top)
-            else:  # a province
-                districts += [d for d, _ in places.children(top)]
-    counts = {}
-    for district in districts:
-        cells = [c for sector, _ in places.children(district) for c, _ in places.children(sector)]
-        counts[district] = sum(len(places.children(cell)) for cell in cells)
-    return counts
-
-
 def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime) -> Dashboard:
     """Every table of the dashboards for a period (and its district, if any)."""
     check(period)
-    per_category, per_district, urgent = referrals_per_week(session, places, period)
+    rows = period_rows(session, period)
+    per_category, per_district, urgent = referrals_per_week(session, places, period, rows)
     per_month, unvisited = visits(session, places, period, now)
     tables = [
         per_category,
@@ -439,7 +449,7 @@ def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Tar
         urgent,
         response_times(session, period, targets),
         open_cases(session, places, period.district_id, now, targets),
-        escalations(session, places, period),
+        escalations(session, places, period, rows),
         sms(session, period),
         per_month,
         unvisited,

@@ -13,15 +13,24 @@ branch_labels = None
 depends_on = None
 
 
+# Columns of a referral the dashboards count.
+COUNTED = ["district_id", "category", "urgent", "status", "escalation_step", "flagged", "acknowledged_at", "closed_at"]
+
+
 def upgrade() -> None:
     with op.batch_alter_table("referrals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("note_enc", sa.LargeBinary(), nullable=True))
-    # Figures of a period (and of one district's period), and the newest cases first.
-    op.create_index("ix_referrals_created_at", "referrals", ["created_at"])
-    op.create_index("ix_referrals_district_created", "referrals", ["district_id", "created_at"])
-    op.create_index("ix_messages_created_at", "messages", ["created_at"])
+    # Figures of a period (and of one district's period), and the newest cases first; on
+    # PostgreSQL the indexes carry what the figures count (index-only scans).
+    op.create_index("ix_referrals_created_at", "referrals", ["created_at"], postgresql_include=COUNTED)
+    op.create_index(
+        "ix_referrals_district_created", "referrals", ["district_id", "created_at"], postgresql_include=COUNTED[1:]
+    )
+    op.create_index(
+        "ix_messages_created_at", "messages", ["created_at"], postgresql_include=["status", "attempts", "referral_id"]
+    )
 
 
 def downgrade() -> None:
