@@ -117,6 +117,8 @@ class Report(Timestamped, Base):
     volunteer: Mapped[Volunteer | None] = relationship()
 
 
+# The open cases, as the partial index of them says it (the dashboards ask with the same words).
+OPEN_CASES = "status IN ('new', 'routed', 'acknowledged')"
 # Columns of a referral the dashboards count (carried by its time indexes on PostgreSQL).
 DASHBOARD_COLUMNS = [
     "district_id",

@@ -17,6 +17,10 @@ depends_on = None
 COUNTED = ["district_id", "category", "urgent", "status", "escalation_step", "flagged", "acknowledged_at", "closed_at"]
 
 
+# The open cases (a partial index of them on PostgreSQL).
+OPEN_CASES = "status IN ('new', 'routed', 'acknowledged')"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("referrals", schema=None) as batch_op:
         batch_op.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
@@ -29,12 +33,20 @@ def upgrade() -> None:
         "ix_referrals_district_created", "referrals", ["district_id", "created_at"], postgresql_include=COUNTED[1:]
     )
     op.create_index(
+        "ix_referrals_open",
+        "referrals",
+        ["district_id"],
+        postgresql_include=["urgent", "created_at", "status"],
+        postgresql_where=sa.text(OPEN_CASES),
+    )
+    op.create_index(
         "ix_messages_created_at", "messages", ["created_at"], postgresql_include=["status", "attempts", "referral_id"]
     )
 
 
 def downgrade() -> None:
     op.drop_index("ix_messages_created_at", table_name="messages")
+    op.drop_index("ix_referrals_open", table_name="referrals")
     op.drop_index("ix_referrals_district_created", table_name="referrals")
     op.drop_index("ix_referrals_created_at", table_name="referrals")
     with op.batch_alter_table("events", schema=None) as batch_op:
