@@ -120,3 +120,18 @@ def test_viewers_do_not_open_the_registry_and_only_admins_manage_users(app: Flas
     refused = post(admin, "/admin/users", form | {"password": "short"}, "/admin/users")
     assert refused.status_code == 302  # type: ignore[attr-defined]
     assert "at least 10 characters" in admin.get("/admin/users").get_data(as_text=True)
+
+
+def test_an_officer_switches_duty_in_their_district_only_and_edits_nothing_else(app: Flask, rt: Runtime) -> None:
+    register_officers(rt)
+    officer = logged_in(app, rt, "olive@example.org", "officer", "Nyarugenge")
+    page = officer.get("/admin/registry").get_data(as_text=True)
+    assert "On Duty Social Worker" in page and "Gasabo Officer" not in page and "Add an officer" not in page
+    mine = f"/admin/registry/officers/{_officer_id(rt, '+250788000111')}/duty"
+    theirs = f"/admin/registry/officers/{_officer_id(rt, '+250788000555')}/duty"
+    assert post(officer, mine, page="/admin/registry").status_code == 302  # type: ignore[attr-defined]
+    assert post(officer, theirs, page="/admin/registry").status_code == 404  # type: ignore[attr-defined]
+    assert officer.get("/admin/registry/officers/new").status_code == 403
+    with rt.db.reading() as session:
+        duty = dict(session.execute(select(Officer.phone, Officer.on_duty)).all())
+    assert (duty["+250788000111"], duty["+250788000555"]) == (False, True)
