@@ -142,6 +142,8 @@ def escalate(now: datetime | None = None) -> int:
             message_ids = lifecycle.escalate(rt, session, referral, now)
             moved += 1
         send_now(rt, message_ids)
+    if moved:
+        log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
 
 
@@ -161,6 +163,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=job_id(ROUTE_VISIT_JOB, visit_id))
     outbox.dispatch(rt, messages)
+    if reports or visits or messages:
+        counts = len(reports), len(visits), len(messages)
+        log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
     return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
 
 
