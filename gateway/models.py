@@ -105,7 +105,8 @@ class Report(Timestamped, Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     age_band: Mapped[str] = mapped_column(String(10))
     sex: Mapped[str] = mapped_column(String(10))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # None: a community SMS that names no district (the national desk triages it).
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     callback_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     wants_sms: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -113,7 +114,7 @@ class Report(Timestamped, Base):
     tree_version: Mapped[str] = mapped_column(String(40))
     # Set once the routing job has made the referral; null ones are swept up again.
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    location: Mapped[Location] = relationship()
+    location: Mapped[Location | None] = relationship()
     volunteer: Mapped[Volunteer | None] = relationship()
 
 
@@ -152,8 +153,9 @@ class Referral(Timestamped, Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     age_band: Mapped[str] = mapped_column(String(10))
     sex: Mapped[str] = mapped_column(String(10))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    district_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    # Both None for a community SMS that names no place: the national desk triages it.
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
     # A ReporterKind.
     reporter_kind: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(10), default=Channel.USSD)
@@ -167,12 +169,18 @@ class Referral(Timestamped, Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # How it ended (a CloseOutcome), while closed.
-    outcome: Mapped[str | None] = mapped_column(String(20))
     close_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    location: Mapped[Location] = relationship(foreign_keys=[location_id])
-    district: Mapped[Location] = relationship(foreign_keys=[district_id])
+    # A CloseOutcome, once closed.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    # An earlier referral this one is possibly (or, once an officer confirmed it, surely) about.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    duplicate_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Reminders sent about it while it stays open: 1 its officer, 2 also the district supervisor.
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[Location | None] = relationship(foreign_keys=[location_id])
+    district: Mapped[Location | None] = relationship(foreign_keys=[district_id])
     report: Mapped[Report | None] = relationship()
+    duplicate_of: Mapped[Referral | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="referral")
 
 

@@ -17,16 +17,18 @@ from sqlalchemy.orm import Session
 from gateway import keys, runtime
 from gateway.clock import utcnow
 from gateway.models import Message, Referral, Report, Visit
-from gateway.referrals import lifecycle, routing
+from gateway.referrals import digest, lifecycle, routing
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
-from gateway.vocabulary import WAITING, MessageKind, MessageStatus
+from gateway.vocabulary import WAITING, MessageKind, MessageStatus, ReferralStatus
 
 log = logging.getLogger(__name__)
 
 # What a routing job opens a referral from.
 Routed = TypeVar("Routed", Report, Visit)
+# Reminders a case may have: its officer, then the district supervisor.
+REMINDER_STEPS = 2
 # Seconds a report may wait for its routing job before the sweeper queues it again.
 SWEEP_AFTER = 60
 
@@ -145,6 +147,42 @@ def escalate(now: datetime | None = None) -> int:
     if moved:
         log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
+
+
+def remind(now: datetime | None = None) -> int:
+    """Remind the officers (then the supervisors) of cases still open days after they were taken;
+    how many cases had a reminder."""
+    rt = runtime.current()
+    now = now or utcnow()
+    held_since = now - timedelta(days=rt.settings.reminder_days)
+    with rt.db.reading() as session:
+        due = session.scalars(
+            select(Referral.id).where(
+                Referral.status == ReferralStatus.ACKNOWLEDGED,
+                Referral.acknowledged_at <= held_since,
+                Referral.reminder_step < REMINDER_STEPS,
+            )
+        ).all()
+    reminded = 0
+    for referral_id in due:
+        with rt.db.transaction() as session:
+            referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+            if referral is None:
+                continue
+            step = referral.reminder_step
+            message_ids = lifecycle.remind(rt, session, referral, now)
+            reminded += referral.reminder_step > step
+        send_now(rt, message_ids)
+    return reminded
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Today's digest to the district supervisors who have not had it (from DIGEST_HOUR on); how many went."""
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        message_ids = digest.send_due(rt, session, now or utcnow())
+    send_now(rt, message_ids)
+    return len(message_ids)
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:

@@ -9,7 +9,7 @@ from gateway.runtime import Runtime, job_id
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
-PERIODIC_JOBS = (jobs.sweep, jobs.escalate)
+PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests)
 
 
 def routine_lines() -> re.Pattern[str]:

@@ -40,6 +40,8 @@ EXPORT_CASES = "export_cases"
 REGISTRY_CHANGED = "registry_changed"
 # Admin web, users: created, role changed, (de)activated, tokens revoked.
 USER_CHANGED = "user_changed"
+# A person confirmed or undid a referral's "possibly the same as" link.
+DECIDE_DUPLICATE = "decide_duplicate"
 # Longest detail kept (the column's size).
 DETAIL_MAX = 300
 

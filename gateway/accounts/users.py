@@ -50,7 +50,7 @@ class Reader:
     def scoped(self) -> bool:
         return self.role == UserRole.OFFICER
 
-    def may_read(self, district_id: int) -> bool:
+    def may_read(self, district_id: int | None) -> bool:
         return not self.scoped or district_id == self.district_id
 
 

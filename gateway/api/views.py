@@ -18,7 +18,7 @@ from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
 from gateway.clock import LOCAL_TIME, utcnow
 from gateway.models import Referral
-from gateway.referrals import cases, stats
+from gateway.referrals import cases, lifecycle, stats
 from gateway.registry.imports import find_district
 from gateway.vocabulary import ReferralStatus, UserRole
 from menus.reference import is_valid
@@ -173,6 +173,36 @@ def get_referral(reference: str):  # type: ignore[no-untyped-def]
         else:
             audit.record(session, reader.email, audit.READ_REFERRAL, referral.id)
     return jsonify(body)
+
+
+# Actions on a referral's "possibly the same as" link.
+DUPLICATE_ACTIONS = ("confirm", "undo")
+
+
+@bp.post("/referrals/<reference>/duplicate")
+def decide_duplicate(reference: str):  # type: ignore[no-untyped-def]
+    """Confirm ({"action": "confirm"}) or undo ({"action": "undo"}) the link of a referral to the
+    earlier case it is possibly about; admins and the district's officers only."""
+    reader = _reader()
+    body = request.get_json(silent=True)
+    action = body.get("action") if isinstance(body, dict) else None
+    if action not in DUPLICATE_ACTIONS:
+        abort(400, description='send JSON {"action": "confirm"} or {"action": "undo"}')
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        referral = _referral_or_404(session, reference)
+        if not cases.may_see_private(reader, referral):
+            abort(403, description="only admins and the district's officers decide whether two cases are one")
+        try:
+            if action == "confirm":
+                lifecycle.confirm_duplicate(session, referral, reader.email, utcnow())
+            else:
+                lifecycle.unlink_duplicate(session, referral, reader.email, utcnow())
+        except lifecycle.LifecycleError:
+            abort(409, description=f"referral {referral.reference} is not linked to another case")
+        audit.record(session, reader.email, audit.DECIDE_DUPLICATE, referral.id, action)
+        item = cases.summary(rt.places, referral)
+    return jsonify(item)
 
 
 @bp.get("/messages")

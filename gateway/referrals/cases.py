@@ -157,8 +157,14 @@ def summary(places: PlaceIndex, referral: Referral) -> dict[str, Any]:
         "created_at": iso(referral.created_at),
         "acknowledged_at": iso(referral.acknowledged_at),
         "closed_at": iso(referral.closed_at),
-        "outcome": referral.outcome,
         "escalation_step": referral.escalation_step,
+        "outcome": referral.outcome,
+        # An earlier case this one is possibly (confirmed: surely) about; officers confirm or undo it.
+        "possibly_same_as": (
+            {"reference": referral.duplicate_of.reference, "confirmed": referral.duplicate_confirmed}
+            if referral.duplicate_of is not None
+            else None
+        ),
     }
 
 

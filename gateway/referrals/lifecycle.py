@@ -10,6 +10,8 @@
     transfer                             placed in the wrong district: routed there from the start
     add_note                             a note on the timeline, kept encrypted
     reassign                             sent to another officer, who gets its alert
+    link_duplicate / unlink_duplicate    possibly (or surely) the same child as an earlier case
+    remind                               still open after days: its officer, then the supervisor
 
 Each records its line on the case's timeline through `timeline.record`, and returns the
 ids of the messages it wrote (the caller dispatches them once the transaction is
@@ -22,7 +24,7 @@ caller's transaction and never commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -46,6 +48,7 @@ from gateway.vocabulary import (
     OfficerRole,
     ReferralStatus,
     ReporterKind,
+    ReportKind,
     Sex,
 )
 
@@ -66,6 +69,10 @@ __all__ = [
     "reopen",
     "route",
     "transfer",
+    "link_duplicate",
+    "unlink_duplicate",
+    "possible_duplicate",
+    "remind",
 ]
 
 
@@ -83,6 +90,7 @@ class Refusal(StrEnum):
     NOT_ALLOWED = "not_your_case"  # the officer may not act on this case
     NOT_CLOSED = "not_closed"  # reopening a case that is open
     SAME_DISTRICT = "same_district"  # transferring a case to the district it is in
+    NOT_LINKED = "not_linked"  # confirming or undoing a duplicate link that is not there
 
 
 class LifecycleError(Exception):
@@ -105,7 +113,13 @@ def open_from_report(rt: Runtime, session: Session, report: Report) -> Referral:
     copied = {name: getattr(report, name) for name in FROM_REPORT}
     kind = ReporterKind.VOLUNTEER if report.volunteer_id else ReporterKind.COMMUNITY
     referral = Referral(report_id=report.id, reporter_kind=kind, **copied)
-    return _opened(rt, session, referral, f"from a {report.channel} report")
+    why = "a community SMS to triage" if report.kind == ReportKind.TRIAGE else f"from a {report.channel} report"
+    _opened(rt, session, referral, why)
+    if report.kind == ReportKind.CONCERN:
+        earlier = possible_duplicate(rt, session, referral, report.created_at)
+        if earlier is not None:
+            link_duplicate(session, referral, earlier, timeline.SYSTEM, report.created_at)
+    return referral
 
 
 def open_from_visit(rt: Runtime, session: Session, visit: Visit) -> Referral | None:
@@ -275,20 +289,21 @@ def acknowledge(
             return []
         raise LifecycleError(Refusal.ALREADY_ACKNOWLEDGED, referral)
     _take(referral, officer, now)
-    actor = _actor(officer, actor)
+    actor = _named(officer, actor)
     timeline.record(session, referral.id, EventKind.ACKNOWLEDGED, actor, f"by {via}", now)
     return _tell_the_others(session, referral, officer)
 
 
 def _take(referral: Referral, officer: Officer | None, now: datetime) -> None:
     referral.status = ReferralStatus.ACKNOWLEDGED
+    referral.reminder_step = 0
     referral.acknowledged_at = now
     referral.acknowledged_by_id = officer.id if officer is not None else None
     referral.escalate_at = None
 
 
-def _actor(officer: Officer | None, actor: str) -> str:
-    """Who a timeline line names: the given actor, else the officer."""
+def _named(officer: Officer | None, actor: str) -> str:
+    """Who a timeline line names: the given actor (a person in the admin web), else the officer."""
     if actor or officer is None:
         return actor or timeline.SYSTEM
     return timeline.officer_actor(officer)
@@ -342,11 +357,11 @@ def close(
         referral.acknowledged_by_id = officer.id if officer is not None else None
     referral.status = ReferralStatus.CLOSED
     referral.closed_at = now
-    referral.outcome = outcome
     referral.close_note_enc = rt.crypto.encrypt(note) if note else None
+    referral.outcome = outcome
     referral.escalate_at = None
     detail = f"by {via}" + (f", outcome {outcome}" if outcome else "") + (", with a note" if note else "")
-    timeline.record(session, referral.id, EventKind.CLOSED, _actor(officer, actor), detail, now)
+    timeline.record(session, referral.id, EventKind.CLOSED, _named(officer, actor), detail, now)
 
 
 def reopen(
@@ -359,7 +374,8 @@ def reopen(
     _take(referral, officer, now)
     referral.closed_at = None
     referral.outcome = None
-    actor = _actor(officer, actor)
+    referral.reminder_step = 0
+    actor = _named(officer, actor)
     timeline.record(session, referral.id, EventKind.REOPENED, actor, f"by {via}; acknowledged by {actor}", now)
 
 
@@ -381,7 +397,7 @@ def transfer(
         raise LifecycleError(Refusal.ALREADY_CLOSED, referral)
     if referral.district_id == district_id:
         raise LifecycleError(Refusal.SAME_DISTRICT, referral)
-    before = rt.places.path_label(referral.location_id)
+    before = routing.place_label(rt, referral) or "no place"
     # Alerts still waiting to go to the old district's officers are not needed any more.
     session.execute(
         update(Message)
@@ -401,7 +417,7 @@ def transfer(
     referral.acknowledged_at = None
     referral.acknowledged_by_id = None
     referral.flagged = False
-    actor = _actor(officer, actor)
+    actor = _named(officer, actor)
     why = f"by {via}: placed in {before}, moved to district {rt.places.label(district_id)}; routing starts there"
     timeline.record(session, referral.id, EventKind.TRANSFERRED, actor, why, now)
     return _route_fresh(rt, session, referral, now, routing.assigned(session, referral))
@@ -435,3 +451,119 @@ def reassign(rt: Runtime, session: Session, referral: Referral, to: Officer, now
         referral.status = ReferralStatus.ROUTED
     timeline.record(session, referral.id, EventKind.REASSIGNED, actor, f"to {timeline.officer_actor(to)}", now)
     return [message.id]
+
+
+# --- possible duplicates -------------------------------------------------------------------
+
+
+def possible_duplicate(rt: Runtime, session: Session, referral: Referral, at: datetime) -> Referral | None:
+    """The latest earlier case from a report about the same village, category, age band and sex,
+    opened within DUPLICATE_WINDOW seconds before at (two IZU of one village often report one child)."""
+    if referral.location_id is None:
+        return None
+    since = at - timedelta(seconds=rt.settings.duplicate_window)
+    return session.scalar(
+        select(Referral)
+        .join(Report, Report.id == Referral.report_id)
+        .where(
+            Referral.id != referral.id,
+            Referral.location_id == referral.location_id,
+            Referral.category == referral.category,
+            Referral.age_band == referral.age_band,
+            Referral.sex == referral.sex,
+            Report.kind == ReportKind.CONCERN,
+            Report.created_at >= since,
+            Report.created_at <= at,
+        )
+        .order_by(Referral.id.desc())
+        .limit(1)
+    )
+
+
+def link_duplicate(
+    session: Session,
+    referral: Referral,
+    earlier: Referral,
+    by: Officer | str,
+    now: datetime,
+    confirmed: bool = False,
+) -> None:
+    """Mark referral as possibly (confirmed: surely) about the same child as earlier, on both timelines."""
+    if isinstance(by, Officer):
+        _authorize(session, by, referral)
+    referral.duplicate_of_id = earlier.id
+    referral.duplicate_confirmed = confirmed
+    actor = _actor(by)
+    kind = EventKind.CONFIRMED if confirmed else EventKind.LINKED
+    said = "the same as" if confirmed else "possibly the same as"
+    timeline.record(session, referral.id, kind, actor, f"{said} {earlier.reference}", now)
+    timeline.record(session, earlier.id, kind, actor, f"{referral.reference} is {said} this case", now)
+
+
+def unlink_duplicate(session: Session, referral: Referral, by: Officer | str, now: datetime) -> Referral:
+    """An officer (or an admin) says referral is not about the same child as the case it was linked to;
+    that case."""
+    if isinstance(by, Officer):
+        _authorize(session, by, referral)
+    earlier = session.get(Referral, referral.duplicate_of_id) if referral.duplicate_of_id else None
+    if earlier is None:
+        raise LifecycleError(Refusal.NOT_LINKED, referral)
+    referral.duplicate_of_id = None
+    referral.duplicate_confirmed = False
+    actor = _actor(by)
+    timeline.record(session, referral.id, EventKind.UNLINKED, actor, f"not the same as {earlier.reference}", now)
+    timeline.record(session, earlier.id, EventKind.UNLINKED, actor, f"{referral.reference} is not this case", now)
+    return earlier
+
+
+def confirm_duplicate(session: Session, referral: Referral, by: Officer | str, now: datetime) -> Referral:
+    """An officer (or an admin) confirms the link referral carries; the case it is the same as."""
+    earlier = session.get(Referral, referral.duplicate_of_id) if referral.duplicate_of_id else None
+    if earlier is None:
+        if isinstance(by, Officer):
+            _authorize(session, by, referral)
+        raise LifecycleError(Refusal.NOT_LINKED, referral)
+    link_duplicate(session, referral, earlier, by, now, confirmed=True)
+    return earlier
+
+
+def _actor(by: Officer | str) -> str:
+    return timeline.officer_actor(by) if isinstance(by, Officer) else by
+
+
+# --- nothing left open quietly -------------------------------------------------------------
+
+
+def remind(rt: Runtime, session: Session, referral: Referral, now: datetime) -> list[int]:
+    """A case still open REMINDER_DAYS after its officer took it: the officer is reminded; after twice
+    that, the district's supervisors too (once each); the reminders to dispatch."""
+    if referral.status != ReferralStatus.ACKNOWLEDGED or referral.acknowledged_at is None:
+        return []
+    days = rt.settings.reminder_days
+    held = now - referral.acknowledged_at
+    step = 2 if held >= timedelta(days=2 * days) else 1 if held >= timedelta(days=days) else 0
+    if step <= referral.reminder_step:
+        return []
+    officer = session.get(Officer, referral.acknowledged_by_id) if referral.acknowledged_by_id else None
+    if step == 1 or referral.reminder_step == 0:
+        recipients = [officer] if officer is not None and officer.active else []
+        body_key, who = "reminder", "its officer"
+    else:
+        recipients = [o for o in routing.supervisors(session, referral.district_id) if o is not officer]
+        body_key, who = "reminder_supervisor", "the district supervisor"
+    referral.reminder_step += 1
+    district = rt.places.label(referral.district_id) if referral.district_id else "-"
+    message_ids = [
+        outbox.add(
+            session,
+            to=o.phone,
+            body=texts.say(body_key, o.language, ref=referral.reference, days=held.days, district=district),
+            kind=MessageKind.REMINDER,
+            referral_id=referral.id,
+            officer_id=o.id,
+        ).id
+        for o in recipients
+    ]
+    detail = f"open {held.days} days after it was taken: {who} reminded" + ("" if recipients else " (nobody to tell)")
+    timeline.record(session, referral.id, EventKind.REMINDED, timeline.SYSTEM, detail, now)
+    return message_ids

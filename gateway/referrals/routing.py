@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gateway.models import Assignment, Officer, Referral, Visit
 from gateway.runtime import Runtime
 from gateway.sms import texts
-from gateway.vocabulary import CASE_ROLES, OfficerRole, ReporterKind
+from gateway.vocabulary import CASE_ROLES, OfficerRole, ReporterKind, ReportKind
 
 # Names of the tiers of the chain, by step.
 TIERS = ("on_duty", "next_officer", "supervisor", "national_desk")
@@ -40,8 +40,11 @@ class Contact:
 
 
 def chain(rt: Runtime, session: Session, referral: Referral) -> list[list[Contact]]:
-    """Every tier of the referral's chain, each a list of contacts (possibly empty)."""
+    """Every tier of the referral's chain, each a list of contacts (possibly empty); a referral in
+    no district (a community SMS that named none) goes to the national desk alone."""
     active = select(Officer).where(Officer.active.is_(True)).order_by(Officer.id)
+    if referral.district_id is None:
+        return [[], [], [], [Contact(o, 3, "national_desk") for o in national_desk(session)]]
     district = active.where(Officer.district_id == referral.district_id)
     on_duty = [
         Contact(o, 0, "on_duty")
@@ -85,6 +88,19 @@ def national_desk(session: Session) -> list[Officer]:
     )
 
 
+def supervisors(session: Session, district_id: int | None) -> list[Officer]:
+    """A district's active supervisors, those on duty if any."""
+    if district_id is None:
+        return []
+    return _on_duty_first(
+        session.scalars(
+            select(Officer)
+            .where(Officer.role == OfficerRole.SUPERVISOR, Officer.district_id == district_id, Officer.active.is_(True))
+            .order_by(Officer.id)
+        )
+    )
+
+
 def delay(rt: Runtime, referral: Referral) -> timedelta:
     """How long a referral waits for an acknowledgement before climbing one tier."""
     settings = rt.settings
@@ -94,7 +110,19 @@ def delay(rt: Runtime, referral: Referral) -> timedelta:
 
 def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str, unanswered: bool = False) -> str:
     """The alert SMS of a referral in lang (the volunteer's number only for a registered volunteer;
-    unanswered: it is escalated because nobody acknowledged it in time)."""
+    unanswered: it is escalated because nobody acknowledged it in time; a community SMS's case says
+    only that there is one to read; a possible duplicate names the earlier case)."""
+    earlier = session.get(Referral, referral.duplicate_of_id) if referral.duplicate_of_id else None
+    same_as = earlier.reference if earlier is not None else None
+    if referral.report is not None and referral.report.kind == ReportKind.TRIAGE:
+        district = rt.places.get(referral.district_id)
+        return texts.triage_alert(
+            lang,
+            reference=referral.reference,
+            district=district.name if district else None,
+            unanswered=unanswered,
+            same_as=same_as,
+        )
     return texts.alert(
         lang,
         reference=referral.reference,
@@ -102,10 +130,19 @@ def alert_text(rt: Runtime, session: Session, referral: Referral, lang: str, una
         category_key=referral.category,
         age_band=referral.age_band,
         sex=referral.sex,
-        place=rt.places.path_label(referral.location_id),
+        place=place_label(rt, referral),
         volunteer_phone=_volunteer_phone(session, referral),
         unanswered=unanswered,
+        same_as=same_as,
     )
+
+
+def place_label(rt: Runtime, referral: Referral) -> str:
+    """Where a case is, for an SMS: village/cell/sector, or the district's name when that is all
+    that is known (a transferred case, a community SMS that named a district); "" for nowhere."""
+    if referral.location_id is None:
+        return ""
+    return rt.places.path_label(referral.location_id) or rt.places.label(referral.location_id)
 
 
 def assigned(session: Session, referral: Referral) -> set[int]:

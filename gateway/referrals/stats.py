@@ -189,7 +189,9 @@ def _weeks(period: Period) -> list[date]:
     return [period.first + timedelta(days=7 * i) for i in range(count)]
 
 
-def _district_name(places: PlaceIndex, district_id: int) -> str:
+def _district_name(places: PlaceIndex, district_id: int | None) -> str:
+    if district_id is None:
+        return "(no place: national desk triage)"
     place = places.get(district_id)
     return place.name if place else f"#{district_id}"
 

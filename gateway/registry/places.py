@@ -95,18 +95,21 @@ class PlaceIndex:
             return {district_id: counts.get(district_id, 0)}
         return counts
 
-    def get(self, place_id: int) -> Place | None:
+    def get(self, place_id: int | None) -> Place | None:
+        """The place of an id (None: no place, e.g. a community SMS that named none)."""
+        if place_id is None:
+            return None
         self._ensure()
         return self._by_id.get(place_id)
 
-    def ancestor(self, place_id: int, level: str) -> Place | None:
+    def ancestor(self, place_id: int | None, level: str) -> Place | None:
         """The place of the given level that contains place_id (or is it)."""
         place = self.get(place_id)
         while place is not None and place.level != level:
             place = self.get(place.parent_id) if place.parent_id else None
         return place
 
-    def label(self, place_id: int) -> str:
+    def label(self, place_id: int | None) -> str:
         """Village and cell, or the place's own name for higher levels."""
         place = self.get(place_id)
         if place is None:
@@ -116,7 +119,7 @@ class PlaceIndex:
             return f"{place.name}, {parent.name}"
         return place.name
 
-    def path_label(self, place_id: int) -> str:
+    def path_label(self, place_id: int | None) -> str:
         """Village/cell/sector, for an SMS alert."""
         names = []
         place = self.get(place_id)

@@ -256,3 +256,47 @@ def test_reassign_alerts_the_new_officer_and_an_acknowledged_case_becomes_theirs
     lifecycle.close(rt, session, referral, supervisor, NOW)
     again = lambda: lifecycle.reassign(rt, session, referral, supervisor, NOW, actor="user:x")  # noqa: E731
     assert _refusal(again) == Refusal.ALREADY_CLOSED
+
+
+def test_link_duplicate_then_confirm_and_unlink_record_both_timelines(rt):
+    register_officers(rt)
+    report_ids = [make_report(rt)[0], make_report(rt)[0]]  # before the session writes (SQLite)
+    with rt.db.transaction() as session:
+        earlier, later = (lifecycle.open_from_report(rt, session, session.get_one(Report, i)) for i in report_ids)
+        _check_links(session, earlier, later)
+
+
+def _check_links(session: Session, earlier: Referral, later: Referral) -> None:
+    assert later.duplicate_of_id == earlier.id  # same village, category, age band and sex, just now
+    officer = _officer(session, SOCIAL_WORKER)
+    assert lifecycle.confirm_duplicate(session, later, officer, NOW) is earlier and later.duplicate_confirmed
+    assert lifecycle.unlink_duplicate(session, later, "ada@example.org", NOW) is earlier
+    assert (later.duplicate_of_id, later.duplicate_confirmed) == (None, False)
+    assert [k for k, _ in _events(session, later) if k in ("linked", "confirmed", "unlinked")] == [
+        "linked",
+        "confirmed",
+        "unlinked",
+    ]
+    assert _events(session, earlier)[-1] == ("unlinked", f"{later.reference} is not this case")
+
+
+def test_confirming_or_undoing_a_link_that_is_not_there_is_refused(rt, session):
+    referral = _routed(rt, session)
+    officer = _officer(session, SOCIAL_WORKER)
+    assert _refusal(lambda: lifecycle.confirm_duplicate(session, referral, officer, NOW)) == Refusal.NOT_LINKED
+    assert _refusal(lambda: lifecycle.unlink_duplicate(session, referral, officer, NOW)) == Refusal.NOT_LINKED
+    stranger = _officer(session, GASABO_OFFICER)
+    assert _refusal(lambda: lifecycle.unlink_duplicate(session, referral, stranger, NOW)) == Refusal.NOT_ALLOWED
+
+
+def test_remind_tells_the_officer_then_the_supervisor_and_nothing_before_the_delay(rt, session):
+    referral = _routed(rt, session)
+    lifecycle.acknowledge(session, referral, _officer(session, PSYCHOLOGIST), NOW)
+    days = rt.settings.reminder_days
+    assert lifecycle.remind(rt, session, referral, NOW + timedelta(days=days, seconds=-1)) == []
+    assert _recipients(session, lifecycle.remind(rt, session, referral, NOW + timedelta(days=days))) == [PSYCHOLOGIST]
+    assert lifecycle.remind(rt, session, referral, NOW + timedelta(days=days + 1)) == []
+    later = NOW + timedelta(days=2 * days)
+    assert _recipients(session, lifecycle.remind(rt, session, referral, later)) == [SUPERVISOR]
+    assert lifecycle.remind(rt, session, referral, later + timedelta(days=30)) == []
+    assert [k for k, _ in _events(session, referral)].count("reminded") == 2

@@ -1,14 +1,14 @@
-"""A case's outcome, encrypted notes on the timeline, and the indexes the dashboards and the case list need
+"""Encrypted notes on the timeline, and the indexes the dashboards and the case list need
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -22,8 +22,6 @@ OPEN_CASES = "status IN ('new', 'routed', 'acknowledged')"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("referrals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("note_enc", sa.LargeBinary(), nullable=True))
     # Figures of a period (and of one district's period), and the newest cases first; on
@@ -51,5 +49,3 @@ def downgrade() -> None:
     op.drop_index("ix_referrals_created_at", table_name="referrals")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_column("note_enc")
-    with op.batch_alter_table("referrals", schema=None) as batch_op:
-        batch_op.drop_column("outcome")
