@@ -41,6 +41,7 @@ REFUSALS = {
     Refusal.NOT_ALLOWED: "You may not act on this case.",
     Refusal.NOT_CLOSED: "This case is open: only a closed case can be reopened.",
     Refusal.SAME_DISTRICT: "The case is already in that district.",
+    Refusal.NOT_LINKED: "This case is not linked to another one.",
 }
 OUTCOME_LABELS = {
     CloseOutcome.FAMILY_SUPPORTED: "Family supported",
@@ -328,7 +329,28 @@ def _transfer(session: Session, referral: Referral, me: AdminUser) -> tuple[list
     return alerts, f"transferred to {district.name}"
 
 
+def _link(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+    earlier = cases.find(session, reader_of(me), request.form.get("earlier", "").strip())
+    if earlier is None or earlier.id == referral.id:
+        raise ValueError("Give the reference of another case you may see.")
+    lifecycle.link_duplicate(session, referral, earlier, actor_of(me), utcnow())
+    return [], f"possibly the same as {earlier.reference}"
+
+
+def _confirm(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+    earlier = lifecycle.confirm_duplicate(session, referral, actor_of(me), utcnow())
+    return [], f"the same as {earlier.reference}"
+
+
+def _unlink(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+    earlier = lifecycle.unlink_duplicate(session, referral, actor_of(me), utcnow())
+    return [], f"not the same as {earlier.reference}"
+
+
 ACTIONS: dict[str, Action] = {
+    "link": _link,
+    "confirm": _confirm,
+    "unlink": _unlink,
     "acknowledge": _acknowledge,
     "note": _note,
     "close": _close,

@@ -125,3 +125,21 @@ def test_bad_filters_are_told_politely_and_the_list_pages(app: Flask, rt: Runtim
     everything = admin.get("/admin/cases").get_data(as_text=True)
     assert everything.count('class="row-link"') == 25 and "Older" in everything
     assert admin.get("/admin/cases?page=2").get_data(as_text=True).count('class="row-link"') == 5
+
+
+def test_an_officer_links_confirms_and_undoes_a_possible_duplicate(app: Flask, rt: Runtime) -> None:
+    first, second = insert_case(rt, 1), insert_case(rt, 2)
+    officer = logged_in(app, rt, "olive@example.org", "officer", "Rusizi")
+    url = f"/admin/cases/{reference(2)}"
+    post(officer, url + "/link", {"earlier": reference(1)})
+    assert f"Possibly the same as\n      <a" in officer.get(url).get_data(as_text=True)
+    post(officer, url + "/confirm")
+    with rt.db.reading() as session:
+        linked = session.get_one(Referral, second)
+        assert (linked.duplicate_of_id, linked.duplicate_confirmed) == (first, True)
+    post(officer, url + "/unlink")
+    post(officer, url + "/unlink")  # nothing left to undo: said politely
+    assert "not linked to another one" in officer.get(url).get_data(as_text=True)
+    with rt.db.reading() as session:
+        kinds = session.scalars(select(Event.kind).where(Event.referral_id == first).order_by(Event.id)).all()
+    assert kinds == ["linked", "confirmed", "unlinked"]
