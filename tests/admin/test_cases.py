@@ -132,7 +132,7 @@ def test_an_officer_links_confirms_and_undoes_a_possible_duplicate(app: Flask, r
     officer = logged_in(app, rt, "olive@example.org", "officer", "Rusizi")
     url = f"/admin/cases/{reference(2)}"
     post(officer, url + "/link", {"earlier": reference(1)})
-    assert f"Possibly the same as\n      <a" in officer.get(url).get_data(as_text=True)
+    assert "Possibly the same as\n      <a" in officer.get(url).get_data(as_text=True)
     post(officer, url + "/confirm")
     with rt.db.reading() as session:
         linked = session.get_one(Referral, second)
