@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from menus.texts import to_review
+
 # Where the shipped trees live.
 TREES_DIR = Path(__file__).parent / "trees"
 # Node types the engine knows.
@@ -93,8 +95,10 @@ class Tree:
     start: dict[str, str]
     nodes: dict[str, Node]
     strings: dict[str, Text]
-    # Languages whose strings still await a native speaker's review.
+    # Languages with texts that still await a native speaker's review.
     needs_review: tuple[str, ...] = ()
+    # (text id, language) of every text awaiting review (menus.texts names the ids).
+    to_review: frozenset[tuple[str, str]] = frozenset()
     # Keys of a summary screen: each stored answer, by the node that stores it.
     source: str = field(default="", repr=False)
 
@@ -178,13 +182,20 @@ def parse_tree(source: str) -> Tree:
     strings = raw["strings"]
     if not isinstance(strings, dict):
         raise TreeError("strings must be a mapping of name to texts")
+    parsed_nodes = {str(k): _node(str(k), v) for k, v in nodes.items()}
+    parsed_strings = {str(k): _text(v, f"string {k}") for k, v in strings.items()}
+    try:
+        pending = frozenset(to_review(raw))
+    except (AttributeError, TypeError):
+        raise TreeError("needs_review must list languages or map a language to text ids") from None
     return Tree(
         name=str(raw["name"]),
         languages=tuple(str(lang) for lang in raw["languages"]),
         start={str(k): str(v) for k, v in dict(raw["start"]).items()},
-        nodes={str(k): _node(str(k), v) for k, v in nodes.items()},
-        strings={str(k): _text(v, f"string {k}") for k, v in strings.items()},
-        needs_review=tuple(str(lang) for lang in raw.get("needs_review", [])),
+        nodes=parsed_nodes,
+        strings=parsed_strings,
+        needs_review=tuple(sorted({lang for _, lang in pending})),
+        to_review=pending,
         source=source,
     )
 

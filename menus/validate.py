@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from menus import semantics
 from menus.engine import ECHO_MAX, NOTICES, PLACE_LABEL_MAX, PLACE_LEVELS, paginate
 from menus.gsm import outside_gsm7
 from menus.reference import BODY_DIGITS
@@ -40,6 +41,7 @@ def validate(tree: Tree, max_chars: int = 182) -> list[str]:
     problems = list(_structure(tree))
     if problems:
         return problems
+    problems += semantics.check(tree)
     problems += _texts(tree)
     if any(p.endswith(" text") and ": no " in p for p in problems):
         # Screens cannot be measured in a language that lacks texts.
