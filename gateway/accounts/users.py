@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from gateway.clock import utcnow
 from gateway.models import ApiToken, Location, User
-from gateway.registry.imports import path_key
+from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
 
 # Roles of a user: an admin and a viewer see every district, an officer only their own.
@@ -66,7 +66,7 @@ def _email(raw: str) -> str:
 
 
 def _district(session: Session, name: str) -> Location:
-    place = session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+    place = find_district(session, name)
     if place is None:
         raise AccountError(f"no district named {name!r}")
     return place

@@ -12,13 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import select
 
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.models import STATUSES, AuditEntry, Location, Referral
+from gateway.models import STATUSES, Referral
 from gateway.referrals import cases
-from gateway.registry.imports import path_key
+from gateway.registry.imports import find_district
 from gateway.webhooks import runtime
 from menus.reference import is_valid
 
@@ -124,12 +123,10 @@ def _district_id() -> int | None:
     if not name:
         return None
     with runtime().db.sessions() as session:
-        district_id = session.scalar(
-            select(Location.id).where(Location.path == path_key(name), Location.level == "district")
-        )
-    if district_id is None:
+        district = find_district(session, name)
+    if district is None:
         abort(400, description=f"no district named {name!r}")
-    return district_id
+    return district.id
 
 
 def _referral_or_404(session: Any, reference: str) -> Referral:
@@ -200,20 +197,8 @@ def list_audit():  # type: ignore[no-untyped-def]
     _only(AUDIT_PARAMETERS)
     limit, before_id = _limit(), _cursor()
     reference, actor = _param("referral"), _param("actor").lower()
-    query = (
-        select(AuditEntry, Referral.reference)
-        .outerjoin(Referral, Referral.id == AuditEntry.referral_id)
-        .order_by(AuditEntry.id.desc())
-        .limit(limit + 1)
-    )
-    if reference:
-        query = query.where(Referral.reference == reference)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
     with runtime().db.sessions() as session:
-        rows = session.execute(query).all()
+        rows = audit.entries(session, limit + 1, reference=reference, actor=actor, before_id=before_id)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [

@@ -53,6 +53,11 @@ def path_key(*names: str) -> str:
     return "/".join(clean_name(n).casefold() for n in names)
 
 
+def find_district(session: Session, name: str) -> Location | None:
+    """The district of that name (any case, stray spaces), or None."""
+    return session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+
+
 @dataclass
 class ImportSummary:
     created: int = 0

@@ -172,3 +172,8 @@ def _event(session: Session, message: Message, kind: str, actor: str, detail: st
         return
     to = f"officer:{message.officer_id}" if message.officer_id else "?"
     timeline.record(session, message.referral_id, kind, actor, f"alert to {to}" + (f"; {detail}" if detail else ""))
+
+
+def by_provider_id(session: Session, provider_id: str) -> Message | None:
+    """The message the provider knows by provider_id (a delivery report names it so)."""
+    return session.scalar(select(Message).where(Message.provider_message_id == provider_id))

@@ -8,15 +8,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.models import Message, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import routing
-from gateway.sms import commands, outbox
+from gateway.sms import callbacks, commands, outbox
 from gateway.webhooks import plain, protected, runtime
 
 log = logging.getLogger(__name__)
@@ -40,7 +36,7 @@ def inbound():  # type: ignore[no-untyped-def]
         return plain("from is not a phone number", 400)
     rt = runtime()
     with rt.db.session() as session:
-        if not _first_time(session, "inbound", provider_id, ""):
+        if not callbacks.first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
         replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
@@ -61,9 +57,9 @@ def delivery():  # type: ignore[no-untyped-def]
     now = utcnow()
     follow_ups: list[int] = []
     with rt.db.session() as session:
-        if not _first_time(session, "delivery", provider_id, status):
+        if not callbacks.first_time(session, "delivery", provider_id, status):
             return plain("OK (already handled)")
-        message = session.scalar(select(Message).where(Message.provider_message_id == provider_id))
+        message = outbox.by_provider_id(session, provider_id)
         if message is None:
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
@@ -71,20 +67,3 @@ def delivery():  # type: ignore[no-untyped-def]
             follow_ups = routing.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")
-
-
-def _first_time(session: Session, kind: str, provider_id: str, status: str) -> bool:
-    """Record a callback; False when it was handled before (the provider resends)."""
-    seen = select(ProviderCallback.id).where(
-        ProviderCallback.kind == kind, ProviderCallback.provider_id == provider_id, ProviderCallback.status == status
-    )
-    if session.scalar(seen) is not None:
-        return False
-    session.add(ProviderCallback(kind=kind, provider_id=provider_id, status=status))
-    try:
-        session.flush()
-    except IntegrityError:
-        # The same callback is being handled by another request right now.
-        session.rollback()
-        return False
-    return True

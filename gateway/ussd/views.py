@@ -6,8 +6,6 @@ import logging
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
@@ -59,25 +57,20 @@ def session_ended():  # type: ignore[no-untyped-def]
     except InvalidPhoneError:
         phone = None
     status = form.get("status", "")[:20]
+    service = UssdService(rt)
+    end = UssdSessionEnd(
+        session_id=session_id,
+        phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
+        status=status,
+        error=form.get("errorMessage", "")[:60],
+        duration_ms=_int(form.get("durationInMillis")),
+        hops=_int(form.get("hopsCount")),
+        network_code=form.get("networkCode", "")[:10],
+    )
+    if not service.record_end(end):
+        return plain("OK")
     try:
-        with rt.db.session() as session:
-            if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is not None:
-                return plain("OK")
-            session.add(
-                UssdSessionEnd(
-                    session_id=session_id,
-                    phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
-                    status=status,
-                    error=form.get("errorMessage", "")[:60],
-                    duration_ms=_int(form.get("durationInMillis")),
-                    hops=_int(form.get("hopsCount")),
-                    network_code=form.get("networkCode", "")[:10],
-                )
-            )
-    except IntegrityError:
-        return plain("OK")  # the same notification, resent at the same moment
-    try:
-        UssdService(rt).session_ended(session_id, phone, status)
+        service.session_ended(session_id, phone, status)
     except Exception:
         # Recorded already; the draft still expires on its own.
         log.exception("end of session %s not carried out", session_id)
