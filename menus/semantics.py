@@ -105,9 +105,9 @@ def _paths(tree: Tree, caller: str) -> Iterator[str]:
         node = tree.nodes[node_id]
         steps: list[tuple[Option | None, str | None, str | None]] = []
         if node.type == "menu":
-            for option in node.options:
-                target = None if option.end else option.next_for(caller) or node.next_for(caller)
-                steps.append((option, option.action, target))
+            for choice in node.options:
+                target = None if choice.end else choice.next_for(caller) or node.next_for(caller)
+                steps.append((choice, choice.action, target))
         else:
             steps.append((None, node.action, node.next_for(caller)))
         for option, action, target in steps:

@@ -225,3 +225,17 @@ def _worst(tree: Tree, lang: str, text: str) -> str:
         return max((o.label[lang] for o in node.options), key=len)
 
     return _PLACEHOLDER.sub(longest, text)
+
+
+def worst_case(tree: Tree, lang: str, text: str) -> str:
+    """text as long as it can get on a screen: each placeholder at its longest value."""
+    return _worst(tree, lang, text)
+
+
+def problem_node(problem: str) -> str | None:
+    """The node a problem sentence is about, if any ("node age: ..." -> "age")."""
+    match = _PROBLEM_NODE.match(problem)
+    return match.group(1) if match else None
+
+
+_PROBLEM_NODE = re.compile(r"^node ([^\s:]+)")

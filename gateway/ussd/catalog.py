@@ -6,14 +6,18 @@ import threading
 import time
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from gateway.db import Database
-from gateway.models import MenuVersion
+from gateway.models import MenuPublication, MenuVersion
 from menus.tree import Tree, default_tree, parse_tree
 from menus.validate import validate
 
 # Seconds a process trusts its idea of the active version before asking the database.
 ACTIVE_CHECK_EVERY = 15
+# Kinds of entries in the versions' history.
+PUBLISH = "publish"
+RESTORE = "restore"
 
 
 class PublishError(ValueError):
@@ -68,8 +72,14 @@ class MenuCatalog:
         with self._db.sessions() as session:
             return list(session.scalars(select(MenuVersion).order_by(MenuVersion.id.desc())))
 
-    def restore(self, version_prefix: str) -> Tree:
-        """Make an earlier published version the active one again."""
+    def history(self) -> list[MenuPublication]:
+        """Every publication and restore, newest first, with its version."""
+        with self._db.sessions() as session:
+            query = select(MenuPublication).options(joinedload(MenuPublication.version))
+            return list(session.scalars(query.order_by(MenuPublication.id.desc())))
+
+    def restore(self, version_prefix: str, by: str = "") -> Tree:
+        """Make an earlier published version the active one again (a new entry in the history)."""
         with self._db.session() as session:
             rows = session.scalars(select(MenuVersion).where(MenuVersion.version.startswith(version_prefix))).all()
             if len(rows) != 1:
@@ -77,6 +87,7 @@ class MenuCatalog:
             session.execute(update(MenuVersion).values(active=False))
             rows[0].active = True
             source = rows[0].source
+            session.add(MenuPublication(version_id=rows[0].id, kind=RESTORE, by=by))
         self.refresh()
         return parse_tree(source)
 
@@ -90,8 +101,11 @@ class MenuCatalog:
             session.execute(update(MenuVersion).values(active=False))
             row = session.scalar(select(MenuVersion).where(MenuVersion.version == tree.version))
             if row is None:
-                session.add(MenuVersion(version=tree.version, source=source, active=True, published_by=by))
+                row = MenuVersion(version=tree.version, source=source, active=True, published_by=by)
+                session.add(row)
+                session.flush()
             else:
                 row.active = True
+            session.add(MenuPublication(version_id=row.id, kind=PUBLISH, by=by))
         self.refresh()
         return tree

@@ -1,0 +1,220 @@
+"""The menu editor's pages over the test client: drafts, saves, publish, restore, preview."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from gateway.models import AuditEntry, MenuDraft
+from gateway.runtime import Runtime
+from menus import editing
+from tests.admin.conftest import csrf_token
+from tests.helpers import COMMUNITY_PHONE, Dial
+
+
+def _open_draft(client: FlaskClient) -> tuple[int, str]:
+    page = client.get("/admin/menus").get_data(as_text=True)
+    response = client.post("/admin/menus/drafts", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    draft_id = int(re.search(r"/drafts/(\d+)", response.headers["Location"]).group(1))  # type: ignore[union-attr]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    return draft_id, page
+
+
+def _node_form(page: str) -> dict[str, str]:
+    """The node form's fields as the browser would send them (checked boxes only)."""
+    form = page.split('id="node-form"', 1)[1].split("</form>", 1)[0]
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<(?:input|select|textarea)[^>]*>", form):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name:
+            continue
+        if 'type="checkbox"' in tag:
+            if " checked" in tag:
+                fields[name.group(1)] = "on"
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        fields[name.group(1)] = value.group(1) if value else ""
+    for name, text in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        fields[name] = text.replace("&#39;", "'").replace("&amp;", "&")
+    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r"<option(?: value=\"([^\"]*)\")? selected>([^<]*)<", body)
+        fields[name] = (chosen.group(1) if chosen.group(1) is not None else chosen.group(2)) if chosen else ""
+    return fields
+
+
+def test_an_admin_opens_a_draft_edits_a_node_and_publishes_it(
+    login: Callable[..., FlaskClient], rt: Runtime, client: FlaskClient
+) -> None:
+    login("admin")
+    draft_id, page = _open_draft(client)
+    fields = _node_form(page)
+    assert fields["text.en"] == "Ijwi - Child protection"
+    fields["text.en"] = "Ijwi - Keep children safe"
+    response = client.post(f"/admin/menus/drafts/{draft_id}/nodes/main_volunteer", data=fields)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saved. The draft passes every check." in page
+    assert "Ijwi - Keep children safe" in page
+
+    response = client.post(f"/admin/menus/drafts/{draft_id}/publish", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    assert "Published as v1" in client.get("/admin/menus").get_data(as_text=True)
+    # The draft is gone; the change is live for a new session, through the webhook.
+    with rt.db.sessions() as db:
+        assert db.scalars(select(MenuDraft)).all() == []
+        actions = [a.action for a in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions[-3:] == ["menu_draft_created", "menu_draft_saved", "menu_published"]
+
+
+def test_a_too_long_french_text_is_not_saved_and_the_reason_is_shown(
+    login: Callable[..., FlaskClient], client: FlaskClient
+) -> None:
+    login("admin")
+    draft_id, _ = _open_draft(client)
+    page = client.get(f"/admin/menus/drafts/{draft_id}?node=category").get_data(as_text=True)
+    fields = _node_form(page)
+    fields["text.fr"] = "Que se passe-t-il ? " * 8
+    response = client.post(f"/admin/menus/drafts/{draft_id}/nodes/category", data=fields)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert re.search(r"Not saved: node category page \d \(fr\): \d+ characters, over 182", body)
+    saved = client.get(f"/admin/menus/drafts/{draft_id}?node=category").get_data(as_text=True)
+    assert "Que se passe-t-il ? Que se passe" not in saved
+
+
+def test_removing_the_age_question_makes_publishing_refused_with_the_reason(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    login("admin")
+    draft_id, page = _open_draft(client)
+    response = client.post(f"/admin/menus/drafts/{draft_id}/nodes/age/delete", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "without its age band (age_band)" in page
+    response = client.post(f"/admin/menus/drafts/{draft_id}/publish", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 422
+    assert "Not published: node confirm option 1: a volunteer caller can send a report here without its age band" in (
+        response.get_data(as_text=True)
+    )
+    assert rt.menus.versions() == []
+
+
+def test_a_viewer_reads_the_editor_but_cannot_publish_or_save(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    from gateway.ussd import drafts
+
+    draft = drafts.open_draft(rt, rt.menus.active().version, "admin@example.org")
+    login("viewer")
+    page = client.get(f"/admin/menus/drafts/{draft.id}").get_data(as_text=True)
+    assert "Publish</button>" not in page
+    token = csrf_token(page)
+    assert client.post(f"/admin/menus/drafts/{draft.id}/publish", data={"csrf_token": token}).status_code == 403
+    assert client.post(f"/admin/menus/drafts/{draft.id}/nodes/age/delete", data={"csrf_token": token}).status_code == 403
+    assert rt.menus.versions() == []
+
+
+def test_the_preview_and_the_webhook_give_the_same_screens(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    login("admin")
+    page = client.get("/admin/menus").get_data(as_text=True)
+    from gateway.ussd import drafts
+
+    draft = drafts.open_draft(rt, rt.menus.active().version, "admin@example.org")
+    # A community caller in Kinyarwanda (the default): report, go back, page on, pick a place.
+    inputs = ["1", "2", "0", "3", "1", "3", "2", "98", "0", "1", "1", "1", "1", "1"]
+    response = client.post(
+        f"/admin/menus/preview/d{draft.id}",
+        json={"caller": "community", "lang": "rw", "inputs": inputs},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 200
+    previewed = [s["reply"] for s in response.get_json()["screens"]]
+    dial = Dial(client, COMMUNITY_PHONE)
+    webhook = [dial.screen] + [dial.send(i) for i in inputs]
+    assert previewed == webhook
+    assert len(set(webhook)) > 8  # the dial went somewhere
+
+
+def test_the_preview_writes_nothing_and_shows_a_sample_reference(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    login("admin")
+    page = client.get("/admin/menus").get_data(as_text=True)
+    inputs = ["1", "1", "2", "1", "1", "1", "1", "1", "1", "1", "0", "1", "1"]
+    response = client.post(
+        "/admin/menus/preview/shipped",
+        json={"caller": "volunteer", "lang": "en", "inputs": inputs},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    screens = response.get_json()["screens"]
+    assert screens[-1]["end"] and "Reference: 0000000" in screens[-1]["reply"]
+    assert screens[-1]["pretended"] == ["submit_report"]
+    from gateway.models import Report
+
+    with rt.db.sessions() as db:
+        assert db.scalars(select(Report)).all() == []
+
+
+def test_a_preview_without_the_csrf_header_is_refused(login: Callable[..., FlaskClient], client: FlaskClient) -> None:
+    login("admin")
+    response = client.post("/admin/menus/preview/shipped", json={"caller": "community", "lang": "en", "inputs": []})
+    assert response.status_code == 400
+
+
+def test_restore_makes_an_earlier_version_active_again_and_keeps_the_history(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    data = editing.load(rt.menus.active().source)
+    first = rt.menus.publish(editing.dump(data), 182, by="cli")
+    data["nodes"]["main_community"]["text"]["en"] = "Ijwi - Report a concern"
+    rt.menus.publish(editing.dump(data), 182, by="cli")
+    login("admin")
+    page = client.get("/admin/menus").get_data(as_text=True)
+    response = client.post("/admin/menus/versions/1/restore", data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    assert rt.menus.active().version == first.version
+    history = [(h.kind, h.version_id, h.by) for h in rt.menus.history()]
+    assert history == [("restore", 1, "admin@example.org"), ("publish", 2, "cli"), ("publish", 1, "cli")]
+    page = client.get("/admin/menus").get_data(as_text=True)
+    assert "Restored v1" in page
+
+
+def test_the_diff_shows_each_changed_text_per_node_and_language(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    data = editing.load(rt.menus.active().source)
+    rt.menus.publish(editing.dump(data), 182, by="cli")
+    data["nodes"]["sex"]["text"]["fr"] = "Fille ou garcon ?"
+    rt.menus.publish(editing.dump(data), 182, by="cli")
+    login("viewer")
+    page = client.get("/admin/menus/diff?a=v1&b=v2").get_data(as_text=True)
+    assert "Node sex" in page and "nodes.sex.text" in page
+    assert "<ins>Fille ou garcon ?</ins>" in page
+    assert "Node age" not in page
+
+
+def test_json_of_the_preview_is_polite_about_a_broken_tree(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    from gateway.ussd import drafts
+
+    draft = drafts.open_draft(rt, rt.menus.active().version, "admin@example.org")
+    data = editing.load(draft.source)
+    data["start"]["community"] = "nowhere"
+    drafts.save(rt, draft.id, data, "admin@example.org")
+    login("admin")
+    page = client.get("/admin/menus").get_data(as_text=True)
+    response = client.post(
+        f"/admin/menus/preview/d{draft.id}",
+        data=json.dumps({"caller": "community", "lang": "en", "inputs": []}),
+        content_type="application/json",
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 422 and "cannot dial" in response.get_json()["error"]
