@@ -12,6 +12,9 @@ import yaml
 
 from menus.texts import Data
 
+# libyaml's safe loader and dumper when PyYAML was built with it (much faster).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 # What a node id may look like (it is also a name in the YAML).
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -21,7 +24,7 @@ class EditError(ValueError):
 
 
 def load(source: str) -> Data:
-    data = yaml.safe_load(source)
+    data = yaml.load(source, Loader=_Loader)
     if not isinstance(data, dict):
         raise EditError("a tree is a mapping")
     return data
@@ -29,7 +32,7 @@ def load(source: str) -> Data:
 
 def dump(data: Data) -> str:
     """YAML of data, keys in their order, texts as they are (no line folding)."""
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000)
+    return str(yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000))
 
 
 def blank_text(data: Data) -> dict[str, str]:

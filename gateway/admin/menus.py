@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.accounts import audit
@@ -92,6 +93,28 @@ def _source(ref: str) -> str:
     abort(404)
 
 
+def _version_ref(version: str) -> str:
+    """How the pages name a version hash: "v3", or "shipped" for the shipped tree."""
+    with runtime().db.sessions() as session:
+        version_id = session.scalar(select(MenuVersion.id).where(MenuVersion.version == version))
+    return f"v{version_id}" if version_id else "shipped"
+
+
+@bp.app_template_filter("text_label")
+def text_label(where: str, with_node: bool = False) -> str:
+    """A text id as a person reads it: "option 2 end screen", "string back"."""
+    parts = where.split(".")
+    if parts[0] == "strings" and len(parts) == 2:
+        return f"string {parts[1]}"
+    if parts[0] != "nodes" or len(parts) < 3:
+        return where
+    node = f"{parts[1]}: " if with_node else ""
+    names = {"text": "screen text", "end": "end screen", "label": "", "end_urgent": "end screen (in danger)"}
+    if parts[2] == "options" and len(parts) == 5:
+        return f"{node}option {parts[3]} {names.get(parts[4], parts[4])}".rstrip()
+    return node + names.get(parts[2], parts[2])
+
+
 @bp.get("/menus")
 @require_role(*READERS)
 def menus() -> Page:
@@ -109,6 +132,7 @@ def menus() -> Page:
         drafts=drafts.all_drafts(rt),
         history=rt.menus.history(),
         refs=_refs(),
+        active_ref=_version_ref(active.version),
     )
 
 
@@ -118,7 +142,9 @@ def new_draft() -> Page:
     rt = runtime()
     version = request.form.get("version") or rt.menus.active().version
     try:
-        draft = drafts.open_draft(rt, version, _by(), request.form.get("name", ""))
+        ref = _version_ref(version)
+        name = request.form.get("name", "") or f"Draft of {'the shipped menu' if ref == 'shipped' else ref}"
+        draft = drafts.open_draft(rt, version, _by(), name)
     except KeyError:
         abort(404)
     _audit(audit.MENU_DRAFT_CREATED, f"draft {draft.id} of {version[:12]}")
@@ -216,6 +242,7 @@ def _editor(draft: MenuDraft, data: Data, node_id: str, error: list[str] | None 
         "admin/menus/editor.html",
         section="admin.menus",
         draft=draft,
+        base_ref=_version_ref(draft.base_version),
         data=data,
         node_id=node_id,
         node=nodes.get(node_id),
