@@ -123,7 +123,8 @@ def test_a_too_long_french_text_is_refused_and_removing_the_age_question_blocks_
     expect(page.get_by_text("Node age removed")).to_be_visible()
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("alert").first).to_contain_text(
-        "Not published: node confirm option 1: a volunteer caller can send a report here without its age band (age_band)"
+        "Not published: node confirm option 1: a volunteer caller can send a report here"
+        " without its age band (age_band)"
     )
 
 

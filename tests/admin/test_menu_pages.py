@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from gateway.models import AuditEntry, MenuDraft
 from gateway.runtime import Runtime
 from menus import editing
+from menus.tree import default_tree
 from tests.admin.conftest import csrf_token
 from tests.helpers import COMMUNITY_PHONE, Dial
 
@@ -219,3 +221,15 @@ def test_json_of_the_preview_is_polite_about_a_broken_tree(
         headers={"X-CSRFToken": csrf_token(page)},
     )
     assert response.status_code == 422 and "cannot dial" in response.get_json()["error"]
+
+
+def test_the_command_line_refuses_a_tree_without_the_age_question(runner: Any, tmp_path: Any) -> None:
+    data = editing.load(default_tree().source)
+    editing.remove_node(data, "age")
+    path = tmp_path / "no-age.yaml"
+    path.write_text(editing.dump(data), encoding="utf-8")
+    result = runner.invoke(args=["menus", "validate", str(path)])
+    assert result.exit_code == 1
+    assert "without its age band (age_band)" in result.output
+    result = runner.invoke(args=["menus", "publish", str(path)])
+    assert result.exit_code != 0 and "not published" in result.output
