@@ -69,6 +69,7 @@ def test_an_admin_edits_a_prompt_publishes_it_and_callers_hear_it_then_restores(
     page.click("#pv-send")
     expect(page.locator("#pv-screen")).to_contain_text("What is happening?")
     screenshot(page, "menu-editor")
+    screenshot(page, "menu-editor-window", full_page=False)
 
     # What the preview shows is what a caller gets from the webhook, hop for hop.
     page.click("#pv-dial")
