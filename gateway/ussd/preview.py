@@ -38,8 +38,11 @@ def preview_home(rt: Runtime) -> dict[str, Any]:
         if not children:
             break
         parent = children[0][0]
-    assert parent is not None, "no places are loaded"
-    return {"id": parent, "name": rt.places.label(parent)}
+    village = rt.places.get(parent) if parent is not None else None
+    if village is None:
+        raise ValueError("no places are loaded (locations import)")
+    # As a registered volunteer's profile has it (gateway.ussd.callers): the village's own name.
+    return {"id": village.id, "name": village.name}
 
 
 def dial(rt: Runtime, tree: Tree, caller_kind: str, lang: str, inputs: list[str]) -> list[PreviewScreen]:

@@ -233,3 +233,95 @@ def test_the_command_line_refuses_a_tree_without_the_age_question(runner: Any, t
     assert "without its age band (age_band)" in result.output
     result = runner.invoke(args=["menus", "publish", str(path)])
     assert result.exit_code != 0 and "not published" in result.output
+
+
+def _preview(client: FlaskClient, ref: str, caller: str, lang: str, inputs: list[str]) -> list[str]:
+    page = client.get("/admin/menus").get_data(as_text=True)
+    response = client.post(
+        f"/admin/menus/preview/{ref}",
+        json={"caller": caller, "lang": lang, "inputs": inputs},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [s["reply"] for s in response.get_json()["screens"]]
+
+
+def test_the_preview_of_a_volunteer_in_french_matches_the_webhook(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    from gateway.registry import imports
+    from gateway.ussd.preview import preview_home
+
+    home = rt.places.get(int(preview_home(rt)["id"]))
+    assert home is not None
+    path = []
+    place = home
+    while place is not None and place.level != "province":
+        path.append(place.name)
+        place = rt.places.get(place.parent_id) if place.parent_id else None
+    village, cell, sector, district = path
+    imports.import_volunteers(
+        rt,
+        "name,phone,district,sector,cell,village,language\n"
+        f"Test Volunteer,+250788123456,{district},{sector},{cell},{village},fr\n",
+    )
+    login("admin")
+    # Report: category, danger, age, sex, then the place: my village, back, 00 to the menu, then a visit.
+    inputs = ["1", "3", "1", "2", "2", "0", "00", "2", "ABC-12", "1", "2", "0", "1"]
+    previewed = _preview(client, "shipped", "volunteer", "fr", inputs)
+    dial = Dial(client, "+250788123456")
+    assert previewed == [dial.screen] + [dial.send(i) for i in inputs]
+    assert f"({village})" in previewed[5]
+
+
+def test_a_call_in_progress_finishes_on_its_version_while_new_calls_get_the_new_one(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    dial = Dial(client, COMMUNITY_PHONE)
+    dial.send("3")  # the language menu
+    dial.send("2")  # English: the main menu again, in English
+    assert dial.screen.startswith("CON Ijwi - Child protection")
+    data = editing.load(rt.menus.active().source)
+    data["nodes"]["main_community"]["text"]["en"] = "Ijwi - Keep a child safe"
+    data["nodes"]["category"]["text"]["en"] = "What happened?"
+    rt.menus.publish(editing.dump(data), 182, by="admin@example.org")
+    assert dial.send("1").startswith("CON What is happening?")  # the old version, to the end
+    assert Dial(client, COMMUNITY_PHONE).screen.startswith("CON Ijwi - Keep a child safe")
+
+
+def test_an_admin_adds_a_node_and_an_option_and_removes_an_option(
+    login: Callable[..., FlaskClient], client: FlaskClient
+) -> None:
+    login("admin")
+    draft_id, page = _open_draft(client)
+    token = csrf_token(page)
+    response = client.post(
+        f"/admin/menus/drafts/{draft_id}/nodes", data={"csrf_token": token, "node_id": "school_kind", "type": "menu"}
+    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "node school_kind: cannot be reached from a start node" in page
+    assert "node school_kind text: no en text" not in page  # structure first, texts later
+
+    fields = _node_form(client.get(f"/admin/menus/drafts/{draft_id}?node=language").get_data(as_text=True))
+    fields["add_option"] = "1"
+    client.post(f"/admin/menus/drafts/{draft_id}/nodes/language", data=fields)
+    fields = _node_form(client.get(f"/admin/menus/drafts/{draft_id}?node=language").get_data(as_text=True))
+    assert fields["opt_count"] == "4" and fields["opt.3.key"] == "4"
+    fields["opt.3.remove"] = "on"
+    fields["opt.0.remove"] = "on"  # Kinyarwanda goes too
+    client.post(f"/admin/menus/drafts/{draft_id}/nodes/language", data=fields)
+    fields = _node_form(client.get(f"/admin/menus/drafts/{draft_id}?node=language").get_data(as_text=True))
+    assert fields["opt_count"] == "2"
+    assert [fields["opt.0.label.en"], fields["opt.1.label.en"]] == ["English", "Francais"]
+
+
+def test_a_login_page_offers_no_way_to_another_site(make_user: Any, client: FlaskClient) -> None:
+    from tests.admin.conftest import PASSWORD
+
+    make_user("admin@example.org", "admin")
+    token = csrf_token(client.get("/admin/login").get_data(as_text=True))
+    response = client.post(
+        "/admin/login",
+        data={"email": "admin@example.org", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/x"},
+    )
+    assert response.headers["Location"] == "/admin/"
