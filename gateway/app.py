@@ -17,9 +17,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
-    # No SECRET_KEY in Flask's config: only the admin web has cookie sessions, with its
-    # own derived key and a session interface that opens none outside /admin/ (see
-    # gateway.admin.sessions), so the webhooks build no cookie signer per request.
+    # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
+    # only the admin web has cookie sessions, signed with keys derived for it by a session
+    # interface that opens none outside /admin/ (gateway.admin.sessions).
     rt = Runtime(settings)
     app.extensions["ijwi"] = rt
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
