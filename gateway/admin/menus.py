@@ -243,6 +243,7 @@ def _editor(draft: MenuDraft, data: Data, node_id: str, error: list[str] | None 
         section="admin.menus",
         draft=draft,
         base_ref=_version_ref(draft.base_version),
+        active_ref=_version_ref(runtime().menus.active().version),
         data=data,
         node_id=node_id,
         node=nodes.get(node_id),

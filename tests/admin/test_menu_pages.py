@@ -325,3 +325,16 @@ def test_a_login_page_offers_no_way_to_another_site(make_user: Any, client: Flas
         data={"email": "admin@example.org", "password": PASSWORD, "csrf_token": token, "next": "//evil.example/x"},
     )
     assert response.headers["Location"] == "/admin/"
+
+
+def test_a_draft_of_an_older_version_warns_before_it_replaces_the_active_one(
+    login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
+) -> None:
+    login("admin")
+    draft_id, page = _open_draft(client)
+    assert "is active now" not in page
+    data = editing.load(rt.menus.active().source)
+    data["nodes"]["age"]["text"]["en"] = "How old is the child?"
+    rt.menus.publish(editing.dump(data), 182, by="someone@example.org")
+    page = client.get(f"/admin/menus/drafts/{draft_id}").get_data(as_text=True)
+    assert "This draft was opened from the shipped menu; v1 is active now." in page
