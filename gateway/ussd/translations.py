@@ -78,6 +78,10 @@ def export_xlsx(data: Data) -> bytes:
         for lang in data["languages"]:
             status = NEEDS_REVIEW if (tid, lang) in pending else REVIEWED
             sheet.append([tid, lang, texts.get(lang, ""), status, texts.get(SOURCE_LANGUAGE, "")])
+            for cell in sheet[sheet.max_row]:
+                # A text starting with "=" is a text, not a formula for the spreadsheet to run.
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    cell.data_type = "s"
     for column, width in zip("ABCDE", (42, 9, 60, 14, 60), strict=True):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()

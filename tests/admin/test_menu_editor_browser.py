@@ -197,6 +197,7 @@ def test_a_viewer_sees_no_publish_and_a_form_without_its_token_is_refused(
     expect(viewer.get_by_role("button", name="Publish")).to_have_count(0)
     expect(viewer.locator('textarea[name="text.en"]')).to_be_disabled()
     screenshot(viewer, "editor-phone-viewer")
+    screenshot(viewer, "editor-phone-top", full_page=False)
 
     admin = logged_in_page("admin", PHONE)
     admin.goto("/admin/menus")

@@ -338,3 +338,29 @@ def test_a_draft_of_an_older_version_warns_before_it_replaces_the_active_one(
     rt.menus.publish(editing.dump(data), 182, by="someone@example.org")
     page = client.get(f"/admin/menus/drafts/{draft_id}").get_data(as_text=True)
     assert "This draft was opened from the shipped menu; v1 is active now." in page
+
+
+def test_the_strings_page_saves_a_shared_string_and_its_review_status(
+    login: Callable[..., FlaskClient], client: FlaskClient
+) -> None:
+    login("admin")
+    draft_id, _ = _open_draft(client)
+    page = client.get(f"/admin/menus/drafts/{draft_id}?node=__strings__").get_data(as_text=True)
+    fields = _node_form(page)
+    assert fields["strings.more.fr"] == "Suite" and fields["review:strings.more.rw"] == "on"
+    fields["strings.more.fr"] = "Plus"
+    del fields["review:strings.more.rw"]  # a native speaker checked it
+    response = client.post(f"/admin/menus/drafts/{draft_id}/nodes/__strings__", data=fields)
+    assert response.status_code == 302
+    fields = _node_form(client.get(f"/admin/menus/drafts/{draft_id}?node=__strings__").get_data(as_text=True))
+    assert fields["strings.more.fr"] == "Plus" and "review:strings.more.rw" not in fields
+    assert "rw: 94 to review" in client.get(f"/admin/menus/drafts/{draft_id}").get_data(as_text=True)
+
+
+def test_a_spreadsheet_round_trip_keeps_a_text_that_starts_with_an_equals_sign(rt: Runtime) -> None:
+    from gateway.ussd import translations
+
+    data = editing.load(default_tree().source)
+    data["strings"]["more"]["en"] = "=1+1 more"
+    rows = translations.read_file("t.xlsx", translations.export_xlsx(data))
+    assert translations.Row("strings.more", "en", "=1+1 more", False) in rows
