@@ -67,7 +67,7 @@ def load_user(login_id: str) -> AdminUser | None:
     login = LoginStore(rt).get(login_id)
     if login is None:
         return None
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         user = db.get(User, int(login["user_id"]))
     if user is None or not user.active or user.role not in READERS:
         return None
@@ -139,17 +139,17 @@ def login() -> Response | str | tuple[str, int]:
     next_page = request.form.get("next", "")
     minutes = keys.ADMIN_LOGIN_WINDOW // 60
     if _locked_out(email):
-        with rt.db.session() as db:
+        with rt.db.transaction() as db:
             known = db.scalar(select(User.email).where(User.email == email)) if email else None
             audit.record(db, known or "-", audit.ADMIN_LOGIN_REFUSED, detail="locked out")
         error = f"Too many failed attempts. Logging in is locked for up to {minutes} minutes."
         return render_template("admin/login.html", email=email, next=next_page, error=error), 429
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         row = db.scalar(select(User).where(User.email == email)) if email else None
     good = check_password_hash(row.password_hash if row else _DUMMY_HASH, password)
     if row is None or not good or not row.active or row.role not in READERS:
         _count_failure(email)
-        with rt.db.session() as db:
+        with rt.db.transaction() as db:
             # What was typed as an email is kept only when it is an account's (it may be a password).
             actor, detail = (row.email, "wrong password or inactive") if row else ("-", "unknown account")
             audit.record(db, actor, audit.ADMIN_LOGIN_REFUSED, detail=detail)
@@ -160,7 +160,7 @@ def login() -> Response | str | tuple[str, int]:
     session.permanent = True
     login_id = LoginStore(rt).open(row.id)
     login_user(AdminUser(login_id, row.id, row.email, row.role, row.district_id))
-    with rt.db.session() as db:
+    with rt.db.transaction() as db:
         audit.record(db, row.email, audit.ADMIN_LOGIN)
     return redirect(_safe_next(next_page))  # type: ignore[return-value]
 
@@ -170,7 +170,7 @@ def logout() -> Response:
     if current_user.is_authenticated:
         me = user()
         LoginStore(runtime()).close(me.login_id)
-        with runtime().db.session() as db:
+        with runtime().db.transaction() as db:
             audit.record(db, me.email, audit.ADMIN_LOGOUT)
     logout_user()
     session.clear()

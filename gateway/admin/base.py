@@ -8,6 +8,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
+from gateway import runtime as runtime_module
 from gateway.runtime import Runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
@@ -34,8 +35,8 @@ SECURITY_HEADERS = {
 
 
 def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["ijwi"]
-    return rt
+    """The app's runtime (database, Redis, menus, places)."""
+    return runtime_module.current()
 
 
 @bp.before_request

@@ -62,7 +62,7 @@ def _problems(data: Data) -> tuple[Tree | None, list[str]]:
 
 
 def _audit(action: str, detail: str) -> None:
-    with runtime().db.session() as session:
+    with runtime().db.transaction() as session:
         audit.record(session, _by(), action, detail=detail)
 
 
@@ -86,7 +86,7 @@ def _source(ref: str) -> str:
     if ref[:1] == "d" and ref[1:].isdigit():
         return _draft_or_404(int(ref[1:])).source
     if ref[:1] == "v" and ref[1:].isdigit():
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             row = session.get(MenuVersion, int(ref[1:]))
         if row is not None:
             return row.source
@@ -95,7 +95,7 @@ def _source(ref: str) -> str:
 
 def _version_ref(version: str) -> str:
     """How the pages name a version hash: "v3", or "shipped" for the shipped tree."""
-    with runtime().db.sessions() as session:
+    with runtime().db.reading() as session:
         version_id = session.scalar(select(MenuVersion.id).where(MenuVersion.version == version))
     return f"v{version_id}" if version_id else "shipped"
 
@@ -165,7 +165,7 @@ def delete_draft(draft_id: int) -> Page:
 @require_role(*EDITORS)
 def restore_version(version_id: int) -> Page:
     rt = runtime()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         row = session.get(MenuVersion, version_id)
     if row is None:
         abort(404)

@@ -20,6 +20,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from gateway import keys
+from gateway.config import Settings
 from gateway.runtime import Runtime
 
 # Where the admin web lives: the only paths that open a session.
@@ -56,8 +57,7 @@ def derived_key(secret_key: str, purpose: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), f"ijwi admin {purpose}".encode(), hashlib.sha256).hexdigest()
 
 
-def init_app(app: Flask, rt: Runtime) -> None:
-    settings = rt.settings
+def init_app(app: Flask, settings: Settings) -> None:
     # The webhooks are not slowed: AdminSessionInterface opens no session outside /admin/,
     # and its signer is built once.
     app.session_interface = AdminSessionInterface(derived_key(settings.secret_key, "session"))

@@ -73,7 +73,7 @@ def summary(rt: Runtime, month: str | None = None, district: str | None = None) 
         .group_by(district_row.name)
         .order_by(district_row.name, sector.name, cell.name, village.name, Volunteer.name)
     )
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         if district:
             place = find_district(session, district)
             if place is None:

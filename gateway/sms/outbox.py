@@ -81,7 +81,7 @@ def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
 def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None:
     """Mark a message as being sent (one sender at a time); its (to, body), or None if not ours to send."""
     stale = now - timedelta(seconds=STALLED_AFTER)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         claimed = session.execute(
             update(Message)
             .where(

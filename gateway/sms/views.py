@@ -9,11 +9,12 @@ import logging
 
 from flask import Blueprint, request
 
+from gateway import runtime
 from gateway.clock import utcnow
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import routing
 from gateway.sms import callbacks, commands, outbox
-from gateway.webhooks import plain, protected, runtime
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -34,8 +35,8 @@ def inbound():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("from", ""))
     except InvalidPhoneError:
         return plain("from is not a phone number", 400)
-    rt = runtime()
-    with rt.db.session() as session:
+    rt = runtime.current()
+    with rt.db.transaction() as session:
         if not callbacks.first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
         replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
@@ -53,10 +54,10 @@ def delivery():  # type: ignore[no-untyped-def]
     status = form.get("status", "").strip()[:30]
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX or not status:
         return plain("id and status are required", 400)
-    rt = runtime()
+    rt = runtime.current()
     now = utcnow()
     follow_ups: list[int] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         if not callbacks.first_time(session, "delivery", provider_id, status):
             return plain("OK (already handled)")
         message = outbox.by_provider_id(session, provider_id)

@@ -25,18 +25,18 @@ def open_draft(rt: Runtime, version: str, by: str, name: str = "") -> MenuDraft:
         created_by=by,
         updated_by=by,
     )
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.add(draft)
     return draft
 
 
 def all_drafts(rt: Runtime) -> list[MenuDraft]:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(MenuDraft).order_by(MenuDraft.updated_at.desc())))
 
 
 def get(rt: Runtime, draft_id: int) -> MenuDraft:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         draft = session.get(MenuDraft, draft_id)
     if draft is None:
         raise DraftNotFoundError(draft_id)
@@ -45,7 +45,7 @@ def get(rt: Runtime, draft_id: int) -> MenuDraft:
 
 def save(rt: Runtime, draft_id: int, data: Data, by: str) -> MenuDraft:
     """Keep data as the draft's tree (valid or not: the editor shows its problems)."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         draft = session.get(MenuDraft, draft_id)
         if draft is None:
             raise DraftNotFoundError(draft_id)
@@ -55,7 +55,7 @@ def save(rt: Runtime, draft_id: int, data: Data, by: str) -> MenuDraft:
 
 
 def delete(rt: Runtime, draft_id: int) -> None:
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         draft = session.get(MenuDraft, draft_id)
         if draft is not None:
             session.delete(draft)

@@ -207,7 +207,7 @@ class UssdService:
     def record_end(self, end: UssdSessionEnd) -> bool:
         """Keep an end-of-session notification; False when it was kept before (a resend)."""
         try:
-            with self.rt.db.session() as session:
+            with self.rt.db.transaction() as session:
                 seen = select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == end.session_id)
                 if session.scalar(seen) is not None:
                     return False
@@ -240,7 +240,7 @@ class UssdService:
             .replace("{code}", self.rt.settings.ussd_service_code)
             .replace("{minutes}", str(minutes))
         )
-        with self.rt.db.session() as session:
+        with self.rt.db.transaction() as session:
             session.add(Message(kind="notice", to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> str:

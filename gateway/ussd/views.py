@@ -7,10 +7,11 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
 
+from gateway import runtime
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.ussd.service import UssdService
-from gateway.webhooks import plain, protected, runtime
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -34,7 +35,7 @@ def callback():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         return plain(BAD_REQUEST_REPLY)
-    service = UssdService(runtime())
+    service = UssdService(runtime.current())
     try:
         return plain(service.handle(session_id, phone, text))
     except Exception:
@@ -51,7 +52,7 @@ def session_ended():  # type: ignore[no-untyped-def]
     session_id = form.get("sessionId", "").strip()
     if not session_id or len(session_id) > SESSION_ID_MAX:
         return plain("sessionId is required", 400)
-    rt = runtime()
+    rt = runtime.current()
     try:
         phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:

@@ -31,7 +31,7 @@ def test_a_page_asks_for_a_login_and_a_right_password_opens_it(
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/admin" in cookie
     assert client.get("/admin/menus").status_code == 200
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         actions = [(a.actor, a.action) for a in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == [(ADMIN, "admin_login_refused"), (ADMIN, "admin_login")]
 
@@ -58,7 +58,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(client: Flas
 
 def test_a_deactivated_user_is_logged_out_at_the_next_page(login: Callable[..., FlaskClient], rt: Runtime) -> None:
     client = login("admin")
-    with rt.db.session() as db:
+    with rt.db.transaction() as db:
         db.scalars(select(User)).one().active = False
     assert client.get("/admin/menus").status_code == 302
 
@@ -108,6 +108,6 @@ def test_an_admin_logs_in_with_a_browser(new_page: Any, make_user: Any) -> None:
 
 def test_what_is_typed_for_an_unknown_account_is_not_written_to_the_audit_log(client: FlaskClient, rt: Runtime) -> None:
     assert _post_login(client, "my secret password", "x").status_code == 401
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         entries = [(a.actor, a.detail) for a in db.scalars(select(AuditEntry))]
     assert entries == [("-", "unknown account")]

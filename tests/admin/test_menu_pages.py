@@ -67,7 +67,7 @@ def test_an_admin_opens_a_draft_edits_a_node_and_publishes_it(
     assert response.status_code == 302
     assert "Published as v1" in client.get("/admin/menus").get_data(as_text=True)
     # The draft is gone; the change is live for a new session, through the webhook.
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         assert db.scalars(select(MenuDraft)).all() == []
         actions = [a.action for a in db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[-3:] == ["menu_draft_created", "menu_draft_saved", "menu_published"]
@@ -161,7 +161,7 @@ def test_the_preview_writes_nothing_and_shows_a_sample_reference(
     assert screens[-1]["pretended"] == ["submit_report"]
     from gateway.models import Report
 
-    with rt.db.sessions() as db:
+    with rt.db.reading() as db:
         assert db.scalars(select(Report)).all() == []
 
 
