@@ -368,16 +368,39 @@ def publish_draft(draft_id: int) -> Page:
 # --- the phone preview --------------------------------------------------------------------
 
 
+def _edited(source: str, node_id: str, fields: dict[str, str]) -> str:
+    """source with a node form's unsaved values applied (unchanged if they cannot be)."""
+    data = editing.load(source)
+    try:
+        if node_id == STRINGS_PAGE:
+            apply_strings(data, fields)
+        elif node_id in data["nodes"]:
+            apply_node(data, node_id, fields)
+        else:
+            return source
+    except FormError:
+        return source
+    return editing.dump(data)
+
+
 @bp.post("/menus/preview/<ref>")
 @require_role(*READERS)
 def preview_dial(ref: str) -> Response | tuple[Response, int]:
-    """The screens of a dial through a draft or version: {"caller", "lang", "inputs"} in, JSON out."""
+    """The screens of a dial through a draft or version: {"caller", "lang", "inputs"} in, JSON out.
+
+    With "edit": {"node", "fields"} (the node form as being typed), the dial goes through
+    the draft with that edit applied, unsaved: the preview follows the typing.
+    """
     body = request.get_json(silent=True) or {}
     caller = str(body.get("caller", "community"))
     lang = str(body.get("lang", "rw"))
     inputs = [str(i) for i in body.get("inputs") or []][: preview.MAX_INPUTS]
     try:
-        tree = parse_tree(_source(ref))
+        source = _source(ref)
+        edit = body.get("edit")
+        if isinstance(edit, dict) and isinstance(edit.get("fields"), dict):
+            source = _edited(source, str(edit.get("node", "")), {str(k): str(v) for k, v in edit["fields"].items()})
+        tree = parse_tree(source)
         screens = preview.dial(runtime(), tree, caller, lang, inputs)
     except (TreeError, ValueError, KeyError) as exc:
         return jsonify(error=f"the preview cannot dial this tree: {exc}"), 422

@@ -61,9 +61,10 @@ def test_an_admin_edits_a_prompt_publishes_it_and_callers_hear_it_then_restores(
     longer = int(re.search(r"(\d+) of 182", counter.inner_text()).group(1))  # type: ignore[union-attr]
     grown = len("Ijwi - Keep a child safe") - len("Ijwi - Child protection")
     assert longer == int(re.search(r"(\d+) of", before).group(1)) + grown  # type: ignore[union-attr]
+    # The preview follows the typing, before anything is saved.
+    expect(page.locator("#pv-screen")).to_contain_text("Ijwi - Keep a child safe")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Saved. The draft passes every check.")).to_be_visible()
-    # The preview dials the saved draft again, with the new text.
     expect(page.locator("#pv-screen")).to_contain_text("Ijwi - Keep a child safe")
     page.fill("#pv-input", "1")
     page.click("#pv-send")

@@ -364,3 +364,20 @@ def test_a_spreadsheet_round_trip_keeps_a_text_that_starts_with_an_equals_sign(r
     data["strings"]["more"]["en"] = "=1+1 more"
     rows = translations.read_file("t.xlsx", translations.export_xlsx(data))
     assert translations.Row("strings.more", "en", "=1+1 more", False) in rows
+
+
+def test_the_preview_dials_an_unsaved_edit_without_saving_it(
+    login: Callable[..., FlaskClient], client: FlaskClient
+) -> None:
+    login("admin")
+    draft_id, page = _open_draft(client)
+    fields = _node_form(page)
+    fields["text.en"] = "Ijwi - Typed, not saved"
+    del fields["csrf_token"]
+    response = client.post(
+        f"/admin/menus/preview/d{draft_id}",
+        json={"caller": "volunteer", "lang": "en", "inputs": [], "edit": {"node": "main_volunteer", "fields": fields}},
+        headers={"X-CSRFToken": csrf_token(page)},
+    )
+    assert response.get_json()["screens"][0]["reply"].startswith("CON Ijwi - Typed, not saved")
+    assert "Typed, not saved" not in client.get(f"/admin/menus/drafts/{draft_id}").get_data(as_text=True)

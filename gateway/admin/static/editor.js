@@ -109,14 +109,26 @@
   var dialled = saved || { lang: langEl.value, caller: callerEl.value, inputs: [] };
   langEl.value = dialled.lang; callerEl.value = dialled.caller;
 
+  // The node form as typed: the preview dials the draft with it, before it is saved.
+  function edit() {
+    if (!form || form.querySelector("fieldset[disabled]")) return null;
+    var fields = {};
+    new FormData(form).forEach(function (v, k) { if (k !== "csrf_token") fields[k] = String(v); });
+    return { node: form.dataset.node, fields: fields };
+  }
+
+  var pending = null, asked = 0;
   function render() {
+    var mine = ++asked;
     sessionStorage.setItem(key, JSON.stringify(dialled));
+    var body = { lang: dialled.lang, caller: dialled.caller, inputs: dialled.inputs, edit: edit() };
     fetch(phone.dataset.url, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-      body: JSON.stringify(dialled),
+      body: JSON.stringify(body),
       credentials: "same-origin"
     }).then(function (r) { return r.json(); }).then(function (body) {
+      if (mine !== asked) return; // a newer dial is on its way
       if (body.error) { out.textContent = body.error; return; }
       var last = body.screens[body.screens.length - 1];
       // The webhook's reply starts "CON " or "END "; a handset shows the rest.
@@ -131,6 +143,12 @@
     });
   }
 
+  if (form) {
+    form.addEventListener("input", function () {
+      clearTimeout(pending);
+      pending = setTimeout(render, 400);
+    });
+  }
   document.getElementById("pv-dial").addEventListener("click", function () {
     dialled = { lang: langEl.value, caller: callerEl.value, inputs: [] };
     render();
