@@ -135,6 +135,7 @@ def test_translations_go_out_as_a_spreadsheet_and_come_back_checked(admin_page: 
     _open_draft(page, "sex")
     page.get_by_role("link", name="Translations").click()
     expect(page.get_by_text("rw 95")).to_be_visible()
+    screenshot(page, "translations")
     with page.expect_download() as download:
         page.get_by_role("link", name="Spreadsheet (XLSX)").click()
     path = tmp_path / "texts.xlsx"
