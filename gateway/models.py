@@ -293,6 +293,8 @@ class MenuPublication(Base):
     kind: Mapped[str] = mapped_column(String(10))
     by: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A restore: the id of the version whose content it published again.
+    restored_from: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[MenuVersion] = relationship()
 
 

@@ -169,9 +169,14 @@ def restore_version(version_id: int) -> Page:
         row = session.get(MenuVersion, version_id)
     if row is None:
         abort(404)
-    rt.menus.restore(row.version, by=_by())
-    _audit(audit.MENU_RESTORED, f"v{row.id} {row.version[:12]}")
-    flash(f"v{row.id} is active again. New sessions start on it; calls in progress finish on theirs.")
+    try:
+        tree = rt.menus.restore(row.version, by=_by(), max_chars=_max_chars())
+    except PublishError as exc:
+        flash(f"v{row.id} cannot be restored: it fails today's checks: {'; '.join(exc.problems[:5])}", "error")
+        return redirect(url_for("admin.menus"))
+    new = _version_ref(tree.version)
+    _audit(audit.MENU_RESTORED, f"v{row.id} as {new} {tree.version[:12]}")
+    flash(f"v{row.id} restored as {new}. New sessions start on it; calls in progress finish on theirs.")
     return redirect(url_for("admin.menus"))
 
 

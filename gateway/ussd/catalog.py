@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
@@ -78,18 +79,25 @@ class MenuCatalog:
             query = select(MenuPublication).options(joinedload(MenuPublication.version))
             return list(session.scalars(query.order_by(MenuPublication.id.desc())))
 
-    def restore(self, version_prefix: str, by: str = "") -> Tree:
-        """Make an earlier published version the active one again (a new entry in the history)."""
-        with self._db.transaction() as session:
+    def restore(self, version_prefix: str, by: str = "", max_chars: int | None = None) -> Tree:
+        """Publish an earlier version again, as a new version that says which it restores.
+
+        Its content is the earlier one's (a diff shows no change); its own number keeps the
+        history readable. With max_chars, the tree must pass today's validator first.
+        """
+        with self._db.reading() as session:
             rows = session.scalars(select(MenuVersion).where(MenuVersion.version.startswith(version_prefix))).all()
-            if len(rows) != 1:
-                raise KeyError(f"{len(rows)} published versions start with {version_prefix!r}")
-            session.execute(update(MenuVersion).values(active=False))
-            rows[0].active = True
-            source = rows[0].source
-            session.add(MenuPublication(version_id=rows[0].id, kind=RESTORE, by=by))
-        self.refresh()
-        return parse_tree(source)
+        if len(rows) != 1:
+            raise KeyError(f"{len(rows)} published versions start with {version_prefix!r}")
+        old = rows[0]
+        data = yaml.safe_load(old.source)
+        data["restored_from"] = old.id
+        source = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000)
+        tree = parse_tree(source)
+        if max_chars is not None and (problems := validate(tree, max_chars)):
+            raise PublishError(problems)
+        self._activate(tree, source, by, RESTORE, restored_from=old.id)
+        return tree
 
     def publish(self, source: str, max_chars: int, by: str = "") -> Tree:
         """Validate and make a tree the active one; the old versions stay restorable."""
@@ -97,6 +105,12 @@ class MenuCatalog:
         problems = validate(tree, max_chars)
         if problems:
             raise PublishError(problems)
+        self._activate(tree, source, by, PUBLISH)
+        return tree
+
+    def _activate(self, tree: Tree, source: str, by: str, kind: str, restored_from: int | None = None) -> None:
+        """Make tree the active version (a new row unless its content was published before)
+        and write it in the history."""
         with self._db.transaction() as session:
             session.execute(update(MenuVersion).values(active=False))
             row = session.scalar(select(MenuVersion).where(MenuVersion.version == tree.version))
@@ -106,6 +120,5 @@ class MenuCatalog:
                 session.flush()
             else:
                 row.active = True
-            session.add(MenuPublication(version_id=row.id, kind=PUBLISH, by=by))
+            session.add(MenuPublication(version_id=row.id, kind=kind, by=by, restored_from=restored_from))
         self.refresh()
-        return tree

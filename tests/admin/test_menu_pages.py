@@ -171,22 +171,30 @@ def test_a_preview_without_the_csrf_header_is_refused(login: Callable[..., Flask
     assert response.status_code == 400
 
 
-def test_restore_makes_an_earlier_version_active_again_and_keeps_the_history(
+def test_restore_publishes_an_earlier_version_again_as_a_new_one_and_keeps_the_history(
     login: Callable[..., FlaskClient], client: FlaskClient, rt: Runtime
 ) -> None:
     data = editing.load(rt.menus.active().source)
-    first = rt.menus.publish(editing.dump(data), 182, by="cli")
+    rt.menus.publish(editing.dump(data), 182, by="cli")
     data["nodes"]["main_community"]["text"]["en"] = "Ijwi - Report a concern"
     rt.menus.publish(editing.dump(data), 182, by="cli")
     login("admin")
     page = client.get("/admin/menus").get_data(as_text=True)
     response = client.post("/admin/menus/versions/1/restore", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 302
-    assert rt.menus.active().version == first.version
-    history = [(h.kind, h.version_id, h.by) for h in rt.menus.history()]
-    assert history == [("restore", 1, "admin@example.org"), ("publish", 2, "cli"), ("publish", 1, "cli")]
+    active = rt.menus.active()
+    assert [v.id for v in rt.menus.versions() if v.active] == [3]
+    assert active.nodes["main_community"].text["en"] == "Ijwi - Child protection"
+    history = [(h.kind, h.version_id, h.restored_from, h.by) for h in rt.menus.history()]
+    assert history == [
+        ("restore", 3, 1, "admin@example.org"),
+        ("publish", 2, None, "cli"),
+        ("publish", 1, None, "cli"),
+    ]
     page = client.get("/admin/menus").get_data(as_text=True)
-    assert "Restored v1" in page
+    assert "v1 restored as v3." in page and "Restored v1 as v3" in page
+    # The same content as v1: comparing them shows no change.
+    assert "No difference." in client.get("/admin/menus/diff?a=v1&b=v3").get_data(as_text=True)
 
 
 def test_the_diff_shows_each_changed_text_per_node_and_language(

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("by", sa.String(length=200), nullable=False),
         sa.Column("at", gateway.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("restored_from", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["version_id"], ["menu_versions.id"], name=op.f("fk_menu_publications_version_id_menu_versions")
         ),
