@@ -35,9 +35,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
     # only the admin web has cookie sessions, signed with keys derived for it by a session
     # interface that opens none outside /admin/ (gateway.admin.sessions).
-    rt = Runtime(settings) if settings is not None else None
-    if rt is not None:
-        runtime_module.attach(app, rt)
+    if settings is not None:
+        runtime_module.attach(app, Runtime(settings))
 
     from gateway import health
     from gateway.api import views as api_views
@@ -50,10 +49,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_commands(app)
 
-    if rt is not None:
+    if settings is not None:
         from gateway import admin
 
-        admin.init_app(app, rt)
+        admin.init_app(app, settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

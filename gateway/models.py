@@ -298,6 +298,36 @@ class MenuVersion(Base):
     published_by: Mapped[str] = mapped_column(String(120), default="")
 
 
+class MenuDraft(Base):
+    """A menu tree being edited in the admin web; publishing it makes a MenuVersion."""
+
+    __tablename__ = "menu_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The version it was opened from (a content hash; the shipped tree's too).
+    base_version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MenuPublication(Base):
+    """One making-active of a version, first published or restored: the versions' history."""
+
+    __tablename__ = "menu_publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"), index=True)
+    # "publish" or "restore".
+    kind: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A restore: the id of the version whose content it published again.
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[MenuVersion] = relationship()
+
+
 class User(Timestamped, Base):
     """A person who reads cases through the API or the admin web."""
 

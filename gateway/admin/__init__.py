@@ -18,7 +18,7 @@ import importlib
 
 from flask import Flask
 
-from gateway.runtime import Runtime
+from gateway.config import Settings
 
 # Modules whose routes make up the admin web.
 PAGES = (
@@ -31,11 +31,11 @@ PAGES = (
 )
 
 
-def init_app(app: Flask, rt: Runtime) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Sessions, login, CSRF and every admin page, on app."""
     from gateway.admin import auth, base, sessions
 
-    sessions.init_app(app, rt)
+    sessions.init_app(app, settings)
     auth.login_manager.init_app(app)
     for name in PAGES:
         importlib.import_module(name)

@@ -140,7 +140,8 @@ def login() -> Response | str | tuple[str, int]:
     minutes = keys.ADMIN_LOGIN_WINDOW // 60
     if _locked_out(email):
         with rt.db.transaction() as db:
-            audit.record(db, email or "-", audit.ADMIN_LOGIN_REFUSED, detail="locked out")
+            known = db.scalar(select(User.email).where(User.email == email)) if email else None
+            audit.record(db, known or "-", audit.ADMIN_LOGIN_REFUSED, detail="locked out")
         error = f"Too many failed attempts. Logging in is locked for up to {minutes} minutes."
         return render_template("admin/login.html", email=email, next=next_page, error=error), 429
     with rt.db.reading() as db:
@@ -149,7 +150,9 @@ def login() -> Response | str | tuple[str, int]:
     if row is None or not good or not row.active or row.role not in READERS:
         _count_failure(email)
         with rt.db.transaction() as db:
-            audit.record(db, email or "-", audit.ADMIN_LOGIN_REFUSED, detail="wrong email or password")
+            # What was typed as an email is kept only when it is an account's (it may be a password).
+            actor, detail = (row.email, "wrong password or inactive") if row else ("-", "unknown account")
+            audit.record(db, actor, audit.ADMIN_LOGIN_REFUSED, detail=detail)
         error = "Wrong email or password."
         return render_template("admin/login.html", email=email, next=next_page, error=error), 401
     rt.redis.delete(_failure_keys(email)[0])

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
+from gateway import runtime as runtime_module
 from gateway.runtime import Runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", static_folder="static")
@@ -43,8 +44,8 @@ GZIP_ABOVE = 1024
 
 
 def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["ijwi"]
-    return rt
+    """The app's runtime (database, Redis, menus, places)."""
+    return runtime_module.current()
 
 
 @bp.before_request
@@ -88,6 +89,12 @@ def compress(response: Response) -> Response:
 def csrf_field() -> Markup:
     """The hidden CSRF input every admin form carries."""
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
+@bp.app_template_global()
+def csrf_token() -> str:
+    """This login's CSRF token, for a script's X-CSRFToken header."""
+    return str(generate_csrf())
 
 
 @bp.app_context_processor

@@ -20,6 +20,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from gateway import keys
+from gateway.config import Settings
 from gateway.runtime import Runtime
 
 # Where the admin web lives: the only paths that open a session.
@@ -29,14 +30,20 @@ COOKIE_NAME = "ijwi_admin"
 
 
 class AdminSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, for /admin/ paths only, with one signer per process."""
+    """Flask's signed-cookie session, for /admin/ paths only, signed with a key of its own.
 
-    def __init__(self) -> None:
-        self._serializer: URLSafeTimedSerializer | None = None
+    Flask's SECRET_KEY stays unset (gateway.app): the signer is made once, here.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(
+            key,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+        )
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        if self._serializer is None:
-            self._serializer = super().get_signing_serializer(app)
         return self._serializer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
@@ -45,17 +52,15 @@ class AdminSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def session_secret(secret_key: str) -> str:
-    """The cookie signing key, derived from SECRET_KEY for this one purpose."""
-    return hmac.new(secret_key.encode("utf-8"), b"ijwi admin session", hashlib.sha256).hexdigest()
+def derived_key(secret_key: str, purpose: str) -> str:
+    """A key for one purpose of the admin web, derived from SECRET_KEY."""
+    return hmac.new(secret_key.encode("utf-8"), f"ijwi admin {purpose}".encode(), hashlib.sha256).hexdigest()
 
 
-def init_app(app: Flask, rt: Runtime) -> None:
-    settings = rt.settings
-    # Setting secret_key does not slow the webhooks: AdminSessionInterface opens no
-    # session outside /admin/, and builds its signer once.
-    app.secret_key = session_secret(settings.secret_key)
-    app.session_interface = AdminSessionInterface()
+def init_app(app: Flask, settings: Settings) -> None:
+    # The webhooks are not slowed: AdminSessionInterface opens no session outside /admin/,
+    # and its signer is built once.
+    app.session_interface = AdminSessionInterface(derived_key(settings.secret_key, "session"))
     app.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_PATH=ADMIN_PREFIX,
@@ -64,6 +69,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
         SESSION_COOKIE_SECURE=settings.admin_cookie_secure,
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.admin_session_minutes),
         # Flask-WTF: tokens live as long as the login; checked by the admin blueprint only.
+        WTF_CSRF_SECRET_KEY=derived_key(settings.secret_key, "csrf"),
         WTF_CSRF_TIME_LIMIT=settings.admin_session_minutes * 60,
         WTF_CSRF_SSL_STRICT=settings.admin_cookie_secure,
     )

@@ -150,9 +150,9 @@ def logged_in_page(new_page: Callable[..., Any], make_user: Callable[..., str]) 
     return open_as
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save the whole page as tests/admin/screenshots/<name>.png."""
+def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
+    """Save the page (the whole of it, or what the window shows) as tests/admin/screenshots/<name>.png."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

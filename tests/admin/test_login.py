@@ -104,3 +104,10 @@ def test_an_admin_logs_in_with_a_browser(new_page: Any, make_user: Any) -> None:
     browser_login(page, make_user(ADMIN, "admin"))
     assert page.get_by_role("heading", name="Menus").is_visible()
     assert page.get_by_role("link", name="Menus").is_visible()
+
+
+def test_what_is_typed_for_an_unknown_account_is_not_written_to_the_audit_log(client: FlaskClient, rt: Runtime) -> None:
+    assert _post_login(client, "my secret password", "x").status_code == 401
+    with rt.db.reading() as db:
+        entries = [(a.actor, a.detail) for a in db.scalars(select(AuditEntry))]
+    assert entries == [("-", "unknown account")]
