@@ -52,6 +52,10 @@ class Settings:
     # Seconds between the scheduler's sweeps (escalation, stalled work).
     scheduler_interval: int = 30
     log_level: str = "INFO"
+    # Admin web: the login cookie only over HTTPS (off in development), and minutes a
+    # login lasts without a page being opened.
+    admin_cookie_secure: bool = True
+    admin_session_minutes: int = 60
     # Seconds within which two reports of one village, category, age band and sex are linked
     # as possibly the same child.
     duplicate_window: int = 259200
@@ -70,6 +74,7 @@ _INT_SETTINGS = {
     "ESCALATION_URGENT_SECONDS": "escalation_urgent_seconds",
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
+    "ADMIN_SESSION_MINUTES": "admin_session_minutes",
     "DUPLICATE_WINDOW": "duplicate_window",
     "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
     "REMINDER_DAYS": "reminder_days",
@@ -89,7 +94,10 @@ _STR_SETTINGS = {
     "WEBHOOK_TOKEN": "webhook_token",
     "LOG_LEVEL": "log_level",
 }
-_BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers"}
+_BOOL_SETTINGS = {
+    "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
+    "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

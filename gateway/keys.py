@@ -40,6 +40,20 @@ def credit_notice() -> str:
     return f"{PREFIX}:sms:credit-notice"
 
 
+# Admin web: failed logins counted per account and per address over this many seconds.
+ADMIN_LOGIN_WINDOW = 900
+
+
+def admin_session(session_id: str) -> str:
+    """An admin web login: who is signed in (TTL: ADMIN_SESSION_MINUTES, renewed on each page)."""
+    return f"{PREFIX}:admin:session:{session_id}"
+
+
+def admin_login_failures(kind: str, name_hash: str) -> str:
+    """Failed admin logins of one account or one address, kind "account" or "ip" (TTL: ADMIN_LOGIN_WINDOW)."""
+    return f"{PREFIX}:admin:failures:{kind}:{name_hash}"
+
+
 def sms_text(phone_and_text_hash: str) -> str:
     """Set when a phone's SMS text made a report or visit: the same text from the same phone
     again makes nothing (TTL: SMS_DUPLICATE_WINDOW)."""

@@ -118,10 +118,35 @@ class Report(Timestamped, Base):
     volunteer: Mapped[Volunteer | None] = relationship()
 
 
+# The open cases (the dashboards count them from ix_referrals_status_district).
+OPEN_CASES = "status IN ('new', 'routed', 'acknowledged')"
+# Columns of a referral the dashboards count (carried by its time indexes on PostgreSQL).
+DASHBOARD_COLUMNS = [
+    "district_id",
+    "category",
+    "urgent",
+    "status",
+    "escalation_step",
+    "flagged",
+    "acknowledged_at",
+    "closed_at",
+]
+
+
 class Referral(Timestamped, Base):
     """A case for an officer: made from a report, followed until closed."""
 
     __tablename__ = "referrals"
+    # The dashboards count a period's referrals, nationally or in one district; the case
+    # list shows the newest first.
+    # On PostgreSQL the indexes also carry what the figures count, so that a dashboard reads
+    # only the index (an index-only scan), not the rows.
+    __table_args__ = (
+        Index("ix_referrals_created_at", "created_at", postgresql_include=DASHBOARD_COLUMNS),
+        Index("ix_referrals_district_created", "district_id", "created_at", postgresql_include=DASHBOARD_COLUMNS[1:]),
+        # Open cases (few among many closed ones) per district, read from the index alone.
+        Index("ix_referrals_status_district", "status", "district_id", postgresql_include=["urgent", "created_at"]),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), unique=True)
@@ -179,6 +204,10 @@ class Message(Timestamped, Base):
     """One SMS, written before it is sent, updated by the provider's answers."""
 
     __tablename__ = "messages"
+    # The dashboards count a period's SMS.
+    __table_args__ = (
+        Index("ix_messages_created_at", "created_at", postgresql_include=["status", "attempts", "referral_id"]),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
@@ -206,6 +235,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(String(300), default="")
+    # A note's words, encrypted: shown only with a case's private fields.
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     referral: Mapped[Referral] = relationship(back_populates="events")
 
@@ -265,6 +296,36 @@ class MenuVersion(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class MenuDraft(Base):
+    """A menu tree being edited in the admin web; publishing it makes a MenuVersion."""
+
+    __tablename__ = "menu_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The version it was opened from (a content hash; the shipped tree's too).
+    base_version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MenuPublication(Base):
+    """One making-active of a version, first published or restored: the versions' history."""
+
+    __tablename__ = "menu_publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"), index=True)
+    # "publish" or "restore".
+    kind: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A restore: the id of the version whose content it published again.
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[MenuVersion] = relationship()
 
 
 class User(Timestamped, Base):

@@ -144,3 +144,5 @@ class EventKind(StrEnum):
     LINKED = "linked"  # marked as possibly the same as another case
     CONFIRMED = "confirmed"  # an officer confirmed two cases are the same
     UNLINKED = "unlinked"  # an officer said two cases are not the same
+    NOTED = "noted"  # a note added in the admin web (its words kept encrypted)
+    REASSIGNED = "reassigned"  # sent to another officer from the admin web

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from menus import semantics
 from menus.engine import ECHO_MAX, NOTICES, PLACE_LABEL_MAX, PLACE_LEVELS, paginate
 from menus.gsm import outside_gsm7
 from menus.reference import BODY_DIGITS
@@ -48,6 +49,7 @@ def validate(tree: Tree, max_chars: int = 182) -> list[str]:
     problems = list(_structure(tree))
     if problems:
         return problems
+    problems += semantics.check(tree)
     problems += _texts(tree)
     if any(p.endswith(" text") and ": no " in p for p in problems):
         # Screens cannot be measured in a language that lacks texts.
@@ -241,3 +243,17 @@ def _worst(tree: Tree, lang: str, text: str) -> str:
         return max((o.label[lang] for o in node.options), key=len)
 
     return _PLACEHOLDER.sub(longest, text)
+
+
+def worst_case(tree: Tree, lang: str, text: str) -> str:
+    """text as long as it can get on a screen: each placeholder at its longest value."""
+    return _worst(tree, lang, text)
+
+
+def problem_node(problem: str) -> str | None:
+    """The node a problem sentence is about, if any ("node age: ..." -> "age")."""
+    match = _PROBLEM_NODE.match(problem)
+    return match.group(1) if match else None
+
+
+_PROBLEM_NODE = re.compile(r"^node ([^\s:]+)")

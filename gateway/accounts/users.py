@@ -183,3 +183,20 @@ def reader_for_token(session: Session, token: str) -> Reader | None:
     if row is None or row.role not in ROLES or (row.role == UserRole.OFFICER and row.district_id is None):
         return None
     return Reader(user_id=row.id, email=row.email, role=row.role, district_id=row.district_id)
+
+
+def set_role(rt: Runtime, email: str, role: str, district: str | None = None) -> None:
+    """Give a user another role (an officer: with their district); the same rules as create_user."""
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role == UserRole.OFFICER and not district:
+        raise AccountError("an officer needs a district")
+    if role != UserRole.OFFICER and district:
+        raise AccountError(f"only officers belong to a district; an {role} sees every district")
+    with rt.db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == _email(email)))
+        if user is None:
+            raise AccountError(f"no user {email.strip()}")
+        user.role = role
+        user.district_id = _district(session, district).id if district else None

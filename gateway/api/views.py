@@ -16,9 +16,9 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from gateway import runtime
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.clock import utcnow
+from gateway.clock import LOCAL_TIME, utcnow
 from gateway.models import Referral
-from gateway.referrals import cases, lifecycle
+from gateway.referrals import cases, lifecycle, stats
 from gateway.registry.imports import find_district
 from gateway.vocabulary import ReferralStatus, UserRole
 from menus.reference import is_valid
@@ -31,6 +31,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 # Query parameters of the referral list.
 LIST_PARAMETERS = {"status", "district", "since", "limit", "cursor"}
+# Query parameters of the figures.
+STATS_PARAMETERS = {"from", "to", "district"}
 # Query parameters of the audit log.
 AUDIT_PARAMETERS = {"referral", "actor", "limit", "cursor"}
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
@@ -218,6 +220,27 @@ def list_messages():  # type: ignore[no-untyped-def]
         items = cases.messages(session, reader, referral)
         audit.record(session, reader.email, audit.READ_MESSAGES, referral.id, f"{len(items)} shown")
     return jsonify(referral=referral.reference, items=items)
+
+
+@bp.get("/stats")
+def get_stats():  # type: ignore[no-untyped-def]
+    """The programme's figures for a period and a district (an officer's: their own district)."""
+    _only(STATS_PARAMETERS)
+    reader = _reader()
+    district_id = _district_id()
+    if reader.scoped:
+        if district_id not in (None, reader.district_id):
+            abort(403, description="an officer reads the figures of their own district only")
+        district_id = reader.district_id
+    rt = runtime.current()
+    now = utcnow()
+    try:
+        period = stats.parse_period(_param("from"), _param("to"), now.astimezone(LOCAL_TIME).date(), district_id)
+    except stats.PeriodError as exc:
+        abort(400, description=str(exc))
+    with rt.db.reading() as session:
+        figures = stats.dashboard(session, rt.places, period, stats.Targets.of(rt.settings), now)
+    return jsonify(figures.as_dict())
 
 
 @bp.get("/audit")

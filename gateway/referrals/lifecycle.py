@@ -8,14 +8,18 @@
     close                                done, with an outcome and maybe a note
     reopen                               a closed case open again, with the officer who reopened it
     transfer                             placed in the wrong district: routed there from the start
+    add_note                             a note on the timeline, kept encrypted
+    reassign                             sent to another officer, who gets its alert
     link_duplicate / unlink_duplicate    possibly (or surely) the same child as an earlier case
     remind                               still open after days: its officer, then the supervisor
 
 Each records its line on the case's timeline through `timeline.record`, and returns the
 ids of the messages it wrote (the caller dispatches them once the transaction is
-committed). A transition that may not happen raises LifecycleError with a Refusal, and
-changes nothing. Who gets a case is `routing`'s (the chain); SMS wording is `texts`'.
-Functions work in the caller's transaction and never commit.
+committed). An officer acts by SMS as an `Officer`; a person in the admin web acts with
+officer=None and `actor` naming them (the web has checked their role and district).
+A transition that may not happen raises LifecycleError with a Refusal, and changes nothing.
+Who gets a case is `routing`'s (the chain); SMS wording is `texts`'. Functions work in the
+caller's transaction and never commit.
 """
 
 from __future__ import annotations
@@ -54,12 +58,14 @@ __all__ = [
     "LifecycleError",
     "Refusal",
     "acknowledge",
+    "add_note",
     "close",
     "escalate",
     "fail_over",
     "may_act",
     "open_from_report",
     "open_from_visit",
+    "reassign",
     "reopen",
     "route",
     "transfer",
@@ -264,36 +270,46 @@ def may_act(session: Session, officer: Officer, referral: Referral) -> bool:
     return sent_to is not None
 
 
-def _authorize(session: Session, officer: Officer, referral: Referral) -> None:
-    if not may_act(session, officer, referral):
+def _authorize(session: Session, officer: Officer | None, referral: Referral) -> None:
+    # officer=None: a person in the admin web, whose role and district the web has checked.
+    if officer is not None and not may_act(session, officer, referral):
         raise LifecycleError(Refusal.NOT_ALLOWED, referral)
 
 
-def acknowledge(session: Session, referral: Referral, officer: Officer, now: datetime, via: str = "SMS") -> list[int]:
+def acknowledge(
+    session: Session, referral: Referral, officer: Officer | None, now: datetime, via: str = "SMS", *, actor: str = ""
+) -> list[int]:
     """The officer takes the case: escalation stops, and everyone else whose alert went out is
     told it is taken (the notices to dispatch). Again by the same officer: nothing changes."""
     _authorize(session, officer, referral)
     if referral.status == ReferralStatus.CLOSED:
         raise LifecycleError(Refusal.ALREADY_CLOSED, referral)
     if referral.status == ReferralStatus.ACKNOWLEDGED:
-        if referral.acknowledged_by_id == officer.id:
+        if officer is not None and referral.acknowledged_by_id == officer.id:
             return []
         raise LifecycleError(Refusal.ALREADY_ACKNOWLEDGED, referral)
     _take(referral, officer, now)
-    actor = timeline.officer_actor(officer)
+    actor = _named(officer, actor)
     timeline.record(session, referral.id, EventKind.ACKNOWLEDGED, actor, f"by {via}", now)
     return _tell_the_others(session, referral, officer)
 
 
-def _take(referral: Referral, officer: Officer, now: datetime) -> None:
+def _take(referral: Referral, officer: Officer | None, now: datetime) -> None:
     referral.status = ReferralStatus.ACKNOWLEDGED
     referral.reminder_step = 0
     referral.acknowledged_at = now
-    referral.acknowledged_by_id = officer.id
+    referral.acknowledged_by_id = officer.id if officer is not None else None
     referral.escalate_at = None
 
 
-def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> list[int]:
+def _named(officer: Officer | None, actor: str) -> str:
+    """Who a timeline line names: the given actor (a person in the admin web), else the officer."""
+    if actor or officer is None:
+        return actor or timeline.SYSTEM
+    return timeline.officer_actor(officer)
+
+
+def _tell_the_others(session: Session, referral: Referral, officer: Officer | None) -> list[int]:
     """Everyone else whose alert about the case went out hears that it is taken (one SMS each)."""
     others = session.scalars(
         select(Officer)
@@ -302,7 +318,7 @@ def _tell_the_others(session: Session, referral: Referral, officer: Officer) -> 
             Message.referral_id == referral.id,
             Message.kind == MessageKind.ALERT,
             Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-            Officer.id != officer.id,
+            Officer.id != (officer.id if officer is not None else -1),
         )
         .distinct()
         .order_by(Officer.id)
@@ -324,12 +340,13 @@ def close(
     rt: Runtime,
     session: Session,
     referral: Referral,
-    officer: Officer,
+    officer: Officer | None,
     now: datetime,
     *,
     note: str = "",
     outcome: CloseOutcome | None = None,
     via: str = "SMS",
+    actor: str = "",
 ) -> None:
     """The case is done: its outcome kept, its note encrypted; an unacknowledged one becomes the officer's."""
     _authorize(session, officer, referral)
@@ -337,17 +354,19 @@ def close(
         raise LifecycleError(Refusal.ALREADY_CLOSED, referral)
     if referral.acknowledged_at is None:
         referral.acknowledged_at = now
-        referral.acknowledged_by_id = officer.id
+        referral.acknowledged_by_id = officer.id if officer is not None else None
     referral.status = ReferralStatus.CLOSED
     referral.closed_at = now
     referral.close_note_enc = rt.crypto.encrypt(note) if note else None
     referral.outcome = outcome
     referral.escalate_at = None
     detail = f"by {via}" + (f", outcome {outcome}" if outcome else "") + (", with a note" if note else "")
-    timeline.record(session, referral.id, EventKind.CLOSED, timeline.officer_actor(officer), detail, now)
+    timeline.record(session, referral.id, EventKind.CLOSED, _named(officer, actor), detail, now)
 
 
-def reopen(session: Session, referral: Referral, officer: Officer, now: datetime, via: str = "SMS") -> None:
+def reopen(
+    session: Session, referral: Referral, officer: Officer | None, now: datetime, via: str = "SMS", *, actor: str = ""
+) -> None:
     """A closed case is open again, acknowledged by the officer who reopened it (no new alerts)."""
     _authorize(session, officer, referral)
     if referral.status != ReferralStatus.CLOSED:
@@ -356,7 +375,7 @@ def reopen(session: Session, referral: Referral, officer: Officer, now: datetime
     referral.closed_at = None
     referral.outcome = None
     referral.reminder_step = 0
-    actor = timeline.officer_actor(officer)
+    actor = _named(officer, actor)
     timeline.record(session, referral.id, EventKind.REOPENED, actor, f"by {via}; acknowledged by {actor}", now)
 
 
@@ -364,10 +383,12 @@ def transfer(
     rt: Runtime,
     session: Session,
     referral: Referral,
-    officer: Officer,
+    officer: Officer | None,
     district_id: int,
     now: datetime,
     via: str = "SMS",
+    *,
+    actor: str = "",
 ) -> list[int]:
     """A case placed in the wrong district moves to district_id and is routed there from the start
     (its place becomes that district: the village it named was not in it); the alerts to dispatch."""
@@ -396,10 +417,40 @@ def transfer(
     referral.acknowledged_at = None
     referral.acknowledged_by_id = None
     referral.flagged = False
-    actor = timeline.officer_actor(officer)
+    actor = _named(officer, actor)
     why = f"by {via}: placed in {before}, moved to district {rt.places.label(district_id)}; routing starts there"
     timeline.record(session, referral.id, EventKind.TRANSFERRED, actor, why, now)
     return _route_fresh(rt, session, referral, now, routing.assigned(session, referral))
+
+
+def add_note(rt: Runtime, session: Session, referral: Referral, actor: str, note: str, now: datetime) -> None:
+    """A note on the case's timeline; its words are kept encrypted (they may name people)."""
+    if not note.strip():
+        raise ValueError("a note needs some words")
+    timeline.record(
+        session, referral.id, EventKind.NOTED, actor, "a note", now, private=rt.crypto.encrypt(note.strip())
+    )
+
+
+def reassign(rt: Runtime, session: Session, referral: Referral, to: Officer, now: datetime, *, actor: str) -> list[int]:
+    """The case is sent to another officer: its alert goes to them, and an acknowledged case
+    becomes theirs; the alert to dispatch."""
+    if referral.status == ReferralStatus.CLOSED:
+        raise LifecycleError(Refusal.ALREADY_CLOSED, referral)
+    if to.id not in routing.assigned(session, referral):
+        session.add(
+            Assignment(referral_id=referral.id, officer_id=to.id, step=referral.escalation_step, reason="reassigned")
+        )
+    body = routing.alert_text(rt, session, referral, to.language)
+    message = outbox.add(
+        session, to=to.phone, body=body, kind=MessageKind.ALERT, referral_id=referral.id, officer_id=to.id
+    )
+    if referral.status == ReferralStatus.ACKNOWLEDGED:
+        referral.acknowledged_by_id = to.id
+    elif referral.status == ReferralStatus.NEW:
+        referral.status = ReferralStatus.ROUTED
+    timeline.record(session, referral.id, EventKind.REASSIGNED, actor, f"to {timeline.officer_actor(to)}", now)
+    return [message.id]
 
 
 # --- possible duplicates -------------------------------------------------------------------

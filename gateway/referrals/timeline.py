@@ -21,10 +21,17 @@ def officer_actor(officer: Officer) -> str:
 
 
 def record(
-    session: Session, referral_id: int, kind: EventKind, actor: str, detail: str = "", at: datetime | None = None
+    session: Session,
+    referral_id: int,
+    kind: EventKind,
+    actor: str,
+    detail: str = "",
+    at: datetime | None = None,
+    private: bytes | None = None,
 ) -> None:
-    """Add one line to a referral's timeline (in the caller's transaction): the only writer of events."""
-    event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300])
+    """Add one line to a referral's timeline (in the caller's transaction): the only writer of events.
+    private: encrypted words (a note), shown only to who may read the case's private fields."""
+    event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300], note_enc=private)
     if at is not None:
         event.at = at
     session.add(event)

@@ -1,7 +1,8 @@
 """Imports of the place list and the registries of officers and volunteers.
 
 Every import is all or nothing: a bad row is reported with its line number and
-nothing of the file is kept.
+nothing of the file is kept. A dry run (dry_run=True) changes nothing and says what the file
+would do, line by line (the admin web's preview before an upload is committed).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,41 @@ def find_district(session: Session, name: str) -> Location | None:
 @dataclass
 class ImportSummary:
     created: int = 0
+    # Rows of people already registered (those left as they were included).
     updated: int = 0
     # Rows of deactivated volunteers, updated but left inactive.
     inactive: int = 0
+    # Rows of people already registered whose every field stays the same.
+    unchanged: int = 0
+    # (line, "added" | "updated" | "unchanged", name) of every good row.
+    lines: list[tuple[int, str, str]] = field(default_factory=list)
+    # A dry run's refused lines ("line N: why"); a real import raises them instead.
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, line: int, person: Officer | Volunteer, before: tuple[object, ...] | None) -> None:
+        """Count one good row: added (before is None), updated, or unchanged."""
+        if before is None:
+            self.created += 1
+            self.lines.append((line, "added", person.name))
+            return
+        self.updated += 1
+        same = before == _fields(person)
+        self.unchanged += 1 if same else 0
+        self.lines.append((line, "unchanged" if same else "updated", person.name))
+
+
+def _fields(person: Officer | Volunteer) -> tuple[object, ...]:
+    if isinstance(person, Officer):
+        return (
+            person.name,
+            person.role,
+            person.district_id,
+            person.sector_id,
+            person.on_duty,
+            person.language,
+            person.active,
+        )
+    return (person.name, person.village_id, person.language, person.active)
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -182,8 +215,8 @@ def _people(
     progress(len(rows), len(rows))
 
 
-def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
-    """Add or update officers by phone number from the officers CSV."""
+def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False) -> ImportSummary:
+    """Add or update officers by phone number from the officers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     with rt.db.transaction() as session:
@@ -211,12 +244,10 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -
                 problems.append(f"line {line}: a sector_contact needs a sector")
                 continue
             officer = session.scalar(select(Officer).where(Officer.phone == phone))
+            before = None if officer is None else _fields(officer)
             if officer is None:
                 officer = Officer(phone=phone)
                 session.add(officer)
-                summary.created += 1
-            else:
-                summary.updated += 1
             officer.name = clean_name(row["name"])
             officer.role = role
             officer.district_id = district.id if district else None
@@ -224,14 +255,21 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -
             officer.on_duty = on_duty in _TRUE
             officer.language = language
             officer.active = True
+            summary.note(line, officer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)
     return summary
 
 
-def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
-    """Add or update volunteers by phone number from the volunteers CSV."""
+def import_volunteers(
+    rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False
+) -> ImportSummary:
+    """Add or update volunteers by phone number from the volunteers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
@@ -244,17 +282,21 @@ def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress)
                 problems.append(f"line {line}: no village {'/'.join(names)!r}")
                 continue
             volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+            before = None if volunteer is None else _fields(volunteer)
             if volunteer is None:
                 volunteer = Volunteer(phone=phone, active=True)
                 session.add(volunteer)
-                summary.created += 1
             else:
-                summary.updated += 1
                 # A deactivation is deliberate: a file that still lists the volunteer keeps it.
                 summary.inactive += 0 if volunteer.active else 1
             volunteer.name = clean_name(row["name"])
             volunteer.village_id = village.id
             volunteer.language = language
+            summary.note(line, volunteer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -38,6 +39,7 @@ class PlaceIndex:
         self._stamp: str | None = None
         self._by_id: dict[int, Place] = {}
         self._children: dict[int | None, list[tuple[int, str]]] = {}
+        self._villages: dict[int, int] | None = None
 
     def _ensure(self) -> None:
         """Load on first use; read again only when an import changed the places."""
@@ -71,11 +73,27 @@ class PlaceIndex:
                 children.setdefault(parent, []).append((place.id, place.name))
         for siblings in children.values():
             siblings.sort(key=lambda item: item[1].casefold())
-        self._by_id, self._children = by_id, children
+        self._by_id, self._children, self._villages = by_id, children, None
 
     def children(self, parent: int | None) -> Sequence[tuple[int, str]]:
         self._ensure()
         return self._children.get(parent, [])
+
+    def villages_per_district(self, district_id: int | None = None) -> dict[int, int]:
+        """How many villages each district (or the one given) holds; counted once per load."""
+        self._ensure()
+        counts = self._villages
+        if counts is None:
+            counted: defaultdict[int, int] = defaultdict(int)
+            for place in self._by_id.values():
+                if place.level == "village":
+                    district = self.ancestor(place.id, "district")
+                    if district is not None:
+                        counted[district.id] += 1
+            self._villages = counts = dict(counted)
+        if district_id is not None:
+            return {district_id: counts.get(district_id, 0)}
+        return counts
 
     def get(self, place_id: int | None) -> Place | None:
         """The place of an id (None: no place, e.g. a community SMS that named none)."""

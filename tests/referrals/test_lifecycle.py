@@ -214,6 +214,50 @@ def test_transfer_of_a_closed_case_is_refused(rt, session):
     assert referral.district_id != gasabo
 
 
+def test_a_person_in_the_admin_web_acts_by_name_and_the_outcome_is_kept_until_reopened(rt, session):
+    referral = _routed(rt, session)
+    for message in session.scalars(select(Message).where(Message.referral_id == referral.id)):
+        message.status = MessageStatus.SENT
+    notices = lifecycle.acknowledge(session, referral, None, NOW, via="admin web", actor="user:olive@example.org")
+    # Everyone whose alert went out hears the case is taken.
+    assert sorted(_recipients(session, notices)) == sorted([SOCIAL_WORKER, PSYCHOLOGIST])
+    assert (referral.status, referral.acknowledged_by_id) == ("acknowledged", None)
+    lifecycle.close(rt, session, referral, None, NOW, outcome=CloseOutcome.PLACED, via="admin web", actor="user:a")
+    assert referral.outcome == CloseOutcome.PLACED
+    lifecycle.reopen(session, referral, None, NOW, via="admin web", actor="user:a")
+    assert referral.outcome is None
+    rows = session.scalars(select(Event).where(Event.referral_id == referral.id).order_by(Event.id)).all()
+    assert [(e.kind, e.actor) for e in rows][-3:] == [
+        ("acknowledged", "user:olive@example.org"),
+        ("closed", "user:a"),
+        ("reopened", "user:a"),
+    ]
+
+
+def test_a_note_is_on_the_timeline_with_its_words_encrypted(rt, session):
+    referral = _routed(rt, session)
+    lifecycle.add_note(rt, session, referral, "user:olive@example.org", "  Met the mother at the school  ", NOW)
+    event = session.scalars(select(Event).where(Event.referral_id == referral.id).order_by(Event.id.desc())).first()
+    assert event is not None and (event.kind, event.detail) == ("noted", "a note")
+    assert event.note_enc is not None and b"mother" not in event.note_enc
+    assert rt.crypto.decrypt(event.note_enc) == "Met the mother at the school"
+    with pytest.raises(ValueError):
+        lifecycle.add_note(rt, session, referral, "user:x", "   ", NOW)
+
+
+def test_reassign_alerts_the_new_officer_and_an_acknowledged_case_becomes_theirs(rt, session):
+    referral = _routed(rt, session)
+    lifecycle.acknowledge(session, referral, _officer(session, PSYCHOLOGIST), NOW)
+    supervisor = _officer(session, SUPERVISOR)
+    alerts = lifecycle.reassign(rt, session, referral, supervisor, NOW, actor="user:ada@example.org")
+    assert _recipients(session, alerts) == [SUPERVISOR]
+    assert referral.acknowledged_by_id == supervisor.id
+    assert _events(session, referral)[-1] == ("reassigned", f"to officer:{supervisor.id}")
+    lifecycle.close(rt, session, referral, supervisor, NOW)
+    again = lambda: lifecycle.reassign(rt, session, referral, supervisor, NOW, actor="user:x")  # noqa: E731
+    assert _refusal(again) == Refusal.ALREADY_CLOSED
+
+
 def test_link_duplicate_then_confirm_and_unlink_record_both_timelines(rt):
     register_officers(rt)
     report_ids = [make_report(rt)[0], make_report(rt)[0]]  # before the session writes (SQLite)
