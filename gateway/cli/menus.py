@@ -73,4 +73,4 @@ def menus_restore(version: str) -> None:
         tree = runtime.current().menus.restore(version, by="cli")
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
-    click.echo(f"restored {tree.name} version {tree.version[:12]}")
+    click.echo(f"restored {tree.name} version {version}, published again as version {tree.version[:12]}")
