@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from menus.texts import to_review
+from menus.vocabulary import CallerKind
 
 # libyaml's loader when PyYAML was built with it: about five times faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -18,7 +19,7 @@ TREES_DIR = Path(__file__).parent / "trees"
 # Node types the engine knows.
 NODE_TYPES = ("menu", "input", "place")
 # Caller kinds a tree can start and branch on.
-CALLER_KINDS = ("volunteer", "community")
+CALLER_KINDS = tuple(CallerKind)
 # Actions a tree may ask the gateway to carry out.
 ACTIONS = ("submit_report", "record_visit", "check_report", "set_language")
 # Named checks for free-text input.

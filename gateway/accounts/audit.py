@@ -30,6 +30,18 @@ MENU_DRAFT_DELETED = "menu_draft_deleted"
 MENU_PUBLISHED = "menu_published"
 MENU_RESTORED = "menu_restored"
 MENU_TRANSLATIONS_IMPORTED = "menu_translations_imported"
+# Admin web, cases: a change made through the lifecycle (detail: which, e.g. "closed: referred").
+CASE_CHANGED = "case_changed"
+# A case list was exported (detail: how many rows and the filters); private fields: one
+# READ_REFERRAL_PRIVATE line per case whose fields went out.
+EXPORT_CASES = "export_cases"
+# Admin web, registry: an officer added or changed, put on or off duty, (de)activated; a
+# volunteer (de)activated; a registry file imported (detail: what changed).
+REGISTRY_CHANGED = "registry_changed"
+# Admin web, users: created, role changed, (de)activated, tokens revoked.
+USER_CHANGED = "user_changed"
+# A person confirmed or undid a referral's "possibly the same as" link.
+DECIDE_DUPLICATE = "decide_duplicate"
 # Longest detail kept (the column's size).
 DETAIL_MAX = 300
 

@@ -21,7 +21,14 @@ from flask import Flask
 from gateway.config import Settings
 
 # Modules whose routes make up the admin web.
-PAGES = ("gateway.admin.auth", "gateway.admin.menus")
+PAGES = (
+    "gateway.admin.auth",
+    "gateway.admin.menus",
+    "gateway.admin.cases",
+    "gateway.admin.dashboards",
+    "gateway.admin.registry",
+    "gateway.admin.users",
+)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
