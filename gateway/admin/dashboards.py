@@ -193,7 +193,7 @@ def _figures() -> tuple[stats.Dashboard | None, str, list[tuple[int, str]]]:
             )
         except stats.PeriodError as exc:
             return None, str(exc).capitalize() + ".", choices
-        return stats.dashboard(session, rt.places, period, stats.Targets.of(rt.settings), now), "", choices
+    return stats.cached_dashboard(rt, period, now), "", choices
 
 
 @bp.get("/dashboards")
