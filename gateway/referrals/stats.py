@@ -481,11 +481,16 @@ def _p90(values: list[float]) -> float | None:
     return quantiles(values, n=10, method="inclusive")[-1]
 
 
+def cache_key(period: Period, what: str = "figures") -> str:
+    """Where the dashboard of period (and what is drawn of it) is kept."""
+    return keys.dashboard(f"{period.first}:{period.last}:{period.district_id or 'all'}:{what}")
+
+
 def cached_dashboard(rt: Runtime, period: Period, now: datetime) -> Dashboard:
     """dashboard(), kept keys.DASHBOARD_TTL seconds: the next officer to open it within a
     minute reads it from Redis instead of counting a million rows again."""
     check(period)
-    key = keys.dashboard(f"{period.first}:{period.last}:{period.district_id or 'all'}")
+    key = cache_key(period)
     kept = rt.redis.get(key)
     if isinstance(kept, str):
         return Dashboard.loads(period, kept)

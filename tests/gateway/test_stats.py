@@ -184,7 +184,7 @@ def test_a_dashboard_is_kept_a_minute_then_counted_again(rt: Runtime) -> None:
     insert_case(rt, 2, created_at=datetime(2026, 3, 8, 10, tzinfo=UTC))
     kept = stats.cached_dashboard(rt, period, NOW)
     assert kept.as_dict() == first.as_dict() and _rows(kept.table("urgent_share"))["2026-03-07"][0] == 1
-    key = keys.dashboard(f"{period.first}:{period.last}:all")
+    key = stats.cache_key(period)
     assert 0 < int(rt.redis.ttl(key)) <= keys.DASHBOARD_TTL  # type: ignore[arg-type]
     rt.redis.delete(key)  # as when the minute is over
     assert _rows(stats.cached_dashboard(rt, period, NOW).table("urgent_share"))["2026-03-07"][0] == 2
