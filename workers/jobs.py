@@ -173,6 +173,8 @@ def remind(now: datetime | None = None) -> int:
             message_ids = lifecycle.remind(rt, session, referral, now)
             reminded += referral.reminder_step > step
         send_now(rt, message_ids)
+    if reminded:
+        log.info("remind: %d case(s) still open had a reminder", reminded)
     return reminded
 
 
@@ -182,6 +184,8 @@ def send_digests(now: datetime | None = None) -> int:
     with rt.db.transaction() as session:
         message_ids = digest.send_due(rt, session, now or utcnow())
     send_now(rt, message_ids)
+    if message_ids:
+        log.info("send_digests: %d supervisor(s) had today's digest", len(message_ids))
     return len(message_ids)
 
 

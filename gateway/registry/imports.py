@@ -45,6 +45,10 @@ class RegistryImportError(ValueError):
         self.problems = problems
 
 
+class WrongFileError(RegistryImportError):
+    """A file that is not the CSV asked for (its header is not the columns)."""
+
+
 def clean_name(raw: str) -> str:
     """A place or person name with stray and non-breaking spaces gone, and II for Ii."""
     name = unicodedata.normalize("NFKC", raw).replace("\u00a0", " ")
@@ -170,7 +174,7 @@ def _rows(text: str, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if header != columns:
-        raise RegistryImportError([f"line 1: the header must be {','.join(columns)}"])
+        raise WrongFileError([f"line 1: the header must be {','.join(columns)}"])
     reader.fieldnames = header
     for row in reader:
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
