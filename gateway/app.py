@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from gateway import logs
 from gateway import runtime as runtime_module
 from gateway.config import Settings, load_settings
 from gateway.runtime import Runtime
@@ -15,8 +14,9 @@ from gateway.runtime import Runtime
 def create_app(settings: Settings | None = None) -> Flask:
     """A gateway app for settings (default: from the environment)."""
     settings = settings or load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings)
     app = Flask(__name__)
+    logs.init_app(app)
     # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.
@@ -25,13 +25,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
     runtime_module.install(rt)
 
-    from gateway import health
+    from gateway import health, metrics
     from gateway.api import views as api_views
     from gateway.cli import register_commands
     from gateway.sms import views as sms_views
     from gateway.ussd import views as ussd_views
 
-    for blueprint in (health.bp, ussd_views.bp, sms_views.bp, api_views.bp):
+    for blueprint in (health.bp, metrics.bp, ussd_views.bp, sms_views.bp, api_views.bp):
         app.register_blueprint(blueprint)
 
     register_commands(app)

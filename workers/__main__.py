@@ -7,7 +7,7 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, runtime
+from gateway import keys, logs, runtime
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
 
@@ -27,7 +27,7 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
 
 def main() -> None:
     rt = runtime.current()
-    logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(rt.settings)
     stop = threading.Event()
     periodic.queue_sweeps(rt)
     threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()

@@ -13,7 +13,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import keys, runtime
+from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
 from gateway.models import Event, Message, Referral, Report, Visit
 from gateway.referrals import routing
@@ -57,6 +57,7 @@ def route_report(report_id: int, now: datetime | None = None) -> int | None:
             session.add(
                 Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=f"from a {report.channel} report")
             )
+            metrics.REFERRALS_CREATED.labels("report").inc()
         now = now or utcnow()
         routing.route(rt, session, referral, now)
         report.routed_at = report.routed_at or now
@@ -93,6 +94,7 @@ def route_visit(visit_id: int, now: datetime | None = None) -> int | None:
             session.flush()
             detail = "home visit concerns: " + ", ".join(visit.concerns)
             session.add(Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=detail))
+            metrics.REFERRALS_CREATED.labels("visit").inc()
         now = now or utcnow()
         routing.route(rt, session, referral, now)
         visit.routed_at = visit.routed_at or now
@@ -176,8 +178,12 @@ def escalate(now: datetime | None = None) -> int:
             if referral is None or referral.escalate_at is None or referral.escalate_at > now:
                 continue
             message_ids = routing.escalate(rt, session, referral, now)
-            moved += 1
+            urgency = "urgent" if referral.urgent else "normal"
+        moved += 1
+        metrics.ESCALATIONS.labels(urgency).inc()
         send_now(rt, message_ids)
+    if moved:
+        log.info("escalated referrals", extra={"escalated": moved})
     return moved
 
 
@@ -197,7 +203,14 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
     outbox.dispatch(rt, messages)
-    return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+    counts = {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+    for what, count in counts.items():
+        if count:
+            metrics.SWEEPER_REQUEUED.labels(what).inc(count)
+    if any(counts.values()):
+        # Work a lost job or a restarted Redis left undone: worth an operator's look.
+        log.warning("sweeper queued stalled work again", extra={"requeued": counts})
+    return counts
 
 
 def _send_queued(rt: Runtime, referral_id: int) -> None:
@@ -215,8 +228,6 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
-        outbox.add(
-            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
-        ).id
+        outbox.add(session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id).id
         for o in routing.national_desk(session)
     ]

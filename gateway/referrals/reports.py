@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway import metrics
 from gateway.clock import utcnow
 from gateway.models import VISIT_DOMAINS, Referral, Report, Visit
 from gateway.runtime import Runtime
@@ -92,6 +93,7 @@ def submit_report(
         ),
     )
     if report_id is not None:
+        metrics.REPORTS.labels("ussd").inc()
         _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
     return reference
 
@@ -114,6 +116,8 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
             routed_at=None if concerns else utcnow(),
         ),
     )
+    if visit_id is not None:
+        metrics.VISITS.labels("yes" if concerns else "no").inc()
     if concerns and visit_id is not None:
         _enqueue(rt, "workers.jobs.route_visit", visit_id, f"route-visit-{visit_id}")
     return reference
