@@ -18,7 +18,6 @@ from gateway.metrics import prepare_multiproc_dir
 from gateway.models import Message
 from tests.helpers import (
     AT_SMS_URL,
-    SOCIAL_WORKER,
     VOLUNTEER_PHONE,
     Dial,
     at_answer,
