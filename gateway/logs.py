@@ -8,7 +8,9 @@ an officer typed, never a whole phone number.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import sys
 import uuid
@@ -30,6 +32,19 @@ _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # The fields of a JSON line before any `extra` ones (and "time": ISO 8601, UTC).
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+# Request ids made here: a random prefix per process and a counter (uuid4 costs a system call).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_next_id = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    """A forked process (a server worker forked after import) counts under a prefix of its own."""
+    global _ID_PREFIX, _next_id
+    _ID_PREFIX, _next_id = uuid.uuid4().hex[:12], itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _phone: ContextVar[str | None] = ContextVar("phone", default=None)
@@ -100,13 +115,18 @@ def bound(*, request_id: str | None = None, phone: str | None = None) -> Iterato
         _phone.reset(tokens[1])
 
 
+def new_request_id() -> str:
+    """An id unique across processes and restarts (random per process, then counted)."""
+    return f"{_ID_PREFIX}{next(_next_id):08x}"
+
+
 def init_app(app: Flask) -> None:
     """Give every request an id (the header's, if usable) and forget its context afterwards."""
 
     @app.before_request
     def start() -> None:
         given = request.headers.get(REQUEST_ID_HEADER, "")
-        _request_id.set(given if _GOOD_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex)
+        _request_id.set(given if given and _GOOD_REQUEST_ID.fullmatch(given) else new_request_id())
         _phone.set(None)
 
     @app.after_request

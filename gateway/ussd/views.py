@@ -52,11 +52,12 @@ def callback():  # type: ignore[no-untyped-def]
 
 
 def _hop_done(session_id: str, text: str, reply: str, seconds: float) -> None:
-    """A hop's latency by screen kind, and its log line: at INFO for a session's first and last
-    screens, at DEBUG between them (never the text or the screen: they may hold free text)."""
+    """A hop's latency by screen kind, and its log line: at INFO for a session's END screen (one
+    line a session; a dropped one gets the network's notification's), at DEBUG before it. Never
+    the text or the screen: they may hold free text."""
     screen = reply[:3]
     metrics.HOP_SECONDS.labels(screen).observe(seconds)
-    level = logging.INFO if text == "" or screen == "END" else logging.DEBUG
+    level = logging.INFO if screen == "END" else logging.DEBUG
     if log.isEnabledFor(level):
         hop = text.count("*") + 1 if text else 0
         ms = round(seconds * 1000, 2)

@@ -179,7 +179,8 @@ def test_a_hop_logs_one_json_line_with_the_masked_phone_and_no_free_text(app_wit
     masked = VOLUNTEER_PHONE[:7] + "***" + VOLUNTEER_PHONE[-3:]
     assert {r["phone"] for r in hops} == {masked}
     assert [r["screen"] for r in hops] == ["CON"] * 8 + ["END"]
-    assert all(r["level"] in ("DEBUG", "INFO") and r["request_id"] and "ms" in r for r in hops)
+    assert [r["level"] for r in hops] == ["DEBUG"] * 8 + ["INFO"]  # one line a session at INFO
+    assert all(r["request_id"] and r["session"] and "ms" in r for r in hops)
     assert len({r["request_id"] for r in hops}) == 9  # one id per request
     everything = json.dumps(records)
     assert FREE_TEXT not in everything and "12*B" not in everything
@@ -187,17 +188,17 @@ def test_a_hop_logs_one_json_line_with_the_masked_phone_and_no_free_text(app_wit
     assert "Thank you" not in everything and end[4:] not in everything  # no screen text either
 
 
-def test_a_request_id_from_the_header_is_logged_and_sent_back(app, capsys):
-    client = app.test_client()
+def test_a_request_id_from_the_header_is_logged_and_sent_back(app_with, capsys):
+    client = app_with(log_level="DEBUG").test_client()
     capsys.readouterr()
     form = {"sessionId": "ATUid_rid", "phoneNumber": "+250788765432", "serviceCode": "*801#", "text": ""}
     response = client.post("/ussd", data=form, headers={"X-Request-Id": "lb-7f3a"})
     assert response.headers["X-Request-Id"] == "lb-7f3a"
     first_hop = [r for r in _json_lines(capsys.readouterr().err) if r["message"] == "ussd hop"]
-    assert first_hop and first_hop[0]["request_id"] == "lb-7f3a" and first_hop[0]["level"] == "INFO"
+    assert first_hop and first_hop[0]["request_id"] == "lb-7f3a" and first_hop[0]["level"] == "DEBUG"
     # A header that is no id (too long, odd characters) is replaced by one made here.
     response = client.post("/ussd", data=form | {"sessionId": "ATUid_rid2"}, headers={"X-Request-Id": "x y;" * 30})
-    assert len(response.headers["X-Request-Id"]) == 32
+    assert len(response.headers["X-Request-Id"]) == 20 and response.headers["X-Request-Id"] != "lb-7f3a"
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
