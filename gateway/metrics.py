@@ -30,6 +30,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -48,6 +49,8 @@ bp = Blueprint("metrics", __name__)
 
 # Prefix of every metric name.
 NS = "ijwi"
+# No *_created series: multiprocess mode has none, and one process's start time means little.
+disable_created_metrics()
 
 # --- USSD -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import responses
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -211,3 +213,21 @@ def test_log_format_setting(app_with, capsys, log_format: str):
         assert json.loads(line)["count"] == 3
     else:
         assert line.endswith("WARNING gateway.app: a fixed event")
+
+
+# --- what the dashboard and the alert rules read -------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_the_dashboard_and_alert_rules_read_only_metrics_the_gateway_serves(client):
+    served = {family.name for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))}
+    served = {name for name in served if name.startswith("ijwi_")}
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    rules = yaml.safe_load((DOCS / "alerts.yml").read_text())["groups"][0]["rules"]
+    expressions += [rule["expr"] for rule in rules]
+    read = {re.sub(r"_(bucket|count|sum|total)$", "", name) for e in expressions for name in re.findall(r"ijwi_\w+", e)}
+    assert read - served == set()
+    assert served - read == set()  # and the dashboard shows every metric
+    assert {rule["alert"] for rule in rules} >= {"IjwiNoAlertDelivered", "IjwiSmsOutOfCredit", "IjwiQueueGrowing"}
