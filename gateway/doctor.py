@@ -15,8 +15,6 @@ from dataclasses import dataclass
 import requests
 from africastalking.Application import ApplicationService
 from africastalking.Service import AfricasTalkingException
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 from rq import Worker
 from sqlalchemy import select, text
@@ -148,6 +146,9 @@ def key_findings(rt: Runtime) -> list[Finding]:
 
 def database_findings(rt: Runtime) -> list[Finding]:
     """The database answers and is migrated to the newest revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     try:
         with rt.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -12,7 +12,6 @@ from flask.cli import AppGroup, with_appcontext
 from rq.job import Job
 from sqlalchemy import select
 
-from gateway import doctor as checks
 from gateway.clock import utcnow
 from gateway.models import Message
 from gateway.phones import masked
@@ -128,6 +127,8 @@ def outbox_stuck(older_than: int) -> None:
 @with_appcontext
 def doctor() -> None:
     """Check settings, keys, database, Redis, Africa's Talking (nothing sent); exit 1 if anything needs fixing."""
+    from gateway import doctor as checks  # imports Alembic: not for every process that loads the CLI
+
     findings = checks.examine(_rt())
     for finding in findings:
         click.echo(finding.line())

@@ -24,6 +24,7 @@ from tests.helpers import (
     Dial,
     at_answer,
     at_sample,
+    end_session,
     make_report,
     register_officers,
     register_volunteer,
@@ -67,6 +68,9 @@ def test_metrics_move_with_a_session_its_alerts_and_a_failed_delivery(client, rt
     register_officers(rt)
     before = scrape(client)
     _whole_report(client, rt)
+    cut_off = Dial(client, "+250788765432")
+    cut_off.send("1")
+    end_session(client, cut_off, status="Incomplete")
     run_jobs()  # routing: the referral and its alerts, sent (console provider: statusCode 101)
     with rt.db.sessions() as session:
         alerts = session.scalars(select(Message).where(Message.kind == "alert").order_by(Message.id)).all()
@@ -77,9 +81,10 @@ def test_metrics_move_with_a_session_its_alerts_and_a_failed_delivery(client, rt
     assert client.post("/sms/delivery", data=failed).status_code == 200
     after = scrape(client)
 
-    assert moved(before, after, "ijwi_ussd_sessions_started_total") == 1
+    assert moved(before, after, "ijwi_ussd_sessions_started_total") == 2
     assert moved(before, after, "ijwi_ussd_sessions_ended_total") == 1
-    assert moved(before, after, "ijwi_ussd_hop_seconds_count", screen="CON") == 8
+    assert moved(before, after, "ijwi_ussd_sessions_dropped_total") == 1
+    assert moved(before, after, "ijwi_ussd_hop_seconds_count", screen="CON") == 8 + 2
     assert moved(before, after, "ijwi_ussd_hop_seconds_count", screen="END") == 1
     assert moved(before, after, "ijwi_reports_total", channel="ussd") == 1
     assert moved(before, after, "ijwi_referrals_created_total", source="report") == 1
@@ -231,3 +236,19 @@ def test_the_dashboard_and_alert_rules_read_only_metrics_the_gateway_serves(clie
     assert read - served == set()
     assert served - read == set()  # and the dashboard shows every metric
     assert {rule["alert"] for rule in rules} >= {"IjwiNoAlertDelivered", "IjwiSmsOutOfCredit", "IjwiQueueGrowing"}
+
+
+def test_ijwi_run_gives_its_processes_one_emptied_metrics_folder(tmp_path: Path, monkeypatch):
+    from gateway import launcher
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "instance" / "metrics"
+    folder.mkdir(parents=True)
+    (folder / "counter_4242.db").write_bytes(b"a dead process's counts")
+    environ: dict[str, str] = {}
+    launcher.share_metrics(environ)
+    assert environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder.resolve())
+    assert list(folder.iterdir()) == []
+    chosen = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "elsewhere")}
+    launcher.share_metrics(chosen)
+    assert (tmp_path / "elsewhere").is_dir()
