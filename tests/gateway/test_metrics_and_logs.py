@@ -252,3 +252,17 @@ def test_ijwi_run_gives_its_processes_one_emptied_metrics_folder(tmp_path: Path,
     chosen = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "elsewhere")}
     launcher.share_metrics(chosen)
     assert (tmp_path / "elsewhere").is_dir()
+
+
+def test_metrics_count_home_visits_and_their_referrals(client, rt, run_jobs):
+    from tests.gateway.test_home_visits import _visit
+
+    register_volunteer(rt, language="en")
+    before = scrape(client)
+    assert _visit(client, "en", "H12", {"health"}).startswith("END ")
+    assert _visit(client, "en", "H13", set()).startswith("END ")
+    run_jobs()
+    after = scrape(client)
+    assert moved(before, after, "ijwi_visits_total", concern="yes") == 1
+    assert moved(before, after, "ijwi_visits_total", concern="no") == 1
+    assert moved(before, after, "ijwi_referrals_created_total", source="visit") == 1
