@@ -124,7 +124,7 @@ def key_findings(rt: Runtime) -> list[Finding]:
             )
         ]
     try:
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             sample = session.scalar(select(Report.reporter_phone_enc).order_by(Report.id.desc()).limit(1))
     except Exception:
         return [Finding(OK, "keys", "ENCRYPTION_KEY is a Fernet key (no stored data read: see database)")]

@@ -38,6 +38,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
+from gateway import runtime
 from gateway.clock import utcnow
 from gateway.models import Referral
 
@@ -50,7 +51,7 @@ bp = Blueprint("metrics", __name__)
 # Prefix of every metric name.
 NS = "ijwi"
 # No *_created series: multiprocess mode has none, and one process's start time means little.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # --- USSD -------------------------------------------------------------------------------
 
@@ -233,9 +234,7 @@ def allowed(rt: Runtime) -> bool:
 
 @bp.get("/metrics")
 def metrics():  # type: ignore[no-untyped-def]
-    from gateway.webhooks import runtime
-
-    rt = runtime()
+    rt = runtime.current()
     if not allowed(rt):
         abort(403, description="metrics need the METRICS_TOKEN, or a request from an address in METRICS_ALLOW")
     return Response(exposition(rt), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

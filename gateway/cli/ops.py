@@ -7,11 +7,11 @@ import sys
 from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from rq.job import Job
 from sqlalchemy import select
 
+from gateway import runtime
 from gateway.clock import utcnow
 from gateway.models import Message
 from gateway.phones import masked
@@ -25,8 +25,7 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: |$)")
 
 
 def _rt() -> Runtime:
-    rt: Runtime = current_app.extensions["ijwi"]
-    return rt
+    return runtime.current()
 
 
 def _reason(job: Job) -> str:
@@ -108,7 +107,7 @@ def jobs_purge(job_ids: tuple[str, ...], every: bool) -> None:
 def outbox_stuck(older_than: int) -> None:
     """Messages queued, being sent or waiting for a retry for longer than --older-than seconds."""
     since = utcnow() - timedelta(seconds=older_than)
-    with _rt().db.sessions() as session:
+    with _rt().db.reading() as session:
         rows = session.scalars(
             select(Message)
             .where(Message.status.in_(("queued", "sending", "retrying")), Message.updated_at < since)

@@ -7,14 +7,12 @@ import time
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from gateway import logs, metrics
+from gateway import logs, metrics, runtime
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, normalize
 from gateway.ussd.service import DROPPED, UssdService
-from gateway.webhooks import plain, protected, runtime
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -40,7 +38,7 @@ def callback():  # type: ignore[no-untyped-def]
     except InvalidPhoneError:
         return plain(BAD_REQUEST_REPLY)
     logs.set_phone(phone)
-    service = UssdService(runtime())
+    service = UssdService(runtime.current())
     try:
         reply = service.handle(session_id, phone, text)
     except Exception:
@@ -73,7 +71,7 @@ def session_ended():  # type: ignore[no-untyped-def]
     session_id = form.get("sessionId", "").strip()
     if not session_id or len(session_id) > SESSION_ID_MAX:
         return plain("sessionId is required", 400)
-    rt = runtime()
+    rt = runtime.current()
     try:
         phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
@@ -81,29 +79,24 @@ def session_ended():  # type: ignore[no-untyped-def]
     status = form.get("status", "")[:20]
     if phone:
         logs.set_phone(phone)
-    try:
-        with rt.db.session() as session:
-            if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is not None:
-                return plain("OK")
-            session.add(
-                UssdSessionEnd(
-                    session_id=session_id,
-                    phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
-                    status=status,
-                    error=form.get("errorMessage", "")[:60],
-                    duration_ms=_int(form.get("durationInMillis")),
-                    hops=_int(form.get("hopsCount")),
-                    network_code=form.get("networkCode", "")[:10],
-                )
-            )
-    except IntegrityError:
-        return plain("OK")  # the same notification, resent at the same moment
+    service = UssdService(rt)
+    end = UssdSessionEnd(
+        session_id=session_id,
+        phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
+        status=status,
+        error=form.get("errorMessage", "")[:60],
+        duration_ms=_int(form.get("durationInMillis")),
+        hops=_int(form.get("hopsCount")),
+        network_code=form.get("networkCode", "")[:10],
+    )
+    if not service.record_end(end):
+        return plain("OK")
     if status in DROPPED:
         metrics.SESSIONS_DROPPED.inc()
     known = status if status in ("Success", *DROPPED) else "other"
     log.info("ussd session ended by the network", extra={"session": session_id, "status": known})
     try:
-        UssdService(rt).session_ended(session_id, phone, status)
+        service.session_ended(session_id, phone, status)
     except Exception:
         # Recorded already; the draft still expires on its own.
         log.exception("end of session %s not carried out", session_id)

@@ -72,7 +72,7 @@ def test_metrics_move_with_a_session_its_alerts_and_a_failed_delivery(client, rt
     cut_off.send("1")
     end_session(client, cut_off, status="Incomplete")
     run_jobs()  # routing: the referral and its alerts, sent (console provider: statusCode 101)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         alerts = session.scalars(select(Message).where(Message.kind == "alert").order_by(Message.id)).all()
     assert len(alerts) >= 2
     delivered = {"id": alerts[0].provider_message_id, "status": "Success", "phoneNumber": alerts[0].to}

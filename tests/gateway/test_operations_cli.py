@@ -62,7 +62,7 @@ def test_jobs_commands_refuse_unclear_requests(rt, runner):
 
 def test_outbox_stuck_lists_only_messages_waiting_too_long(rt, runner):
     long_ago = utcnow() - timedelta(minutes=10)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.add(Message(to=SOCIAL_WORKER, body="alert", kind="alert", status="sending", updated_at=long_ago))
         session.add(Message(to="+250788000222", body="alert", kind="alert", status="sent", updated_at=long_ago))
         session.add(Message(to="+250788000333", body="alert", kind="alert", status="queued"))

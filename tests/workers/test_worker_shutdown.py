@@ -37,7 +37,7 @@ def _stop_worker_mid_send(rt: Runtime, settings: Settings, metrics_dir: Path, si
     stub.delay = PROVIDER_DELAY
     # Its answer to a killed worker finds the connection closed: nothing to report.
     stub.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         message_id = outbox.add(session, to=SOCIAL_WORKER, body="Ijwi test", kind="reply").id
     outbox.dispatch(rt, [message_id])
     env = {
@@ -79,7 +79,7 @@ def _stop_worker_mid_send(rt: Runtime, settings: Settings, metrics_dir: Path, si
 
 
 def _message(rt: Runtime) -> Message:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         message = session.scalar(select(Message))
         assert message is not None
         return message
