@@ -148,6 +148,15 @@ def test_readiness_fails_and_metrics_say_so_when_redis_is_down(app_with):
     assert moved(before, after, "ijwi_readiness_failures_total", dependency="redis") == 1
 
 
+def test_metrics_still_answer_when_the_database_is_down(app_with):
+    client = app_with(database_url=f"postgresql+psycopg://postgres@127.0.0.1:{CLOSED_PORT}/ijwi").test_client()
+    samples = scrape(client)
+    assert samples[("ijwi_ready", frozenset({("dependency", "database")}))] == 0
+    assert samples[("ijwi_ready", frozenset({("dependency", "redis")}))] == 1
+    assert not any(name == "ijwi_referrals" for name, _ in samples)
+    assert client.get("/readyz").status_code == 503
+
+
 def test_metrics_sum_every_process_in_multiprocess_mode(app_with, tmp_path: Path):
     """Two other processes (as gunicorn workers or RQ workers would) count into one folder."""
     folder = tmp_path / "metrics"
