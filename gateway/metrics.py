@@ -94,6 +94,13 @@ SMS_RETRYING = Counter(
     "SMS attempts the provider could not take now (reason=statusCode, or no_answer): they wait for a retry.",
     ["reason"],
 )
+# Seconds the provider took to answer a send (a worker sends one SMS at a time: this sets how
+# many workers a machine needs, docs/scaling.md).
+SMS_SEND_SECONDS = Histogram(
+    f"{NS}_sms_send_seconds",
+    "Time the SMS provider took to answer one send (answered or not).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),
+)
 OUT_OF_CREDIT = Counter(f"{NS}_sms_out_of_credit", "Sends refused because the SMS account is out of credit (405).")
 
 # --- jobs -------------------------------------------------------------------------------------

@@ -142,7 +142,8 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
         return None
     to, body = claimed
     try:
-        result = rt.sms.send(to, body)
+        with metrics.SMS_SEND_SECONDS.time():
+            result = rt.sms.send(to, body)
     except SmsUnavailableError as exc:
         with rt.db.transaction() as session:
             outbox.postpone(session.get_one(Message, message_id), str(exc))

@@ -3,6 +3,7 @@ once, or left for the sweeper to queue again; never lost."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,6 +90,7 @@ def test_sigterm_lets_the_worker_finish_the_sms_in_hand_then_stop(rt, app_with, 
     status, requests, output = _stop_worker_mid_send(rt, settings, tmp_path / "metrics", signal.SIGTERM)
     assert status == 0, output
     assert "warm shut down requested" in output
+    assert all(json.loads(line)["level"] for line in output.splitlines() if line.strip())  # JSON lines
     assert requests == 1
     sent = _message(rt)
     assert sent.status == "sent" and sent.provider_message_id
@@ -101,6 +103,8 @@ def test_sigterm_lets_the_worker_finish_the_sms_in_hand_then_stop(rt, app_with, 
         for s in family.samples
     }
     assert samples[("ijwi_sms_sent_total", (("code", "101"), ("kind", "reply")))] == 1
+    assert samples[("ijwi_sms_send_seconds_count", ())] == 1
+    assert samples[("ijwi_sms_send_seconds_sum", ())] >= PROVIDER_DELAY
 
 
 def test_a_worker_killed_mid_send_leaves_the_sms_for_the_sweeper(rt, settings, tmp_path: Path):
