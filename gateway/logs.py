@@ -22,7 +22,6 @@ from typing import TextIO
 from flask import Flask, Response, request
 from pythonjsonlogger.json import JsonFormatter
 
-from gateway.config import Settings
 from gateway.phones import masked
 
 # The header a request id comes in (from a load balancer) and goes back out in.
@@ -87,16 +86,17 @@ def formatter(log_format: str) -> logging.Formatter:
     return logging.Formatter(TEXT_FORMAT)
 
 
-def configure(settings: Settings) -> None:
-    """One handler on the root logger, to stderr, in LOG_FORMAT at LOG_LEVEL (idempotent)."""
+def configure(level: str, log_format: str) -> None:
+    """One handler on the root logger, to stderr, in log_format (LOG_FORMAT) at level (LOG_LEVEL);
+    called again, it replaces its own handler."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(handler)
     handler = _OurHandler()
-    handler.setFormatter(formatter(settings.log_format))
+    handler.setFormatter(formatter(log_format))
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
-    root.setLevel(settings.log_level)
+    root.setLevel(level)
 
 
 def set_phone(e164: str) -> None:

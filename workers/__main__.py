@@ -7,7 +7,8 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, logs, runtime
+from gateway import keys, log_levels, logs, runtime
+from gateway.config import ConfigError
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
 
@@ -26,8 +27,13 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    rt = runtime.current()
-    logs.configure(rt.settings)
+    try:
+        rt = runtime.current()
+    except ConfigError as exc:
+        raise SystemExit(f"worker not started: {exc}") from None
+    logs.configure(rt.settings.log_level, rt.settings.log_format)
+    log_levels.quiet_libraries()
+    log_levels.quiet_rq_worker(periodic.routine_lines())
     stop = threading.Event()
     periodic.queue_sweeps(rt)
     threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()

@@ -184,7 +184,7 @@ def escalate(now: datetime | None = None) -> int:
         metrics.ESCALATIONS.labels(urgency).inc()
         send_now(rt, message_ids)
     if moved:
-        log.info("escalated referrals", extra={"escalated": moved})
+        log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
 
 
@@ -204,14 +204,14 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
     outbox.dispatch(rt, messages)
-    counts = {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
-    for what, count in counts.items():
+    if reports or visits or messages:
+        counts = len(reports), len(visits), len(messages)
+        log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
+    requeued = {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+    for what, count in requeued.items():
         if count:
             metrics.SWEEPER_REQUEUED.labels(what).inc(count)
-    if any(counts.values()):
-        # Work a lost job or a restarted Redis left undone: worth an operator's look.
-        log.warning("sweeper queued stalled work again", extra={"requeued": counts})
-    return counts
+    return requeued
 
 
 def _send_queued(rt: Runtime, referral_id: int) -> None:

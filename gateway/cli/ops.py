@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from gateway import runtime
 from gateway.clock import utcnow
+from gateway.config import ConfigError
 from gateway.models import Message
 from gateway.phones import masked
 from gateway.runtime import Runtime
@@ -128,7 +129,12 @@ def doctor() -> None:
     """Check settings, keys, database, Redis, Africa's Talking (nothing sent); exit 1 if anything needs fixing."""
     from gateway import doctor as checks  # imports Alembic: not for every process that loads the CLI
 
-    findings = checks.examine(_rt())
+    try:
+        rt = _rt()
+    except ConfigError as exc:  # the app was made without settings: that is the finding
+        findings = [checks.Finding(checks.FAIL, "settings", str(exc), "set it in the environment of every process")]
+    else:
+        findings = checks.examine(rt)
     for finding in findings:
         click.echo(finding.line())
     line, status = checks.summary(findings)
