@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -160,3 +162,18 @@ def test_doctor_runs_where_the_app_cannot_start(environ, expected, monkeypatch, 
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{CLOSED_PORT}/4")
     assert doctor.main() == 1
     assert expected in capsys.readouterr().out
+
+
+def test_doctor_from_the_command_line_without_settings_names_the_one_to_set():
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "doctor"],
+        cwd=root,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("FAIL  settings: SECRET_KEY is not set")
+    assert "Traceback" not in done.stdout + done.stderr
