@@ -19,8 +19,25 @@ from gateway.phones import masked
 from gateway.runtime import Runtime
 from gateway.sms import outbox as outbox_module
 
-jobs = AppGroup("jobs", help="Jobs of the RQ queue that failed: list, retry, purge.")
-outbox = AppGroup("outbox", help="Outgoing SMS.")
+jobs = AppGroup(
+    "jobs",
+    help="""Jobs of the queue that failed: list, retry, purge.
+
+\b
+Examples:
+  ./ijwi jobs list
+  ./ijwi jobs retry --all
+""",
+)
+outbox = AppGroup(
+    "outbox",
+    help="""Outgoing SMS: those stuck on their way.
+
+\b
+Examples:
+  ./ijwi outbox stuck --older-than 600
+""",
+)
 # An exception's own line in a traceback ("module.Error: what"), not its context lines.
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: |$)")
 
@@ -41,7 +58,7 @@ def _reason(job: Job) -> str:
     return "(no reason kept)"
 
 
-@jobs.command("list")
+@jobs.command("list", short_help="Failed jobs, newest first, and the queue's counts.")
 @click.option("--limit", default=50, show_default=True, help="Show at most this many (newest first).")
 def jobs_list(limit: int) -> None:
     """Failed jobs, newest first: id, job, when it failed, why; and the queue's counts."""
@@ -72,7 +89,7 @@ def _chosen(job_ids: tuple[str, ...], every: bool) -> list[str]:
     return list(job_ids)
 
 
-@jobs.command("retry")
+@jobs.command("retry", short_help="Put failed jobs back on the queue.")
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every failed job.")
 def jobs_retry(job_ids: tuple[str, ...], every: bool) -> None:
@@ -84,7 +101,7 @@ def jobs_retry(job_ids: tuple[str, ...], every: bool) -> None:
     click.echo(f"{len(chosen)} job(s) queued again")
 
 
-@jobs.command("purge")
+@jobs.command("purge", short_help="Delete failed jobs (the sweeper requeues stored work).")
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every failed job.")
 def jobs_purge(job_ids: tuple[str, ...], every: bool) -> None:
@@ -97,7 +114,7 @@ def jobs_purge(job_ids: tuple[str, ...], every: bool) -> None:
     click.echo(f"{len(chosen)} failed job(s) deleted")
 
 
-@outbox.command("stuck")
+@outbox.command("stuck", short_help="Messages waiting too long to be sent.")
 @click.option(
     "--older-than",
     default=outbox_module.STALLED_AFTER,
@@ -123,7 +140,7 @@ def outbox_stuck(older_than: int) -> None:
     click.echo(f"{len(rows)} message(s) stuck for more than {older_than} s")
 
 
-@click.command("doctor")
+@click.command("doctor", short_help="Check settings, keys, database, Redis, Africa's Talking.")
 @with_appcontext
 def doctor() -> None:
     """Check settings, keys, database, Redis, Africa's Talking (nothing sent); exit 1 if anything needs fixing."""
