@@ -33,6 +33,8 @@ def development_environment() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
     os.environ.setdefault("LOG_FORMAT", "text")
+    # The admin web is reached over plain HTTP on a developer's machine.
+    os.environ.setdefault("ADMIN_COOKIE_SECURE", "false")
     if not os.environ.get("REDIS_URL"):
         from gateway.redis_conn import embedded_url
 

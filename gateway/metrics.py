@@ -41,6 +41,7 @@ from sqlalchemy import case, func, select
 from gateway import runtime
 from gateway.clock import utcnow
 from gateway.models import Referral
+from gateway.vocabulary import WAITING
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -142,8 +143,6 @@ class StateCollector(Collector):
         yield from families
 
     def _database(self, out: list[Metric]) -> bool:
-        from gateway.referrals.routing import WAITING
-
         now = utcnow()
         ages = [
             func.sum(case((Referral.created_at <= now - timedelta(seconds=s), 1), else_=0))
