@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from menus.tree import CALLER_KINDS, Node, Option, Tree
 from menus.vocabulary import AgeBand, Category, Sex, VisitDomain
 
-# The words each answer may hold: the vocabulary (menus.vocabulary, which the gateway re-exports),
-# as plain strings (they may be written into a tree's YAML).
+# The words each needed answer may hold: the vocabularies the gateway stores.
 CATEGORIES = tuple(c.value for c in Category)
 URGENCY = ("yes", "no")
 AGE_BANDS = tuple(a.value for a in AgeBand)

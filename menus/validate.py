@@ -75,6 +75,10 @@ def _structure(tree: Tree) -> Iterator[str]:
             yield f"{where}: unknown check {node.check!r}"
         if node.action and node.action not in ACTIONS:
             yield f"{where}: unknown action {node.action!r}"
+        for option in node.options:
+            value = option.value or option.key
+            if option.action == "set_language" and value not in tuple(Language):
+                yield f"{where}: option {option.key} sets language {value!r}, not one of {', '.join(Language)}"
         keys = [o.key for o in node.options]
         for key in sorted({k for k in keys if keys.count(k) > 1}):
             yield f"{where}: option key {key!r} is used twice"
