@@ -70,8 +70,17 @@ def test_the_place_must_come_from_the_place_picker() -> None:
 def test_the_vocabularies_are_the_gateways() -> None:
     from gateway.vocabulary import Category, VisitDomain
 
-    assert semantics.CATEGORIES == ("violence", "neglect", "labour", "marriage", "separated", "school", "disability",
-                                    "placement", "other")
+    assert semantics.CATEGORIES == (
+        "violence",
+        "neglect",
+        "labour",
+        "marriage",
+        "separated",
+        "school",
+        "disability",
+        "placement",
+        "other",
+    )
     assert tuple(Category) == semantics.CATEGORIES
     assert tuple(VisitDomain) == semantics.VISIT_DOMAINS
 
