@@ -39,7 +39,8 @@ STORED_VALUES: dict[str, tuple[str, ...]] = {
     "category": tuple(Category),
     "age_band": tuple(AgeBand),
     "sex": tuple(Sex),
-    **{f"domain_{domain}": ("ok", "concern") for domain in VisitDomain},
+    "urgent": semantics.URGENCY,
+    **{f"domain_{domain}": semantics.DOMAIN_ANSWERS for domain in VisitDomain},
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_.:]+)\}")
 
