@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from bench import webhook_cost
+from bench import peer, webhook_cost
 from bench.driver import Caller
 from bench.load import LoadResult, run_wrk
 from bench.paths import mixed_paths, write_data_file
 from bench.report import Report, ms, percentile
-from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, volunteer_phone
+from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, free_port, volunteer_phone, web_argv
 from gateway import keys, migrate
 from gateway.models import Report as ReportRow
 from gateway.registry import imports
@@ -61,10 +63,20 @@ class Profile:
     webhook_sessions: int
     tree_factors: tuple[int, ...]
     village_factors: tuple[int, ...]
+    # The peer part: connection levels, seconds per run, rounds of (Ijwi, peer, floor) per level.
+    peer_levels: tuple[int, ...] = (4, 16)
+    peer_seconds: int = 10
+    peer_rounds: int = 3
+    peer_sqlite: bool = False
 
 
-QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 10, 100), (10,))
-FULL = Profile("full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,))
+QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 10, 100), (10,), (4, 16), 5, 2)
+FULL = Profile(
+    "full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,), (4, 16), 10, 3, True
+)
+# Targets against the Node peer (issue 15), in the same run: at least its hops/s, at most its p99.
+PEER_THROUGHPUT_TARGET = 1.0
+PEER_P99_TARGET = 1.0
 
 
 class Bench:
@@ -94,16 +106,25 @@ class Bench:
         for i in range(0, len(batch), 500):
             self.rt.redis.delete(*batch[i : i + 500])
 
-    def load(self, target: str, concurrency: int, seconds: int) -> LoadResult:
-        mode = "floor" if target == "floor" else "app"
+    def load(
+        self,
+        target: str,
+        concurrency: int,
+        seconds: int,
+        url: str | None = None,
+        datafile: Path | None = None,
+        mode: str | None = None,
+    ) -> LoadResult:
+        """wrk against the gateway (or another server at url), the sessions of datafile."""
+        mode = mode or ("floor" if target == "floor" else "app")
         # A hop still in flight when the last run stopped may have left a draft after that run's clean-up.
         time.sleep(1)
         self.clear_drafts()
         result = run_wrk(
             target,
-            self.stack.web_url,
+            url or self.stack.web_url,
             f"/ussd?token={WEBHOOK_TOKEN}",
-            self.datafile,
+            datafile or self.datafile,
             concurrency,
             seconds,
             next(_runs),
@@ -204,6 +225,76 @@ class Bench:
             "production. The paused worker's backlog is drained before the next part.",
         )
         self.drain()
+
+    def peer(self, stacks: list[Stack]) -> None:
+        """Ijwi (worker running), the Node peer and the floor, driven by the same wrk script with the
+        same 8-hop report session, interleaved round by round at each level."""
+        p = self.profile
+        folder = peer.prepare()
+        datafile = self.stack.workdir / "peer-sessions.tsv"
+        write_data_file(datafile, [peer.report_path()], self.phones)
+        rows = []
+        for stack in stacks:
+            rows += self._peer_rows(stack, folder, datafile)
+        self.report.table(
+            f"USSD: Ijwi vs the Node peer (same 8-hop report, {p.peer_rounds} x {p.peer_seconds} s interleaved runs)",
+            [
+                "database",
+                "connections",
+                "Ijwi hops/s",
+                "Ijwi p50 / p99 (ms)",
+                "peer hops/s",
+                "peer p50 / p99 (ms)",
+                f"hops/s vs peer (>= {PEER_THROUGHPUT_TARGET:.1f}x)",
+                f"p99 vs peer (<= {PEER_P99_TARGET:.1f}x)",
+                "floor hops/s",
+                f"Ijwi vs floor (>= {THROUGHPUT_TARGET:.0%})",
+                "bad replies (Ijwi / peer / floor)",
+                "targets",
+            ],
+            rows,
+            "Each connection walks whole sessions of the peer's report path (`1 1 1 2 1 1 <words> 1`, 9 requests) "
+            "as Africa's Talking posts them, every reply checked (`END` exactly at the last hop). Ijwi: the "
+            "Procfile's web line and worker (a registered volunteer's report: stored in SQL, queued, routed and "
+            "alerted while the load runs); the peer: `node app.js` (express, ussd-menu-builder 1.2.0, ioredis) on "
+            "the same Redis server; the floor: a Flask endpoint doing one Redis GET and SET on the Procfile's "
+            "web line. Runs rotate Ijwi, peer, floor; the worker is frozen (SIGSTOP, backlog kept) while the "
+            "peer and the floor run, so its backlog takes no CPU from them. Figures are medians of the runs "
+            "(hops/s: lowest-highest in brackets).",
+        )
+
+    def _peer_rows(self, stack: Stack, folder: Path, datafile: Path) -> list[list[object]]:
+        p = self.profile
+        if stack is self.stack:
+            self.drain()
+        port, floor_port = free_port(), free_port()
+        peer_url = stack.start_server(
+            "peer", peer.argv(), port, cwd=folder, env=peer.env(port, stack.redis_url.rsplit("/", 1)[0] + "/2")
+        )
+        floor_url = stack.start_server("floor", web_argv(floor_port, app=FLOOR_APP), floor_port)
+        bench = self if stack is self.stack else Bench(stack, self.report, p)
+        rows: list[list[object]] = []
+        try:
+            for level in p.peer_levels:
+                runs: dict[str, list[LoadResult]] = {"ijwi": [], "peer": [], "floor": []}
+                order = ["ijwi", "peer", "floor"]
+                for r in range(p.peer_rounds):
+                    for target in order[r % 3 :] + order[: r % 3]:
+                        if target == "ijwi":
+                            stack.resume_worker()
+                            runs[target].append(bench.load("Ijwi", level, p.peer_seconds, datafile=datafile))
+                        else:
+                            stack.pause_worker()
+                            url = peer_url if target == "peer" else floor_url
+                            mode = "app" if target == "peer" else "floor"
+                            runs[target].append(bench.load(target, level, p.peer_seconds, url, datafile, mode))
+                stack.resume_worker()
+                rows.append(_peer_row(stack.database, level, runs))
+        finally:
+            stack.resume_worker()
+            stack.stop_process("peer")
+            stack.stop_process("floor")
+        return rows
 
     def confirm_to_sms(self) -> None:
         """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API."""
@@ -406,6 +497,38 @@ class Bench:
             rows,
             "The web process alone (worker stopped), each setting started from the Procfile's line.",
         )
+
+
+def _peer_row(database: str, level: int, runs: dict[str, list[LoadResult]]) -> list[object]:
+    """One table row: medians over the rounds of each target."""
+
+    def median(target: str, what: str) -> float:
+        return statistics.median(getattr(r, what) for r in runs[target])
+
+    def spread(target: str) -> str:
+        values = [r.hops_per_s for r in runs[target]]
+        return f"{median(target, 'hops_per_s'):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+    ijwi, peer_hops, floor_hops = (median(t, "hops_per_s") for t in ("ijwi", "peer", "floor"))
+    speed = ijwi / peer_hops if peer_hops else 0.0
+    p99 = median("ijwi", "p99_ms") / median("peer", "p99_ms") if median("peer", "p99_ms") else float("inf")
+    share = ijwi / floor_hops if floor_hops else 0.0
+    bad = [sum(r.errors for r in runs[t]) for t in ("ijwi", "peer", "floor")]
+    ok = speed >= PEER_THROUGHPUT_TARGET and p99 <= PEER_P99_TARGET and share >= THROUGHPUT_TARGET and not any(bad)
+    return [
+        database,
+        level,
+        spread("ijwi"),
+        f"{median('ijwi', 'p50_ms'):.1f} / {median('ijwi', 'p99_ms'):.1f}",
+        spread("peer"),
+        f"{median('peer', 'p50_ms'):.1f} / {median('peer', 'p99_ms'):.1f}",
+        f"{speed:.2f}x",
+        f"{p99:.2f}x",
+        spread("floor"),
+        f"{share:.0%}",
+        " / ".join(str(b) for b in bad),
+        "PASS" if ok else "FAIL",
+    ]
 
 
 def prepare_template(settings: object) -> None:
