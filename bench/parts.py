@@ -44,6 +44,8 @@ SERVER_SETTINGS = {
 _runs = iter(range(1, 10**6))
 # Seconds the SMS API takes to answer in the worker part's last row (a provider across the internet).
 SLOW_SMS_API = 0.3
+# New reports a second in the confirm part's row with that SMS API (issue 15: p95 < 1 s at 20/s).
+CONFIRM_SLOW_RATE = 20.0
 
 
 @dataclass(frozen=True)
@@ -297,20 +299,27 @@ class Bench:
         return rows
 
     def confirm_to_sms(self) -> None:
-        """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API."""
+        """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API
+        (answering at once, then as far away as a provider across the internet)."""
         stub = self.stack.stub
         assert stub is not None
         rows = []
         self.drain()
-        for rate in self.profile.confirm_rates:
+        runs = [(rate, 0.0) for rate in self.profile.confirm_rates] + [(CONFIRM_SLOW_RATE, SLOW_SMS_API)]
+        for rate, delay in runs:
             stub.clear()
-            walked = self.caller().at_rate(self.paths, rate, max(1, int(rate * self.profile.confirm_seconds)))
-            first = self._wait_for_alerts(stub, {w.reference for w in walked})
+            stub.delay = delay
+            try:
+                walked = self.caller().at_rate(self.paths, rate, max(1, int(rate * self.profile.confirm_seconds)))
+                first = self._wait_for_alerts(stub, {w.reference for w in walked})
+            finally:
+                stub.delay = 0.0
             delays = [first[w.reference] - w.confirmed_at for w in walked if w.reference in first]
             p95 = percentile(delays, 0.95)
             rows.append(
                 [
                     f"{rate:g}/s",
+                    f"{delay * 1000:.0f} ms",
                     len(walked),
                     len(walked) - len(delays),
                     ms(percentile(delays, 0.5)),
@@ -319,12 +328,22 @@ class Bench:
                 ]
             )
             self.clear_drafts()
+            self.drain()
         self.report.table(
-            "Confirm to SMS (one worker, the SMS API answered locally)",
-            ["sessions started", "reports", "no SMS", "p50", "p95", f"p95 < {CONFIRM_TO_SMS_TARGET:g} s"],
+            "Confirm to SMS (one worker)",
+            [
+                "sessions started",
+                "SMS API answers in",
+                "reports",
+                "no SMS",
+                "p50",
+                "p95",
+                f"p95 < {CONFIRM_TO_SMS_TARGET:g} s",
+            ],
             rows,
             "From the answer to the confirm hop (the END screen with the reference) to the first alert of that "
-            "reference reaching the local SMS API; whole sessions walked over HTTP at a fixed rate.",
+            "reference reaching the local SMS API; whole sessions walked over HTTP at a fixed rate. The last row: "
+            "the SMS API waits before each answer, as one across the internet does.",
         )
 
     @staticmethod
@@ -347,7 +366,7 @@ class Bench:
         n = self.profile.worker_referrals
         rows = [self._worker_rate(stack, n) for stack in stacks]
         # The same with the SMS API as far away as a provider across the internet.
-        rows.append(self._worker_rate(self.stack, max(20, n // 5), SLOW_SMS_API))
+        rows.append(self._worker_rate(self.stack, n, SLOW_SMS_API))
         self.report.table(
             "Worker throughput (one `python -m workers` process)",
             [
@@ -364,7 +383,8 @@ class Bench:
             "Reports made by whole USSD sessions while the worker was stopped; the clock starts when the "
             "started worker takes its first job. Each referral alerts its district's on-duty social worker "
             "and psychologist. The last row: the local SMS API waits before each answer, as a request across "
-            "the internet does (the SDK opens a new connection for each, so in production add the handshakes).",
+            f"the internet does; the worker sends on its {self.stack.settings().sms_send_threads} sender threads, "
+            "each keeping its connection open.",
         )
 
     def _worker_rate(self, stack: Stack, n: int, sms_delay: float = 0.0) -> list[object]:
