@@ -32,14 +32,18 @@ THROUGHPUT_TARGET = 0.70
 P99_TARGET = 2.0
 CONFIRM_TO_SMS_TARGET = 1.0
 # The app's gunicorn line is the Procfile's; the floor's app instead of wsgi:app.
-FLOOR_APP = "bench.floor:create_app()"
-# Server settings tried by the servers part.
-SERVER_SETTINGS = {
-    "sync, 2 workers": ["--workers", "2", "--worker-class", "sync"],
-    "sync, 4 workers": ["--workers", "4", "--worker-class", "sync"],
-    "gthread, 2 workers x 4 threads": ["--workers", "2", "--threads", "4", "--worker-class", "gthread"],
-    "gthread, 4 workers x 2 threads": ["--workers", "4", "--threads", "2", "--worker-class", "gthread"],
-    "gthread, 3 workers x 4 threads": ["--workers", "3", "--threads", "4", "--worker-class", "gthread"],
+FLOOR_APP = "bench.floor_wsgi:app"
+# Server lines tried by the servers part, written as the Procfile's web line is.
+GUNICORN = "gunicorn wsgi:app --bind 0.0.0.0:$PORT --timeout 30 --keep-alive 5"
+GRANIAN = "granian --interface wsgi --host 0.0.0.0 --port $PORT --no-ws --http 1 --log-level warning"
+SERVER_LINES = {
+    "gunicorn sync, 2 workers": f"{GUNICORN} --workers 2 --worker-class sync",
+    "gunicorn gthread, 2 workers x 4 threads": f"{GUNICORN} --workers 2 --threads 4 --worker-class gthread",
+    "gunicorn gthread, 3 workers x 4 threads": f"{GUNICORN} --workers 3 --threads 4 --worker-class gthread",
+    "granian, 2 workers x 1 thread": f"{GRANIAN} --workers 2 --blocking-threads 1 wsgi:app",
+    "granian, 2 workers x 2 threads": f"{GRANIAN} --workers 2 --blocking-threads 2 wsgi:app",
+    "granian, 2 workers x 4 threads": f"{GRANIAN} --workers 2 --blocking-threads 4 wsgi:app",
+    "granian, 3 workers x 2 threads": f"{GRANIAN} --workers 3 --blocking-threads 2 wsgi:app",
 }
 _runs = iter(range(1, 10**6))
 # Seconds the SMS API takes to answer in the worker part's last row (a provider across the internet).
@@ -76,6 +80,8 @@ QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 1
 FULL = Profile(
     "full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,), (4, 16), 10, 3, True
 )
+# The processes whose CPU is counted for each target of the peer part.
+PEER_PROCESSES = {"ijwi": ("web",), "worker": ("worker",), "peer": ("peer",), "floor": ("floor",)}
 # Targets against the Node peer (issue 15), in the same run: at least its hops/s, at most its p99.
 PEER_THROUGHPUT_TARGET = 1.0
 PEER_P99_TARGET = 1.0
@@ -252,6 +258,7 @@ class Bench:
                 "floor hops/s",
                 f"Ijwi vs floor (>= {THROUGHPUT_TARGET:.0%})",
                 "bad replies (Ijwi / peer / floor)",
+                "CPU µs per hop (Ijwi web / its worker / peer / floor)",
                 "targets",
             ],
             rows,
@@ -262,7 +269,9 @@ class Bench:
             "the same Redis server; the floor: a Flask endpoint doing one Redis GET and SET on the Procfile's "
             "web line. Runs rotate Ijwi, peer, floor; the worker is frozen (SIGSTOP, backlog kept) while the "
             "peer and the floor run, so its backlog takes no CPU from them. Figures are medians of the runs "
-            "(hops/s: lowest-highest in brackets).",
+            "(hops/s: lowest-highest in brackets). CPU per hop: user + system time of the server's own processes "
+            "during the run over its hops (Ijwi's web, and apart its worker; not Redis, PostgreSQL or wrk), which "
+            "a busy machine disturbs less than hops/s.",
         )
 
     def _peer_rows(self, stack: Stack, folder: Path, datafile: Path) -> list[list[object]]:
@@ -279,19 +288,27 @@ class Bench:
         try:
             for level in p.peer_levels:
                 runs: dict[str, list[LoadResult]] = {"ijwi": [], "peer": [], "floor": []}
+                cpu: dict[str, list[float]] = {"ijwi": [], "worker": [], "peer": [], "floor": []}
                 order = ["ijwi", "peer", "floor"]
                 for r in range(p.peer_rounds):
                     for target in order[r % 3 :] + order[: r % 3]:
+                        before = stack.cpu_seconds(*PEER_PROCESSES[target])
+                        worker_before = stack.cpu_seconds(*PEER_PROCESSES["worker"])
                         if target == "ijwi":
                             stack.resume_worker()
-                            runs[target].append(bench.load("Ijwi", level, p.peer_seconds, datafile=datafile))
+                            result = bench.load("Ijwi", level, p.peer_seconds, datafile=datafile)
                         else:
                             stack.pause_worker()
                             url = peer_url if target == "peer" else floor_url
                             mode = "app" if target == "peer" else "floor"
-                            runs[target].append(bench.load(target, level, p.peer_seconds, url, datafile, mode))
+                            result = bench.load(target, level, p.peer_seconds, url, datafile, mode)
+                        runs[target].append(result)
+                        cpu[target].append((stack.cpu_seconds(*PEER_PROCESSES[target]) - before) / max(1, result.hops))
+                        if target == "ijwi":
+                            worker = stack.cpu_seconds(*PEER_PROCESSES["worker"]) - worker_before
+                            cpu["worker"].append(worker / max(1, result.hops))
                 stack.resume_worker()
-                rows.append(_peer_row(stack.database, level, runs))
+                rows.append(_peer_row(stack.database, level, runs, cpu))
         finally:
             stack.resume_worker()
             stack.stop_process("peer")
@@ -489,37 +506,45 @@ class Bench:
         )
 
     def servers(self) -> None:
-        """The full flow at one level over a few gunicorn settings, to choose the Procfile's line."""
+        """The full flow at one level over server lines (gunicorn's worker classes, granian), to choose
+        the Procfile's; each line is run twice, the order reversed the second time (the machine drifts)."""
         p = self.profile
-        rows = []
+        runs: dict[str, list[LoadResult]] = {name: [] for name in SERVER_LINES}
         # The web alone: a worker draining the earlier parts' reports would load some settings more than others.
         self.stack.stop_worker()
         try:
-            for name, options in SERVER_SETTINGS.items():
-                self.stack.start_web(server_options=options + ["--timeout", "30", "--keep-alive", "5"])
-                r = self.load("report flow", p.server_level, p.server_seconds)
-                rows.append(
-                    [
-                        name,
-                        f"{r.sessions_per_s:.1f}",
-                        f"{r.hops_per_s:.0f}",
-                        f"{r.p50_ms:.1f}",
-                        f"{r.p99_ms:.1f}",
-                        r.errors,
-                    ]
-                )
+            for order in (list(SERVER_LINES), list(reversed(SERVER_LINES))):
+                for name in order:
+                    self.stack.start_web(line=SERVER_LINES[name])
+                    runs[name].append(self.load("report flow", p.server_level, p.server_seconds))
         finally:
             self.stack.start_web()
             self.stack.start_worker()
+        rows = []
+        for name, results in runs.items():
+            hops = [r.hops_per_s for r in results]
+            rows.append(
+                [
+                    name,
+                    f"{statistics.mean(r.sessions_per_s for r in results):.1f}",
+                    f"{statistics.mean(hops):.0f} ({min(hops):.0f}-{max(hops):.0f})",
+                    f"{statistics.mean(r.p50_ms for r in results):.1f}",
+                    f"{statistics.mean(r.p99_ms for r in results):.1f}",
+                    sum(r.errors for r in results),
+                ]
+            )
         self.report.table(
-            f"Server settings (report flow, {p.server_level} connections, {p.server_seconds} s each)",
-            ["gunicorn", "sessions/s", "hops/s", "hop p50 (ms)", "hop p99 (ms)", "errors"],
+            f"Server lines (report flow, {p.server_level} connections, 2 x {p.server_seconds} s each)",
+            ["server", "sessions/s", "hops/s (lowest-highest)", "hop p50 (ms)", "hop p99 (ms)", "errors"],
             rows,
-            "The web process alone (worker stopped), each setting started from the Procfile's line.",
+            "The web process alone (worker stopped); every line run twice, in reverse order the second time; "
+            "means of the two runs.",
         )
 
 
-def _peer_row(database: str, level: int, runs: dict[str, list[LoadResult]]) -> list[object]:
+def _peer_row(
+    database: str, level: int, runs: dict[str, list[LoadResult]], cpu: dict[str, list[float]]
+) -> list[object]:
     """One table row: medians over the rounds of each target."""
 
     def median(target: str, what: str) -> float:
@@ -547,6 +572,7 @@ def _peer_row(database: str, level: int, runs: dict[str, list[LoadResult]]) -> l
         spread("floor"),
         f"{share:.0%}",
         " / ".join(str(b) for b in bad),
+        " / ".join(f"{statistics.median(cpu[t]) * 1e6:.0f}" for t in ("ijwi", "worker", "peer", "floor")),
         "PASS" if ok else "FAIL",
     ]
 

@@ -65,8 +65,8 @@ def test_the_web_command_is_the_procfiles_with_the_port_and_app_put_in():
     assert "wsgi:app" in procfile_line("web")
     argv = web_argv(8123)
     assert argv[0] == "gunicorn" and "0.0.0.0:8123" in argv and "wsgi:app" in argv
-    floor = web_argv(8123, app="bench.floor:create_app()", server_options=["--workers", "3"])
-    assert "bench.floor:create_app()" in floor and "--threads" not in floor and floor[-2:] == ["--workers", "3"]
+    floor = web_argv(8123, app="bench.floor_wsgi:app", line="granian --port $PORT --workers 3 wsgi:app")
+    assert floor == ["granian", "--port", "8123", "--workers", "3", "bench.floor_wsgi:app"]
 
 
 def test_grown_trees_stay_valid_with_more_nodes():
