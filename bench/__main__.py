@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.load import WrkMissingError, wrk_binary
 from bench.parts import FULL, QUICK, Bench
-from bench.report import Report
+from bench.report import Report, load_average
 from bench.stack import POSTGRES_URL, SetupError, Stack
 
 # In this order: the parts that time the worker come before the load parts leave it a backlog.
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
         for each in stacks:
             each.stop()
         if report.parts:
-            report.add(f"_{time.monotonic() - began:.0f} s in all._")
+            report.add(f"_{time.monotonic() - began:.0f} s in all; {load_average()} at the end._")
             print(f"written to {report.write()}", file=sys.stderr)
         if failed:
             print(f"logs kept in {workdir}", file=sys.stderr)

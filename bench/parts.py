@@ -395,6 +395,7 @@ class Bench:
                 "alerts sent/s",
                 "routing done",
                 "last alert",
+                "worker CPU per referral",
             ],
             rows,
             "Reports made by whole USSD sessions while the worker was stopped; the clock starts when the "
@@ -423,11 +424,12 @@ class Bench:
         while jobs.count == queued and time.monotonic() < deadline:
             time.sleep(0.005)
         started = time.monotonic()
+        cpu_started = stack.cpu_seconds("worker")
         routed_at = None
         quiet_since = time.monotonic()
         seen = -1
         while time.monotonic() < deadline:
-            with rt.db.sessions() as session:
+            with rt.db.reading() as session:
                 waiting = session.scalar(select(func.count(ReportRow.id)).where(ReportRow.routed_at.is_(None)))
             if not waiting and routed_at is None:
                 routed_at = time.monotonic()
@@ -441,6 +443,7 @@ class Bench:
         routed_s = (routed_at or time.monotonic()) - started
         last = max((a.at for a in alerts), default=started) - started
         stub.delay = 0.0
+        cpu = stack.cpu_seconds("worker") - cpu_started
         return [
             stack.database,
             f"{sms_delay * 1000:.0f} ms",
@@ -450,6 +453,7 @@ class Bench:
             f"{len(alerts) / last:.1f}" if last > 0 else "-",
             f"{routed_s:.1f} s",
             f"{last:.1f} s",
+            f"{cpu / max(1, len(references)) * 1000:.1f} ms",
         ]
 
     def redis_memory(self) -> None:

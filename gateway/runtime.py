@@ -11,7 +11,8 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-import redis
+from flask import current_app, has_app_context
+from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -24,6 +25,8 @@ from gateway.registry.places import PlaceIndex
 from gateway.sms.provider import SmsProvider, provider
 from gateway.ussd.catalog import MenuCatalog
 
+# Where an app keeps its runtime (app.extensions[EXTENSION]).
+EXTENSION = "ijwi"
 # The RQ queue every job goes on.
 QUEUE_NAME = "ijwi"
 # Where the embedded Redis keeps its file when REDIS_URL is not set.
@@ -39,8 +42,8 @@ _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatu
 class Runtime:
     settings: Settings
     db: Database = field(init=False)
-    redis: redis.Redis = field(init=False)
-    rq_redis: redis.Redis = field(init=False)
+    redis: Redis = field(init=False)
+    rq_redis: Redis = field(init=False)
 
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
@@ -101,18 +104,26 @@ class Runtime:
             "unique": True,
             "result_ttl": RESULT_TTL,
         }
+        # RQ takes a function or its dotted name (gateway names workers' jobs by name).
+        job: Any = func
         if delay:
-            self.queue.enqueue_in(timedelta(seconds=delay), func, **options)
+            self.queue.enqueue_in(timedelta(seconds=delay), job, **options)
         else:
-            self.queue.enqueue_call(func, **options)
+            self.queue.enqueue_call(job, **options)
 
 
 _current: Runtime | None = None
 
 
 def current() -> Runtime:
-    """This process's runtime, built from the environment on first use."""
+    """The runtime: the app's inside a request or CLI command (a test may hold several apps),
+    else this process's (a worker), built from the environment on first use.
+
+    The one way every module reaches the database, Redis and the caches."""
     global _current
+    if has_app_context():
+        app_runtime: Runtime = current_app.extensions[EXTENSION]
+        return app_runtime
     if _current is None:
         _current = Runtime(load_settings())
     return _current

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, literal, select
+from sqlalchemy import Table, exists, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.clock import utcnow
@@ -35,8 +35,8 @@ def _insert_statement(rt: Runtime, model: type[Report] | type[Visit], values: di
     """INSERT the row with values (a reference included) unless the other table has that reference,
     doing nothing on a taken session_id or reference; RETURNING its id. One statement, so that in
     autocommit it is one round trip to the database."""
-    table = model.__table__
-    other = (Visit if model is Report else Report).__table__
+    table = cast(Table, model.__table__)
+    other = cast(Table, (Visit if model is Report else Report).__table__)
     columns = list(values)
     row = select(*[literal(values[c], type_=table.c[c].type) for c in columns]).where(
         ~exists().where(other.c.reference == values["reference"])
@@ -56,7 +56,7 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
     trip to the database, durable when it returns. Nothing inserted means the session has its
     row already (a replay), or the reference drawn was taken (then another is drawn).
     """
-    table = model.__table__
+    table = cast(Table, model.__table__)
     for _ in range(REFERENCE_ATTEMPTS):
         reference = new_reference()
         statement = _insert_statement(rt, model, {**values, "reference": reference})
@@ -139,7 +139,7 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
     """
     if not is_valid(reference):
         return "status_not_found"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report).where(Report.reference == reference))
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         visit = session.scalar(select(Visit).where(Visit.reference == reference))

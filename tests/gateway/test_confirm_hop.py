@@ -34,7 +34,7 @@ def test_the_confirm_hop_stores_the_report_in_one_statement(client, rt):
         event.remove(rt.db.engine, "before_cursor_execute", note)
     assert end.startswith("END ")
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("INSERT INTO REPORTS")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         stored = session.scalars(select(Report)).one()
     assert stored.reference == reference_in(end) and stored.created_at is not None and stored.channel == "ussd"
 
@@ -49,7 +49,7 @@ def test_a_reference_a_visit_has_already_is_drawn_again_for_a_report(rt, monkeyp
     answers = {"category": "neglect", "age_band": "5-11", "sex": "girl", "location": caller.village_id}
     reference = reports.submit_report(rt, "report-session", caller, answers, "en", "v1")
     assert reference == fresh != taken
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(Visit).where(Visit.reference == taken)) == 1
         assert session.scalar(select(Report.reference)) == fresh
 
@@ -61,5 +61,5 @@ def test_a_resent_confirm_gets_the_first_reference_and_stores_nothing_more(rt):
     first = reports.submit_report(rt, "one-session", caller, answers, "en", "v1")
     again = reports.submit_report(rt, "one-session", caller, answers, "en", "v1")
     assert again == first
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 1

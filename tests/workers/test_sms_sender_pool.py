@@ -95,7 +95,7 @@ def at() -> Iterator[responses.RequestsMock]:
 
 
 def _status(rt, phone: str) -> str:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return str(session.scalars(select(Message.status).where(Message.to == phone)).one())
 
 
@@ -111,7 +111,7 @@ def test_a_referrals_alerts_go_out_side_by_side_and_the_routing_job_does_not_wai
     assert handed_over < ROUND_TRIP * len(api.to)  # the jobs did not wait for each answer in turn
     assert sorted(api.to) == sorted([SOCIAL_WORKER, PSYCHOLOGIST] * 3)  # one request per message
     assert api.most_in_flight >= 2
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         statuses = session.scalars(select(Message.status)).all()
     assert statuses == ["sent"] * 6
 
@@ -122,7 +122,7 @@ def test_on_the_pool_a_message_is_sent_once_however_many_senders_try(rt, at, poo
     sender.install(None)
     jobs.route_report(make_report(rt)[0])  # sent by the job itself
     sender.install(pool)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         ids = session.scalars(select(Message.id)).all()
     jobs.send_now(rt, ids * 3)  # three more senders of each, side by side
     assert pool.drain(timeout=10)
@@ -147,7 +147,7 @@ def test_on_the_pool_an_alert_the_provider_cannot_take_now_waits_for_its_retry(r
     jobs.route_report(make_report(rt)[0])
     assert pool.drain(timeout=10)
     assert (_status(rt, SOCIAL_WORKER), _status(rt, PSYCHOLOGIST)) == ("retrying", "sent")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         message_id = session.scalars(select(Message.id).where(Message.to == SOCIAL_WORKER)).one()
     assert rt.queue.scheduled_job_registry.get_job_ids() == [f"sms-{message_id}"]
 
