@@ -192,5 +192,5 @@ def test_the_load_and_worker_parts_run_small_against_a_real_stack(tmp_path, monk
     for title in ("Confirm to SMS", "Worker throughput", "Redis memory", "whole report sessions vs the floor"):
         assert title in text_out
     [peer_row] = [line for line in report.parts[-2].splitlines() if line.startswith("| sqlite | 2 |")]
-    assert peer_row.split(" | ")[11] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
+    assert peer_row.split(" | ")[10] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
     assert "| 0 |" in report.parts[-1]  # the server line's run had no errors
