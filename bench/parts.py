@@ -31,7 +31,7 @@ VOLUNTEER_SHARE = 0.5
 THROUGHPUT_TARGET = 0.70
 P99_TARGET = 2.0
 CONFIRM_TO_SMS_TARGET = 1.0
-# The app's gunicorn line is the Procfile's; the floor's app instead of wsgi:app.
+# The app's server line is the Procfile's; the floor's app instead of wsgi:app.
 FLOOR_APP = "bench.floor_wsgi:app"
 # Server lines tried by the servers part, written as the Procfile's web line is.
 GUNICORN = "gunicorn wsgi:app --bind 0.0.0.0:$PORT --timeout 30 --keep-alive 5"
@@ -212,7 +212,7 @@ class Bench:
             f"{p.seconds} s per level; wrk, one connection per thread; {len(self.paths)} paths "
             f'({VOLUNTEER_SHARE:.0%} volunteers on "My village", the rest paging to a village), '
             f"{self.hops_per_session:.1f} hops per session on average. The floor: a Flask endpoint doing one Redis "
-            "GET and one SET, on the same gunicorn line, measured first; the flow runs with its worker routing "
+            "GET and one SET, on the same server line, measured first; the flow runs with its worker routing "
             "and alerting the reports it makes. A run with errors is not valid.",
         )
         self.report.table(

@@ -88,10 +88,3 @@ def argv() -> list[str]:
 
 def env(port: int, redis_url: str) -> dict[str, str]:
     return {"PORT": str(port), "REDIS_URL": redis_url, "NODE_ENV": "production"}
-
-
-def relative_to_repo(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
