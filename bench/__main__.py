@@ -1,7 +1,8 @@
 """python -m bench [--quick] [--only PART ...]: start the gateway as in production, drive it, print tables.
 
 Parts: confirm (confirm to SMS), worker, redis, webhook, ussd (report flow and floor), peer (Ijwi vs
-the Node peer), servers. Everything it starts is stopped at the end, also after Ctrl-C or a failure.
+the Node peer), servers, web (dashboards and case list over 1 million referrals).
+Everything it starts is stopped at the end, also after Ctrl-C or a failure.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import web
 from bench.load import WrkMissingError, wrk_binary
 from bench.parts import FULL, QUICK, Bench
 from bench.report import Report, load_average
 from bench.stack import POSTGRES_URL, SetupError, Stack
 
 # In this order: the parts that time the worker come before the load parts leave it a backlog.
-PARTS = ("confirm", "worker", "redis", "webhook", "ussd", "peer", "servers")
+PARTS = ("confirm", "worker", "redis", "webhook", "ussd", "peer", "servers", "web")
 # Parts that drive the servers with wrk.
 WRK_PARTS = {"ussd", "peer", "servers"}
 
@@ -93,6 +95,8 @@ def main(argv: list[str]) -> int:
                 bench.redis_memory()
             elif part == "webhook":
                 bench.webhook_cost()
+            elif part == "web":
+                web.run(report, stack.say)
         failed = False
     except SetupError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -7,6 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+# LOG_LEVEL's values (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# How a REDIS_URL may start.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
@@ -46,6 +54,19 @@ class Settings:
     # Threads of a worker process that send SMS side by side (0: each job sends its own, one at a time).
     sms_send_threads: int = 32
     log_level: str = "INFO"
+    # Admin web: the login cookie only over HTTPS (off in development), and minutes a
+    # login lasts without a page being opened.
+    admin_cookie_secure: bool = True
+    admin_session_minutes: int = 60
+    # Seconds within which two reports of one village, category, age band and sex are linked
+    # as possibly the same child.
+    duplicate_window: int = 259200
+    # Seconds within which the same text from the same phone makes no second report (resent SMS).
+    sms_duplicate_window: int = 600
+    # Days an acknowledged case may stay open before its officer is reminded (twice that: the supervisor).
+    reminder_days: int = 7
+    # Hour (0-23, Rwanda's time) of the daily digest SMS to each district supervisor.
+    digest_hour: int = 18
 
 
 _INT_SETTINGS = {
@@ -56,6 +77,11 @@ _INT_SETTINGS = {
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
     "SMS_SEND_THREADS": "sms_send_threads",
+    "ADMIN_SESSION_MINUTES": "admin_session_minutes",
+    "DUPLICATE_WINDOW": "duplicate_window",
+    "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
+    "REMINDER_DAYS": "reminder_days",
+    "DIGEST_HOUR": "digest_hour",
 }
 _STR_SETTINGS = {
     "DATABASE_URL": "database_url",
@@ -71,11 +97,22 @@ _STR_SETTINGS = {
     "WEBHOOK_TOKEN": "webhook_token",
     "LOG_LEVEL": "log_level",
 }
-_BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers"}
+_BOOL_SETTINGS = {
+    "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
+    "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment; a malformed value names its variable."""
+    """Build Settings from the environment; a missing or malformed value names its variable."""
+    settings = read_settings(environ)
+    check(settings)
+    return settings
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, not checked for what running needs (keys, a backend):
+    for commands that need none of it, such as validating a menu file."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for var, name in _STR_SETTINGS.items():
@@ -90,9 +127,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for var, name in _BOOL_SETTINGS.items():
         if env.get(var):
             values[name] = env[var].strip().lower() in ("1", "true", "yes", "on")
-    settings = Settings(**values)
-    check(settings)
-    return settings
+    if "log_level" in values:
+        values["log_level"] = values["log_level"].strip().upper()
+    return Settings(**values)
 
 
 def check(settings: Settings) -> None:
@@ -112,3 +149,18 @@ def check(settings: Settings) -> None:
         raise ConfigError("SMS_SEND_THREADS must be 0 or more")
     if settings.ussd_max_chars < 40:
         raise ConfigError("USSD_MAX_CHARS is too small for any screen")
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
+        raise ConfigError(f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)} (e.g. redis://127.0.0.1:6379/0)")
+    try:
+        make_url(settings.database_url).get_dialect()
+    except (ArgumentError, NoSuchModuleError):
+        raise ConfigError(
+            "DATABASE_URL is not a database URL the gateway knows "
+            "(e.g. postgresql+psycopg://user@127.0.0.1:5432/ijwi or sqlite:///instance/ijwi.db)"
+        ) from None
+    if not 0 <= settings.digest_hour <= 23:
+        raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23 (Rwanda's time)")
+    if settings.reminder_days < 1:
+        raise ConfigError("REMINDER_DAYS must be at least 1")

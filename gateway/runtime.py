@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
@@ -36,6 +36,20 @@ EMBEDDED_REDIS_FILE = "instance/redis.db"
 RESULT_TTL = 0
 # Job states in which a job of the same id must not be enqueued again.
 _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+# --- RQ jobs: every name and id, in one place ------------------------------------------------
+# Named by string, so that gateway never imports workers (workers.jobs defines them).
+ROUTE_REPORT_JOB = "workers.jobs.route_report"  # open a stored report's referral and alert it
+ROUTE_VISIT_JOB = "workers.jobs.route_visit"  # open a home visit's follow-up referral and alert it
+SEND_SMS_JOB = "workers.jobs.send_sms"  # send one message of the outbox
+# How a job's id starts; the rest is what it works on, so enqueueing the same work twice is
+# harmless. Any other job (the periodic ones) starts with its function's name.
+_JOB_ID_PREFIXES = {ROUTE_REPORT_JOB: "route-report", ROUTE_VISIT_JOB: "route-visit", SEND_SMS_JOB: "sms"}
+
+
+def job_id(job: str, key: int | str) -> str:
+    """The id of job (a name above, or a function's name) working on key (a row id, a tick's time)."""
+    return f"{_JOB_ID_PREFIXES.get(job, job.rsplit('.', 1)[-1])}-{key}"
 
 
 @dataclass
@@ -122,11 +136,23 @@ def current() -> Runtime:
     The one way every module reaches the database, Redis and the caches."""
     global _current
     if has_app_context():
-        app_runtime: Runtime = current_app.extensions[EXTENSION]
+        app_runtime: Runtime | None = current_app.extensions.get(EXTENSION)
+        if app_runtime is None:
+            # An app the command line made without settings: a command needs them now
+            # (ConfigError names what to fix).
+            app_runtime = attach(current_app, Runtime(load_settings()))
         return app_runtime
     if _current is None:
         _current = Runtime(load_settings())
     return _current
+
+
+def attach(app: Flask, runtime: Runtime) -> Runtime:
+    """Make runtime app's, and this process's (jobs run in it, a test's worker or the CLI's,
+    see the same one)."""
+    app.extensions[EXTENSION] = runtime
+    install(runtime)
+    return runtime
 
 
 def install(runtime: Runtime | None) -> Runtime | None:

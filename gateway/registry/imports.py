@@ -1,7 +1,8 @@
 """Imports of the place list and the registries of officers and volunteers.
 
 Every import is all or nothing: a bad row is reported with its line number and
-nothing of the file is kept.
+nothing of the file is kept. A dry run (dry_run=True) changes nothing and says what the file
+would do, line by line (the admin web's preview before an upload is committed).
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import LANGUAGES, OFFICER_ROLES, Location, Officer, Volunteer
+from gateway.models import Location, Officer, Volunteer
 from gateway.phones import InvalidPhoneError, normalize
 from gateway.runtime import Runtime
 from gateway.ussd import callers
+from gateway.vocabulary import DEFAULT_LANGUAGE, Language, OfficerRole
 
 # The copy of Rwanda's divisions shipped with the gateway.
 SHIPPED_LOCATIONS = Path(__file__).parent / "data" / "rwanda-locations.json"
@@ -30,6 +33,8 @@ VOLUNTEER_COLUMNS = ["name", "phone", "district", "sector", "cell", "village", "
 _ROMAN = re.compile(r"\b(i{1,3}|iv|vi{0,3}|ix)\b", re.IGNORECASE)
 _TRUE = {"1", "yes", "true", "y", "on"}
 _FALSE = {"0", "no", "false", "n", "off", ""}
+# progress(done, total), called as an import goes (the command line shows it).
+Progress = Callable[[int, int], None]
 
 
 class RegistryImportError(ValueError):
@@ -38,6 +43,10 @@ class RegistryImportError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class WrongFileError(RegistryImportError):
+    """A file that is not the CSV asked for (its header is not the columns)."""
 
 
 def clean_name(raw: str) -> str:
@@ -61,47 +70,102 @@ def find_district(session: Session, name: str) -> Location | None:
 @dataclass
 class ImportSummary:
     created: int = 0
+    # Rows of people already registered (those left as they were included).
     updated: int = 0
     # Rows of deactivated volunteers, updated but left inactive.
     inactive: int = 0
+    # Rows of people already registered whose every field stays the same.
+    unchanged: int = 0
+    # (line, "added" | "updated" | "unchanged", name) of every good row.
+    lines: list[tuple[int, str, str]] = field(default_factory=list)
+    # A dry run's refused lines ("line N: why"); a real import raises them instead.
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, line: int, person: Officer | Volunteer, before: tuple[object, ...] | None) -> None:
+        """Count one good row: added (before is None), updated, or unchanged."""
+        if before is None:
+            self.created += 1
+            self.lines.append((line, "added", person.name))
+            return
+        self.updated += 1
+        same = before == _fields(person)
+        self.unchanged += 1 if same else 0
+        self.lines.append((line, "unchanged" if same else "updated", person.name))
 
 
-def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSummary:
+def _fields(person: Officer | Volunteer) -> tuple[object, ...]:
+    if isinstance(person, Officer):
+        return (
+            person.name,
+            person.role,
+            person.district_id,
+            person.sector_id,
+            person.on_duty,
+            person.language,
+            person.active,
+        )
+    return (person.name, person.village_id, person.language, person.active)
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
+def _flatten(data: Any) -> list[tuple[str, str, str, int | None]]:
+    """(level, name, path, index of the parent) of every place, parents first.
+
+    A wrongly shaped file raises KeyError or TypeError.
+    """
+    places: list[tuple[str, str, str, int | None]] = []
+
+    def add(level: str, name: str, path: str, parent: int | None) -> int:
+        places.append((level, name, path, parent))
+        return len(places) - 1
+
+    for province in data["provinces"]:
+        p = add("province", province["name"], "province:" + path_key(province["name"]), None)
+        for district in province["districts"]:
+            d = add("district", district["name"], path_key(district["name"]), p)
+            for sector in district["sectors"]:
+                s_names = (district["name"], sector["name"])
+                s = add("sector", sector["name"], path_key(*s_names), d)
+                for cell in sector["cells"]:
+                    c_names = (*s_names, cell["name"])
+                    c = add("cell", cell["name"], path_key(*c_names), s)
+                    for village in cell["villages"]:
+                        add("village", village["name"], path_key(*c_names, village["name"]), c)
+    return places
+
+
+def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS, progress: Progress = _no_progress) -> ImportSummary:
     """Load the hierarchy (provinces to villages); existing places keep their ids."""
-    data = json.loads(source.read_text(encoding="utf-8"))
+    try:
+        places = _flatten(json.loads(source.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RegistryImportError([f"{source.name} is not a place list in JSON like the shipped one ({exc})"]) from None
     summary = ImportSummary()
+    ids: list[int] = []
     with rt.db.transaction() as session:
         known = {
             path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
         }
-
-        def upsert(level: str, name: str, path: str, parent_id: int | None) -> int:
-            name = clean_name(name)
+        for done, (level, raw_name, path, parent) in enumerate(places):
+            progress(done, len(places))
+            name = clean_name(raw_name)
             if path in known:
                 pid, old_name = known[path]
                 if old_name != name:
                     session.get_one(Location, pid).name = name
                     summary.updated += 1
-                return pid
-            row = Location(level=level, name=name, path=path, parent_id=parent_id)
+                ids.append(pid)
+                continue
+            row = Location(level=level, name=name, path=path, parent_id=None if parent is None else ids[parent])
             session.add(row)
             session.flush()
             known[path] = (row.id, name)
             summary.created += 1
-            return row.id
-
-        for province in data["provinces"]:
-            pid = upsert("province", province["name"], "province:" + path_key(province["name"]), None)
-            for district in province["districts"]:
-                did = upsert("district", district["name"], path_key(district["name"]), pid)
-                for sector in district["sectors"]:
-                    s_names = (district["name"], sector["name"])
-                    sid = upsert("sector", sector["name"], path_key(*s_names), did)
-                    for cell in sector["cells"]:
-                        c_names = (*s_names, cell["name"])
-                        cid = upsert("cell", cell["name"], path_key(*c_names), sid)
-                        for village in cell["villages"]:
-                            upsert("village", village["name"], path_key(*c_names, village["name"]), cid)
+            ids.append(row.id)
+        progress(len(places), len(places))
     rt.places.changed()
     return summary
 
@@ -110,7 +174,7 @@ def _rows(text: str, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if header != columns:
-        raise RegistryImportError([f"line 1: the header must be {','.join(columns)}"])
+        raise WrongFileError([f"line 1: the header must be {','.join(columns)}"])
     reader.fieldnames = header
     for row in reader:
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -120,13 +184,17 @@ def _place(session: Session, names: list[str]) -> Location | None:
     return session.scalar(select(Location).where(Location.path == path_key(*names)))
 
 
-def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tuple[int, dict[str, str], str, str]]:
+def _people(
+    text: str, columns: list[str], problems: list[str], progress: Progress
+) -> Iterator[tuple[int, dict[str, str], str, str]]:
     """(line, row, phone, language) of each row whose name, phone and language are good.
 
-    A bad or repeated one is added to problems instead.
+    A bad or repeated one is added to problems instead. progress hears of each row.
     """
     seen: dict[str, int] = {}
-    for line, row in _rows(text, columns):
+    rows = list(_rows(text, columns))
+    for done, (line, row) in enumerate(rows):
+        progress(done, len(rows))
         if not row.get("name"):
             problems.append(f"line {line}: the name is empty")
             continue
@@ -135,26 +203,27 @@ def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tupl
         except InvalidPhoneError:
             problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
             continue
-        language = (row.get("language") or "rw").lower()
-        if language not in LANGUAGES:
-            problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
+        language = (row.get("language") or DEFAULT_LANGUAGE).lower()
+        if language not in tuple(Language):
+            problems.append(f"line {line}: language must be one of {', '.join(Language)}")
             continue
         if phone in seen:
             problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
             continue
         seen[phone] = line
         yield line, row, phone, language
+    progress(len(rows), len(rows))
 
 
-def import_officers(rt: Runtime, text: str) -> ImportSummary:
-    """Add or update officers by phone number from the officers CSV."""
+def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False) -> ImportSummary:
+    """Add or update officers by phone number from the officers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     with rt.db.transaction() as session:
-        for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
+        for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems, progress):
             role = row["role"].lower()
-            if role not in OFFICER_ROLES:
-                problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
+            if role not in tuple(OfficerRole):
+                problems.append(f"line {line}: role must be one of {', '.join(OfficerRole)}")
                 continue
             on_duty = row["on_duty"].lower()
             if on_duty not in _TRUE | _FALSE:
@@ -164,23 +233,21 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
             if row["district"] and (district is None or district.level != "district"):
                 problems.append(f"line {line}: no district named {row['district']!r}")
                 continue
-            if district is None and role != "national_desk":
+            if district is None and role != OfficerRole.NATIONAL_DESK:
                 problems.append(f"line {line}: a {role} needs a district")
                 continue
             sector = _place(session, [row["district"], row["sector"]]) if row["sector"] else None
             if row["sector"] and sector is None:
                 problems.append(f"line {line}: no sector {row['sector']!r} in {row['district']}")
                 continue
-            if role == "sector_contact" and sector is None:
+            if role == OfficerRole.SECTOR_CONTACT and sector is None:
                 problems.append(f"line {line}: a sector_contact needs a sector")
                 continue
             officer = session.scalar(select(Officer).where(Officer.phone == phone))
+            before = None if officer is None else _fields(officer)
             if officer is None:
                 officer = Officer(phone=phone)
                 session.add(officer)
-                summary.created += 1
-            else:
-                summary.updated += 1
             officer.name = clean_name(row["name"])
             officer.role = role
             officer.district_id = district.id if district else None
@@ -188,19 +255,26 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
             officer.on_duty = on_duty in _TRUE
             officer.language = language
             officer.active = True
+            summary.note(line, officer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)
     return summary
 
 
-def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
-    """Add or update volunteers by phone number from the volunteers CSV."""
+def import_volunteers(
+    rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False
+) -> ImportSummary:
+    """Add or update volunteers by phone number from the volunteers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
     with rt.db.transaction() as session:
-        for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems):
+        for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems, progress):
             phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]
             village = _place(session, names)
@@ -208,17 +282,21 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
                 problems.append(f"line {line}: no village {'/'.join(names)!r}")
                 continue
             volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+            before = None if volunteer is None else _fields(volunteer)
             if volunteer is None:
                 volunteer = Volunteer(phone=phone, active=True)
                 session.add(volunteer)
-                summary.created += 1
             else:
-                summary.updated += 1
                 # A deactivation is deliberate: a file that still lists the volunteer keeps it.
                 summary.inactive += 0 if volunteer.active else 1
             volunteer.name = clean_name(row["name"])
             volunteer.village_id = village.id
             volunteer.language = language
+            summary.note(line, volunteer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)
