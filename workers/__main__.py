@@ -7,7 +7,7 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, log_levels, runtime
+from gateway import keys, log_levels, logs, runtime
 from gateway.config import ConfigError
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic, sender
@@ -31,7 +31,7 @@ def main() -> None:
         rt = runtime.current()
     except ConfigError as exc:
         raise SystemExit(f"worker not started: {exc}") from None
-    logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(rt.settings.log_level, rt.settings.log_format)
     log_levels.quiet_libraries()
     log_levels.quiet_rq_worker(periodic.routine_lines())
     stop = threading.Event()
