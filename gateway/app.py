@@ -8,15 +8,18 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from gateway import runtime as runtime_module
-from gateway.config import Settings, load_settings
+from gateway.config import Settings, check_webhooks, load_settings
 from gateway.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """A gateway app for settings (default: from the environment)."""
     settings = settings or load_settings()
+    check_webhooks(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    # Every route: a bigger body is refused before it is read (the USSD hop answers a polite END).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.

@@ -19,21 +19,45 @@ INSTANCE = Path("instance")
 KEYS_FILE = INSTANCE / "dev-keys.json"
 
 
-def development_environment() -> None:
-    """Set what is unset: keys (made once, kept in instance/), SQLite, embedded Redis."""
-    INSTANCE.mkdir(exist_ok=True)
-    if not KEYS_FILE.exists():
-        KEYS_FILE.write_text(
-            json.dumps({"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()})
+# Said on its own lines so that nobody misses it.
+BANNER = "!" * 78
+
+
+def loudly(*lines: str) -> None:
+    print("\n".join([BANNER, *(f"!! {line}" for line in lines), BANNER]), file=sys.stderr, flush=True)
+
+
+def development_environment() -> list[str]:
+    """Set what is unset: keys (made once, kept in instance/), SQLite, embedded Redis, and
+    development mode when no WEBHOOK_TOKEN is set; the warnings to show the person running it."""
+    warnings: list[str] = []
+    INSTANCE.mkdir(mode=0o700, exist_ok=True)
+    INSTANCE.chmod(0o700)
+    if not KEYS_FILE.exists() and not (os.environ.get("SECRET_KEY") and os.environ.get("ENCRYPTION_KEY")):
+        fd = os.open(KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                json.dumps({"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()})
+            )
+        warnings.append(
+            f"NEW KEYS were made and kept in {KEYS_FILE}: data encrypted with other keys cannot be read. "
+            "In production set SECRET_KEY and ENCRYPTION_KEY yourself and keep a copy safe."
         )
-        KEYS_FILE.chmod(0o600)
-    for name, value in json.loads(KEYS_FILE.read_text()).items():
-        os.environ.setdefault(name, value)
+    if not os.environ.get("WEBHOOK_TOKEN"):
+        os.environ["IJWI_DEV"] = "1"
+        warnings.append(
+            "DEVELOPMENT MODE (IJWI_DEV=1): WEBHOOK_TOKEN is not set, so anyone who can reach this "
+            "server may call its webhooks. Never run it like this where a network can reach it."
+        )
+    if KEYS_FILE.exists():
+        for name, value in json.loads(KEYS_FILE.read_text()).items():
+            os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
     if not os.environ.get("REDIS_URL"):
         from gateway.redis_conn import embedded_url
 
         os.environ["REDIS_URL"] = embedded_url(str((INSTANCE / "redis.db").resolve()))
+    return warnings
 
 
 def prepare() -> None:
@@ -54,15 +78,22 @@ def prepare() -> None:
 
 
 def main(argv: list[str]) -> int:
-    development_environment()
+    warnings = development_environment()
     if argv[:1] == ["--flask"]:
         from flask.cli import main as flask_main
 
         sys.argv = ["flask", "--app", "wsgi", *argv[1:]]
+        new_keys = [w for w in warnings if w.startswith("NEW KEYS")]
+        if new_keys:
+            loudly(*new_keys)
         prepare()
         flask_main()
         return 0
     prepare()
+    if warnings:
+        loudly(*warnings)
+    # A worker that dies (killed, out of memory) is started again by its supervisor.
+    os.environ["IJWI_SUPERVISE_WORKER"] = "1"
     os.environ.setdefault("PORT", "5000")
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"

@@ -23,7 +23,7 @@ from gateway.db import Base
 from gateway.redis_conn import embedded_url
 from gateway.registry import imports
 from gateway.registry.places import PlaceIndex
-from gateway.runtime import QUEUE_NAME, Runtime
+from gateway.runtime import WORKER_QUEUES, Runtime
 
 # Tables whose rows survive from test to test (loaded once per run).
 KEPT_TABLES = {"locations", "alembic_version"}
@@ -52,6 +52,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         at_username="sandbox",
         at_api_key="test-api-key",
         at_sender_id="IJWI",
+        # The tests post to the webhooks without a token (a test of the token sets one).
+        dev_mode=True,
     )
     if url.startswith("postgresql"):
         rt = Runtime(settings)
@@ -137,6 +139,6 @@ def run_jobs(rt: Runtime):  # type: ignore[no-untyped-def]
     """Run every queued job with the real RQ worker code, until the queue is empty."""
 
     def run() -> None:
-        SimpleWorker([QUEUE_NAME], connection=rt.rq_redis).work(burst=True)
+        SimpleWorker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True)
 
     return run

@@ -1,23 +1,69 @@
-"""python -m workers: an RQ worker (with RQ's scheduler for retries) and the periodic sweeps."""
+"""python -m workers [QUEUE ...]: an RQ worker (routing first, then sending), RQ's scheduler for
+retries, the periodic sweeps, and a heartbeat that lets the fleet see it is alive.
+
+With IJWI_SUPERVISE_WORKER=1 (set by ./ijwi run) the process is a supervisor that starts
+the worker as a child and starts it again whenever it dies.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+from types import FrameType
 
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 
 from gateway import keys, runtime
-from gateway.runtime import QUEUE_NAME, Runtime
+from gateway.runtime import WORKER_QUEUES, Runtime
 from workers import periodic
 
 log = logging.getLogger("workers")
 
+# Seconds between two looks at RQ's scheduled jobs (retries waiting for their time).
+SCHEDULE_EVERY = 1.0
+# Set in the environment: supervise a worker child instead of being one.
+SUPERVISE_VARIABLE = "IJWI_SUPERVISE_WORKER"
+# Seconds the supervisor waits before starting a worker that died again.
+RESTART_DELAY = 1.0
 
-def tick_forever(rt: Runtime, stop: threading.Event) -> None:
-    """Every SCHEDULER_INTERVAL seconds, one worker of the fleet queues the sweeps."""
+
+def beat_forever(rt: Runtime, name: str, stop: threading.Event) -> None:
+    """Say this worker is alive, every third of WORKER_HEARTBEAT_TTL (a killed worker stops)."""
+    every = rt.settings.worker_heartbeat_ttl / 3
+    while True:
+        try:
+            rt.worker_beat(name)
+        except Exception:
+            log.warning("heartbeat not written (Redis unreachable?); trying again")
+        if stop.wait(every):
+            return
+
+
+def tick_forever(rt: Runtime, scheduler: RQScheduler, stop: threading.Event) -> None:
+    """Every second, move retries that are due to their queue (RQ's scheduler, in this thread:
+    a killed worker leaves no scheduler process behind, and its lock expires); every
+    SCHEDULER_INTERVAL seconds, one worker of the fleet queues the sweeps."""
     interval = rt.settings.scheduler_interval
-    while not stop.wait(interval):
+    next_sweep = time.monotonic() + interval
+    while not stop.wait(SCHEDULE_EVERY):
+        try:
+            if scheduler.acquired_locks != set(WORKER_QUEUES):
+                scheduler.acquire_locks()
+            if scheduler.acquired_locks:
+                scheduler.heartbeat()
+                scheduler.enqueue_scheduled_jobs()
+        except Exception:
+            log.exception("could not move the scheduled jobs; trying again")
+        if time.monotonic() < next_sweep:
+            continue
+        next_sweep = time.monotonic() + interval
         try:
             if rt.redis.set(keys.scheduler_lock(), "1", nx=True, ex=max(1, interval - 1)):
                 periodic.queue_sweeps(rt)
@@ -25,19 +71,60 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
             log.exception("could not queue the periodic sweeps; trying again next tick")
 
 
-def main() -> None:
+def work(queues: list[str]) -> None:
     rt = runtime.current()
     logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name = f"{socket.gethostname()}.{os.getpid()}"
     stop = threading.Event()
+    threading.Thread(target=beat_forever, args=(rt, name, stop), daemon=True, name="heartbeat").start()
     periodic.queue_sweeps(rt)
-    threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()
+    scheduler = RQScheduler(list(WORKER_QUEUES), connection=rt.rq_redis, name=name)
+    threading.Thread(target=tick_forever, args=(rt, scheduler, stop), daemon=True, name="ticker").start()
     # SimpleWorker runs jobs in this process: no fork, so the database pool stays valid.
-    worker = SimpleWorker([QUEUE_NAME], connection=rt.rq_redis)
+    worker = SimpleWorker(queues, connection=rt.rq_redis, name=name)
     try:
-        worker.work(with_scheduler=True, logging_level=rt.settings.log_level)
+        worker.work(with_scheduler=False, logging_level=rt.settings.log_level)
     finally:
         stop.set()
+        try:
+            scheduler.release_locks()
+            rt.worker_gone(name)
+        except Exception:
+            log.warning("could not say goodbye to Redis; the heartbeat will expire")
+
+
+def supervise(argv: list[str]) -> int:
+    """Run a worker child and start it again whenever it dies, until told to stop."""
+    env = {k: v for k, v in os.environ.items() if k != SUPERVISE_VARIABLE}
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        child = subprocess.Popen([sys.executable, "-m", "workers", *argv], env=env)
+        code = child.wait()
+        if stopping:
+            return code
+        print(f"worker (pid {child.pid}) died with code {code}; starting a new one", file=sys.stderr, flush=True)
+        time.sleep(RESTART_DELAY)
+
+
+def main(argv: list[str]) -> int:
+    if os.environ.get(SUPERVISE_VARIABLE):
+        return supervise(argv)
+    unknown = [q for q in argv if q not in WORKER_QUEUES]
+    if unknown:
+        raise SystemExit(f"unknown queue {unknown[0]!r}; queues: {', '.join(WORKER_QUEUES)}")
+    work(argv or list(WORKER_QUEUES))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Message, Referral
 from gateway.referrals import timeline
-from gateway.runtime import Runtime
+from gateway.runtime import SENDING_QUEUE, Runtime
 from gateway.sms.provider import ACCEPTED, REJECTED, SendResult
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def retry_later(rt: Runtime, message_id: int) -> None:
 
 def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
     try:
-        rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=retry, delay=delay)
+        rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=retry, delay=delay, queue=SENDING_QUEUE)
     except Exception:
         log.exception("could not queue message %s; the sweeper will queue it", message_id)
 
