@@ -215,6 +215,8 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
-        outbox.add(session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id).id
+        outbox.add(
+            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
+        ).id
         for o in routing.national_desk(session)
     ]
