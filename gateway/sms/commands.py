@@ -13,9 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import keys
+from gateway import keys, limits
 from gateway.accounts import audit
+from gateway.limits import Limit
 from gateway.models import Assignment, Message, Officer, Referral
+from gateway.phones import in_country
 from gateway.referrals import timeline
 from gateway.runtime import Runtime
 from gateway.sms import outbox, texts
@@ -50,8 +52,17 @@ def handle(rt: Runtime, session: Session, phone: str, text: str, now: datetime) 
     officer = session.scalar(select(Officer).where(Officer.phone == phone, Officer.active.is_(True)))
     if officer is None:
         return _refuse_stranger(rt, session, phone)
+    phone_hash = rt.crypto.lookup_hash(phone)
+    if not limits.allow(rt, Limit.COMMAND, phone_hash, rt.settings.commands_per_hour):
+        # Past the hour's commands: nothing is done, and one SMS says so.
+        if not limits.allow(rt, Limit.HELP_SMS, f"slow:{phone_hash}", 1):
+            return []
+        return [_reply(session, officer, "help", texts.say("slow_down", officer.language))]
     command = parse(text)
     if command is None or command.reference is None:
+        # A help text costs an SMS: one an hour.
+        if not limits.allow(rt, Limit.HELP_SMS, phone_hash, 1):
+            return []
         return [_reply(session, officer, "help", texts.say("help", officer.language))]
     ref = command.reference
     if not is_valid(ref):
@@ -161,7 +172,11 @@ def _reply(session: Session, officer: Officer, kind: str, body: str, referral_id
 
 
 def _refuse_stranger(rt: Runtime, session: Session, phone: str) -> list[int]:
-    """A phone that is no officer's: one short refusal per hour at most (replies cost money)."""
+    """A phone that is no officer's: one short refusal per hour at most (replies cost money),
+    and none to a number outside the country (an attacker's premium or foreign numbers)."""
+    if not in_country(phone, rt.settings.sms_country):
+        limits.limited(Limit.HELP_SMS)
+        return []
     caller = callers.profile(rt, phone)
     if not rt.redis.set(keys.sms_refusal(caller.phone_hash), "1", nx=True, ex=keys.SMS_REFUSAL_TTL):
         return []

@@ -130,16 +130,25 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
 
 
 def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:
-    """Update a message from a delivery report; True when it has just failed for good."""
-    if message.status in FINAL:
+    """Update a message from a delivery report; True when it has just failed for good.
+
+    A later final report corrects an earlier final one (delivered after failed, or the other
+    way); an in-flight status never undoes a final one; a failure moves the alert on once."""
+    final = status == DELIVERED or status in FINAL_FAILURES or reason in FINAL_FAILURES
+    if message.status == "cancelled" or (message.status in FINAL and not final):
         return False
+    was_failed = message.status == "failed"
     message.provider_status = status[:30]
     if status == DELIVERED:
         message.status = "delivered"
         message.delivered_at = now
-        _event(session, message, "delivered", timeline.PROVIDER, "")
+        message.error = None
+        _event(session, message, "delivered", timeline.PROVIDER, "corrected" if was_failed else "")
         return False
     if status in FINAL_FAILURES or reason in FINAL_FAILURES:
+        if was_failed:
+            return False
+        message.delivered_at = None
         message.status = "failed"
         message.error = f"delivery failed: {status} {reason}".strip()[:200]
         _event(session, message, "failed", timeline.PROVIDER, f"not delivered: {reason or status}")

@@ -149,6 +149,11 @@ STRINGS = {
         "en": "Ijwi takes SMS from registered officers only. To report a concern, dial {code}. Child in danger: 116.",
         "fr": "Ijwi n'accepte que les SMS des agents inscrits. Pour signaler, composez {code}. Enfant en danger: 116.",
     },
+    "slow_down": {
+        "rw": "Ijwi: mwohereje ubutumwa bwinshi muri iyi saha. Ubundi ntibukorwa kugeza isaha irangiye.",
+        "en": "Ijwi: you sent many commands this hour. Further ones wait until the hour is over.",
+        "fr": "Ijwi: vous avez envoyé beaucoup de commandes cette heure. Les suivantes attendront la fin de l'heure.",
+    },
     "out_of_credit": {
         "rw": "Ijwi: konti ya SMS yashizemo amafaranga. Hari ubutumwa butegereje koherezwa. Mwongeremo vuba.",
         "en": "Ijwi: the SMS account is out of credit. Alerts are waiting to be sent. Please top it up now.",

@@ -17,7 +17,7 @@ from gateway.models import Message, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import routing
 from gateway.sms import commands, outbox
-from gateway.webhooks import plain, protected, runtime
+from gateway.webhooks import plain, protected, runtime, safe_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -31,9 +31,9 @@ PROVIDER_ID_MAX = 100
 def inbound():  # type: ignore[no-untyped-def]
     """An SMS to the gateway: an officer's command, answered by a queued SMS."""
     form = request.form
-    provider_id = form.get("id", "").strip()
-    if not provider_id or len(provider_id) > PROVIDER_ID_MAX:
-        return plain("id is required", 400)
+    provider_id = safe_id(form.get("id", ""), PROVIDER_ID_MAX)
+    if provider_id is None:
+        return plain("id is required (visible characters, at most 100)", 400)
     try:
         phone = normalize(form.get("from", ""))
     except InvalidPhoneError:
@@ -51,22 +51,32 @@ def inbound():  # type: ignore[no-untyped-def]
 @bp.post("/sms/delivery")
 @protected
 def delivery():  # type: ignore[no-untyped-def]
-    """A delivery report: the message's status; a final failure moves the alert to the next contact."""
+    """A delivery report: the message's status; a final failure moves the alert to the next contact.
+
+    A report whose phone is not the message's recipient is ignored (forged, or not ours), and
+    recorded as seen only once it matched, so that a forged one cannot shadow the real one."""
     form = request.form
-    provider_id = form.get("id", "").strip()
+    provider_id = safe_id(form.get("id", ""), PROVIDER_ID_MAX)
     status = form.get("status", "").strip()[:30]
-    if not provider_id or len(provider_id) > PROVIDER_ID_MAX or not status:
+    if provider_id is None or not status:
         return plain("id and status are required", 400)
     rt = runtime()
     now = utcnow()
     follow_ups: list[int] = []
     with rt.db.session() as session:
-        if not _first_time(session, "delivery", provider_id, status):
-            return plain("OK (already handled)")
         message = session.scalar(select(Message).where(Message.provider_message_id == provider_id))
         if message is None:
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
+        try:
+            recipient = normalize(form.get("phoneNumber", ""))
+        except InvalidPhoneError:
+            recipient = ""
+        if recipient != message.to:
+            log.warning("delivery report %s names another phone than its message's; ignored", provider_id)
+            return plain("OK (ignored: not this message's recipient)")
+        if not _first_time(session, "delivery", provider_id, status):
+            return plain("OK (already handled)")
         if outbox.apply_delivery_report(session, message, status, form.get("failureReason", "").strip(), now):
             follow_ups = routing.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
