@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway import runtime as runtime_module
-from gateway.config import Settings, check_webhooks, load_settings
+from gateway.config import ConfigError, Settings, check_webhooks, load_settings
 from gateway.runtime import Runtime
 
 
@@ -27,6 +28,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ijwi"] = rt
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
     runtime_module.install(rt)
+    from gateway import canary
+
+    if canary.check(rt) == canary.KeyCheck.WRONG:
+        raise ConfigError(
+            "ENCRYPTION_KEY cannot decrypt the data stored before (its canary): set the key it was "
+            "encrypted with (or list it after the new one, comma-separated)"
+        )
 
     from gateway import health
     from gateway.api import views as api_views
@@ -42,6 +50,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return jsonify(error=exc.name, message=exc.description), exc.code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+        app.logger.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "?")
+        return jsonify(error="Service Unavailable", message="the database is unavailable; try again"), 503
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):  # type: ignore[no-untyped-def]

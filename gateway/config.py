@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
+from gateway.crypto import check_keys
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
@@ -138,6 +140,9 @@ def check(settings: Settings) -> None:
             "ENCRYPTION_KEY is not set (a Fernet key: python -c "
             "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
         )
+    problem = check_keys(settings.encryption_key)
+    if problem:
+        raise ConfigError(f"ENCRYPTION_KEY {problem}")
     if settings.sms_backend not in ("africastalking", "console"):
         raise ConfigError("SMS_BACKEND must be 'africastalking' or 'console'")
     if settings.sms_backend == "africastalking" and not settings.at_api_key:

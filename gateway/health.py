@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from gateway import canary
 from gateway.webhooks import runtime
 
 log = logging.getLogger(__name__)
@@ -35,5 +36,8 @@ def readyz():  # type: ignore[no-untyped-def]
     except Exception as exc:
         log.warning("readyz: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
+    if checks["database"] == "ok":
+        # A wrong key starts nothing but fails every hop and case read: not ready.
+        checks["encryption_key"] = canary.check(rt).value
     ready = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503

@@ -268,3 +268,6 @@ def register_commands(app: Flask) -> None:
 
     for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group, users):
         app.cli.add_command(group)
+    from gateway.cli.keys import keys
+
+    app.cli.add_command(keys)

@@ -286,3 +286,62 @@ def test_the_sqlite_file_and_the_embedded_redis_are_private(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "r").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(tmp_path / "r" / "redis.db").st_mode) & 0o077 == 0
     client.close()
+
+
+# --- outages --------------------------------------------------------------------------
+
+
+def test_with_the_database_gone_ussd_answers_politely_and_liveness_holds(app_with, monkeypatch):
+    # Nothing listens on this port: every connection is refused at once.
+    dead = app_with(database_url="postgresql+psycopg://ijwi@127.0.0.1:7199/gone")
+    rt = dead.extensions["ijwi"]
+    rt.menus._checked_at = 0.0  # the menu's active version is due for a database read
+    client = dead.test_client()
+    for n in range(5):
+        hop = client.post("/ussd", data={"sessionId": f"ATUid_out{n}", "phoneNumber": f"+25078800010{n}", "text": ""})
+        assert hop.status_code == 200
+        assert hop.get_data(as_text=True) == "END " + rt.menus.last_active().string("session_error", "rw")
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 503
+    inbound = client.post("/sms/inbound", data={"id": "x1", "from": SOCIAL_WORKER, "text": "OK 1"})
+    assert inbound.status_code == 503
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+def test_a_wrong_encryption_key_is_refused_at_start_and_by_readiness(app, settings, app_with):
+    from cryptography.fernet import Fernet
+
+    other = Fernet.generate_key().decode()
+    with pytest.raises(ConfigError, match="^ENCRYPTION_KEY cannot decrypt"):
+        create_app(replace(settings, encryption_key=other))
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEY key 1 is not a Fernet key"):
+        load_settings({"SECRET_KEY": "x", "ENCRYPTION_KEY": "not-a-key"})
+    running = app.test_client()
+    app.extensions["ijwi"].__dict__["crypto"] = replace_crypto(other, settings)  # the key changed under it
+    ready = running.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["encryption_key"] == "wrong"
+
+
+def replace_crypto(key: str, settings):  # type: ignore[no-untyped-def]
+    from gateway.crypto import Crypto
+
+    return Crypto(key, settings.secret_key)
+
+
+def test_keys_rotate_with_a_new_first_key_and_reencrypt(app, rt, settings, app_with):
+    from cryptography.fernet import Fernet
+
+    make_report(rt)
+    old, new = settings.encryption_key, Fernet.generate_key().decode()
+    rotating = app_with(encryption_key=f"{new},{old}")
+    result = rotating.test_cli_runner().invoke(args=["keys", "reencrypt"])
+    assert result.exit_code == 0, result.output
+    assert "reports.reporter_phone_enc: 1/1" in result.output and "done" in result.output
+    only_new = app_with(encryption_key=new)  # starts: the canary reads with the new key alone
+    with only_new.extensions["ijwi"].db.sessions() as session:
+        report = session.scalars(select(Report)).one()
+        assert only_new.extensions["ijwi"].crypto.decrypt(report.details_enc) == "Beaten at home, see house 12*B"
+    with pytest.raises(ConfigError):
+        create_app(replace(settings, encryption_key=old))

@@ -1,0 +1,46 @@
+"""flask --app wsgi keys ...: ENCRYPTION_KEY's rotation."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from gateway import canary
+from gateway.models import Referral, Report
+from gateway.runtime import Runtime
+
+keys = AppGroup("keys", help="Encryption keys: re-encrypt the stored data with the first key.")
+
+# Every encrypted column: (model, its id column's name, the column's name).
+ENCRYPTED_COLUMNS = (
+    (Report, "reporter_phone_enc"),
+    (Report, "details_enc"),
+    (Referral, "close_note_enc"),
+)
+# Rows re-encrypted in one transaction.
+BATCH = 500
+
+
+@keys.command("reencrypt")
+def reencrypt() -> None:
+    """Encrypt every stored secret again with ENCRYPTION_KEY's first key (after putting a new
+    key first); then the old key may be dropped from ENCRYPTION_KEY."""
+    rt: Runtime = current_app.extensions["ijwi"]
+    for model, name in ENCRYPTED_COLUMNS:
+        column = getattr(model, name)
+        with rt.db.sessions() as session:
+            ids = list(session.scalars(select(model.id).where(column.is_not(None), column != b"").order_by(model.id)))
+        done = 0
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            with rt.db.session() as session:
+                for row in session.scalars(select(model).where(model.id.in_(chunk))):
+                    setattr(row, name, rt.crypto.rotate(getattr(row, name)))
+            done += len(chunk)
+            click.echo(f"{model.__tablename__}.{name}: {done}/{len(ids)}")
+        if not ids:
+            click.echo(f"{model.__tablename__}.{name}: nothing to do")
+    canary.rewrite(rt)
+    click.echo("done: every value is encrypted with the first key; the others may be removed")
