@@ -10,8 +10,9 @@ CALLER_TTL = 600
 SMS_REFUSAL_TTL = 3600
 # At most one "out of credit" SMS per hour to the national desk.
 CREDIT_NOTICE_TTL = 3600
-# The out-of-credit flag lives this long after the provider last said so (a top-up clears it sooner).
-NO_CREDIT_TTL = 3600
+# The out-of-credit flag lives this long after the provider last said so (every refused
+# retry sets it again; after a top-up it goes within this time).
+NO_CREDIT_TTL = 900
 # Seconds between two runs of the retention job.
 RETENTION_EVERY = 3600
 

@@ -132,7 +132,7 @@ class Runtime:
                 return
             if status == JobStatus.STARTED:
                 log.warning("job %s was started by a worker that is gone; queued again", job_id)
-                Queue(old.origin, connection=self.rq_redis).started_job_registry.remove(old)
+                Queue(old.origin, connection=self.rq_redis).started_job_registry.remove_executions(old)
             old.delete()
             self._enqueue(target, func, args, job_id, retry, delay)
 

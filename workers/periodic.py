@@ -7,7 +7,7 @@ from gateway.runtime import Runtime
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
-PERIODIC_JOBS = (jobs.sweep, jobs.escalate)
+PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.erase_expired)
 
 
 def queue_sweeps(rt: Runtime) -> None:

@@ -146,7 +146,7 @@ def detail(
     if may_see_private(reader, referral):
         if report is not None and report.details_enc is not None:
             private["details"] = crypto.decrypt(report.details_enc)
-        if report is not None and report.callback_ok:
+        if report is not None and report.callback_ok and report.reporter_phone_enc:
             private["reporter_phone"] = crypto.decrypt(report.reporter_phone_enc)
         if referral.close_note_enc is not None:
             private["close_note"] = crypto.decrypt(referral.close_note_enc)
