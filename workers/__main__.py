@@ -55,10 +55,10 @@ def tick_forever(rt: Runtime, scheduler: RQScheduler, stop: threading.Event) -> 
     while not stop.wait(SCHEDULE_EVERY):
         try:
             if scheduler.acquired_locks != set(WORKER_QUEUES):
-                scheduler.acquire_locks()
+                scheduler.acquire_locks()  # type: ignore[no-untyped-call]
             if scheduler.acquired_locks:
-                scheduler.heartbeat()
-                scheduler.enqueue_scheduled_jobs()
+                scheduler.heartbeat()  # type: ignore[no-untyped-call]
+                scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
         except Exception:
             log.exception("could not move the scheduled jobs; trying again")
         if time.monotonic() < next_sweep:
@@ -87,7 +87,7 @@ def work(queues: list[str]) -> None:
     finally:
         stop.set()
         try:
-            scheduler.release_locks()
+            scheduler.release_locks()  # type: ignore[no-untyped-call]
             rt.worker_gone(name)
         except Exception:
             log.warning("could not say goodbye to Redis; the heartbeat will expire")

@@ -248,7 +248,7 @@ class UssdService:
         waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue.
         A notification naming another phone than the session's changes nothing."""
         raw = self.rt.redis.get(keys.ussd_session(session_id))
-        if raw and self._load(raw).caller.get("phone") != phone:
+        if raw and self._load(str(raw)).caller.get("phone") != phone:
             log.warning("end of session %s notified for another phone; ignored", session_id)
             return
         self.rt.redis.delete(keys.ussd_session(session_id))
