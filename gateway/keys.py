@@ -13,6 +13,8 @@ CREDIT_NOTICE_TTL = 3600
 # The out-of-credit flag lives this long after the provider last said so (every refused
 # retry sets it again; after a top-up it goes within this time).
 NO_CREDIT_TTL = 900
+# Seconds a dead worker's name stays in the set of workers.
+DEAD_WORKERS_KEPT = 86400
 # Seconds between two runs of the retention job.
 RETENTION_EVERY = 3600
 

@@ -92,8 +92,13 @@ class Runtime:
     # --- workers' heartbeats -----------------------------------------------------------
 
     def worker_beat(self, name: str) -> None:
-        """A worker says it is alive (every third of WORKER_HEARTBEAT_TTL)."""
-        self.redis.zadd(keys.workers(), {name: time.time()})
+        """A worker says it is alive (every third of WORKER_HEARTBEAT_TTL); workers silent for a
+        day are forgotten."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.workers(), {name: now})
+        pipe.zremrangebyscore(keys.workers(), "-inf", now - keys.DEAD_WORKERS_KEPT)
+        pipe.execute()
 
     def worker_gone(self, name: str) -> None:
         self.redis.zrem(keys.workers(), name)

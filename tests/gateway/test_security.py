@@ -345,3 +345,26 @@ def test_keys_rotate_with_a_new_first_key_and_reencrypt(app, rt, settings, app_w
         assert only_new.extensions["ijwi"].crypto.decrypt(report.details_enc) == "Beaten at home, see house 12*B"
     with pytest.raises(ConfigError):
         create_app(replace(settings, encryption_key=old))
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or "").startswith("postgresql"),
+    reason="PostgreSQL's lock_timeout (SQLite has its busy timeout)",
+)
+def test_a_locked_table_gives_the_caller_a_polite_end_within_the_lock_timeout(app_with):
+    import time
+
+    from sqlalchemy import text
+
+    app = app_with(db_lock_timeout_ms=500)
+    rt, client = app.extensions["ijwi"], app.test_client()
+    dial = Dial(client, COMMUNITY_PHONE)
+    _community_until_confirm(dial)
+    with rt.db.engine.connect() as locker:
+        locker.execute(text("LOCK TABLE reports IN ACCESS EXCLUSIVE MODE"))
+        started = time.monotonic()
+        end = dial.send("1")
+        took = time.monotonic() - started
+        locker.rollback()
+    assert end == "END " + rt.menus.last_active().string("session_error", "rw")
+    assert took < 5

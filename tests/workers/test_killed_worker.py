@@ -83,6 +83,8 @@ def test_a_report_whose_worker_was_killed_mid_job_is_routed_by_another_within_se
         job.refresh()
         pid = int(str(job.worker_name).rsplit(".", 1)[1])
         assert pid in [w.pid for w in two_workers]
+        # RQ's scheduler runs in a thread of the worker: killing it leaves no process behind.
+        assert not Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         os.kill(pid, signal.SIGKILL)
     finally:
         blocker.rollback() if not pg else blocker.close()

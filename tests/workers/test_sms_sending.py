@@ -256,6 +256,8 @@ def test_out_of_credit_tells_the_national_desk_once_and_sends_the_alert_after_a_
     run_jobs()
 
     assert _alert(rt).status == "retrying"
+    # While credit is out, /readyz/work says so (the desk's SMS may itself wait for credit).
+    assert rt.redis.exists("ijwi:sms:no-credit")
     notice = _alert(rt, NATIONAL_DESK)
     assert notice.kind == "notice" and notice.status == "sent"
     assert notice.body == "Ijwi: the SMS account is out of credit. Alerts are waiting to be sent. Please top it up now."
