@@ -17,6 +17,7 @@ from gateway.runtime import Runtime
 INT32_MAX = 2**31 - 1
 # Provider ids: visible ASCII only (no space, newline or other control character).
 _PRINTABLE_ID = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def runtime() -> Runtime:
@@ -57,6 +58,12 @@ def safe_id(value: str, longest: int) -> str | None:
     if not value or len(value) > longest or not _PRINTABLE_ID.fullmatch(value):
         return None
     return value
+
+
+def clean(value: str, longest: int) -> str:
+    """A provider's free-form field as stored: control characters (NUL, newlines) replaced,
+    cut to the column's length."""
+    return _CONTROL.sub("?", value.strip())[:longest]
 
 
 def bounded_int(value: str | None) -> int | None:

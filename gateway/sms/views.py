@@ -17,7 +17,7 @@ from gateway.models import Message, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import routing
 from gateway.sms import commands, outbox
-from gateway.webhooks import plain, protected, runtime, safe_id
+from gateway.webhooks import clean, plain, protected, runtime, safe_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -57,7 +57,7 @@ def delivery():  # type: ignore[no-untyped-def]
     recorded as seen only once it matched, so that a forged one cannot shadow the real one."""
     form = request.form
     provider_id = safe_id(form.get("id", ""), PROVIDER_ID_MAX)
-    status = form.get("status", "").strip()[:30]
+    status = clean(form.get("status", ""), 30)
     if provider_id is None or not status:
         return plain("id and status are required", 400)
     rt = runtime()
@@ -77,7 +77,7 @@ def delivery():  # type: ignore[no-untyped-def]
             return plain("OK (ignored: not this message's recipient)")
         if not _first_time(session, "delivery", provider_id, status):
             return plain("OK (already handled)")
-        if outbox.apply_delivery_report(session, message, status, form.get("failureReason", "").strip(), now):
+        if outbox.apply_delivery_report(session, message, status, clean(form.get("failureReason", ""), 60), now):
             follow_ups = routing.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")

@@ -14,7 +14,7 @@ from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.ussd import notices
 from gateway.ussd.service import UssdService
-from gateway.webhooks import bounded_int, plain, protected, runtime, safe_id
+from gateway.webhooks import bounded_int, clean, plain, protected, runtime, safe_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -67,7 +67,7 @@ def session_ended():  # type: ignore[no-untyped-def]
         phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         phone = None
-    status = form.get("status", "")[:20]
+    status = clean(form.get("status", ""), 20)
     try:
         with rt.db.session() as session:
             if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is not None:
@@ -77,10 +77,10 @@ def session_ended():  # type: ignore[no-untyped-def]
                     session_id=session_id,
                     phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
                     status=status,
-                    error=form.get("errorMessage", "")[:60],
+                    error=clean(form.get("errorMessage", ""), 60),
                     duration_ms=bounded_int(form.get("durationInMillis")),
                     hops=bounded_int(form.get("hopsCount")),
-                    network_code=form.get("networkCode", "")[:10],
+                    network_code=clean(form.get("networkCode", ""), 10),
                 )
             )
     except IntegrityError:

@@ -8,7 +8,7 @@ import stat
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from gateway.app import create_app
 from gateway.config import ConfigError, load_settings
@@ -310,7 +310,20 @@ def test_with_the_database_gone_ussd_answers_politely_and_liveness_holds(app_wit
 # --- keys -----------------------------------------------------------------------------
 
 
-def test_a_wrong_encryption_key_is_refused_at_start_and_by_readiness(app, settings, app_with):
+@pytest.fixture
+def canary_of_this_run(rt):  # type: ignore[no-untyped-def]
+    """The canary written with the run's key; removed after the test (a test that changed the
+    key must not leave its canary to the next test's database)."""
+    from gateway import canary
+    from gateway.models import KeyCanary
+
+    assert canary.check(rt) == canary.KeyCheck.OK
+    yield
+    with rt.db.session() as session:
+        session.execute(delete(KeyCanary))
+
+
+def test_a_wrong_encryption_key_is_refused_at_start_and_by_readiness(app, settings, canary_of_this_run):
     from cryptography.fernet import Fernet
 
     other = Fernet.generate_key().decode()
@@ -330,7 +343,7 @@ def replace_crypto(key: str, settings):  # type: ignore[no-untyped-def]
     return Crypto(key, settings.secret_key)
 
 
-def test_keys_rotate_with_a_new_first_key_and_reencrypt(app, rt, settings, app_with):
+def test_keys_rotate_with_a_new_first_key_and_reencrypt(app, rt, settings, app_with, canary_of_this_run):
     from cryptography.fernet import Fernet
 
     make_report(rt)
