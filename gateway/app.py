@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.
     rt = Runtime(settings)
-    app.extensions["ijwi"] = rt
+    app.extensions[runtime_module.EXTENSION] = rt
     # Jobs run in this process (a test's worker, the CLI) see the same runtime.
     runtime_module.install(rt)
     from gateway import canary

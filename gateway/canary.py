@@ -30,7 +30,7 @@ class KeyCheck(StrEnum):
 def check(rt: Runtime) -> KeyCheck:
     """Decrypt the canary (writing one with the first key if there is none)."""
     try:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             row = session.get(KeyCanary, NAME)
             if row is None:
                 session.add(KeyCanary(name=NAME, token=rt.crypto.encrypt(TEXT)))
@@ -47,7 +47,7 @@ def check(rt: Runtime) -> KeyCheck:
 
 def rewrite(rt: Runtime) -> None:
     """Encrypt the canary again with the first key (after a re-encryption)."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         row = session.get(KeyCanary, NAME)
         if row is None:
             session.add(KeyCanary(name=NAME, token=rt.crypto.encrypt(TEXT)))

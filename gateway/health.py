@@ -7,10 +7,9 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import func, select, text
 
-from gateway import canary, keys
+from gateway import canary, keys, runtime
 from gateway.clock import utcnow
 from gateway.models import Report
-from gateway.webhooks import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -23,7 +22,7 @@ def healthz():  # type: ignore[no-untyped-def]
 
 @bp.get("/readyz")
 def readyz():  # type: ignore[no-untyped-def]
-    rt = runtime()
+    rt = runtime.current()
     checks: dict[str, str] = {}
     try:
         rt.redis.ping()
@@ -50,7 +49,7 @@ def work():  # type: ignore[no-untyped-def]
     """The work behind the web, for monitoring (not for a load balancer: the web takes reports
     without workers): a worker is alive, no report waits for routing longer than
     ROUTING_DELAY_ALERT, and the SMS account has credit. 503 naming what is wrong."""
-    rt = runtime()
+    rt = runtime.current()
     now = utcnow()
     checks: dict[str, object] = {}
     try:
@@ -60,7 +59,7 @@ def work():  # type: ignore[no-untyped-def]
         log.warning("readyz/work: redis unreachable: %s", type(exc).__name__)
         return jsonify(status="not ready", redis="unreachable"), 503
     try:
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             oldest = session.scalar(select(func.min(Report.created_at)).where(Report.routed_at.is_(None)))
     except Exception as exc:
         log.warning("readyz/work: database unreachable: %s", type(exc).__name__)

@@ -71,7 +71,7 @@ def prepare() -> None:
 
     rt = current()
     migrate.upgrade(rt.settings.database_url)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         if not session.scalar(select(func.count(Location.id))):
             print("loading Rwanda's villages (once)...", flush=True)
             imports.import_locations(rt)

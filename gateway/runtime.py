@@ -14,7 +14,8 @@ from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
-import redis
+from flask import current_app, has_app_context
+from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -28,6 +29,8 @@ from gateway.registry.places import PlaceIndex
 from gateway.sms.provider import SmsProvider, provider
 from gateway.ussd.catalog import MenuCatalog
 
+# Where an app keeps its runtime (app.extensions[EXTENSION]).
+EXTENSION = "ijwi"
 # The RQ queue of routing, escalation and the sweeps (the first a worker takes from).
 QUEUE_NAME = "ijwi"
 ROUTING_QUEUE = QUEUE_NAME
@@ -50,8 +53,8 @@ _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatu
 class Runtime:
     settings: Settings
     db: Database = field(init=False)
-    redis: redis.Redis = field(init=False)
-    rq_redis: redis.Redis = field(init=False)
+    redis: Redis = field(init=False)
+    rq_redis: Redis = field(init=False)
 
     def __post_init__(self) -> None:
         self.db = Database(
@@ -157,18 +160,26 @@ class Runtime:
             "unique": True,
             "result_ttl": RESULT_TTL,
         }
+        # RQ takes a function or its dotted name (gateway names workers' jobs by name).
+        job: Any = func
         if delay:
-            target.enqueue_in(timedelta(seconds=delay), func, **options)
+            target.enqueue_in(timedelta(seconds=delay), job, **options)
         else:
-            target.enqueue_call(func, **options)
+            target.enqueue_call(job, **options)
 
 
 _current: Runtime | None = None
 
 
 def current() -> Runtime:
-    """This process's runtime, built from the environment on first use."""
+    """The runtime: the app's inside a request or CLI command (a test may hold several apps),
+    else this process's (a worker), built from the environment on first use.
+
+    The one way every module reaches the database, Redis and the caches."""
     global _current
+    if has_app_context():
+        app_runtime: Runtime = current_app.extensions[EXTENSION]
+        return app_runtime
     if _current is None:
         _current = Runtime(load_settings())
     return _current

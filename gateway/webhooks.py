@@ -9,9 +9,9 @@ from functools import wraps
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, request
 
-from gateway.runtime import Runtime
+from gateway import runtime
 
 # Largest number a webhook's number may be (an SQL INTEGER column).
 INT32_MAX = 2**31 - 1
@@ -20,19 +20,13 @@ _PRINTABLE_ID = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def runtime() -> Runtime:
-    """The app's runtime (database, Redis, caches)."""
-    rt: Runtime = current_app.extensions["ijwi"]
-    return rt
-
-
 def protected(view: Callable[..., Any]) -> Callable[..., Any]:
     """Refuse (403, nothing recorded) a callback without the WEBHOOK_TOKEN (the app does not
     start without one outside development mode), or from outside WEBHOOK_ALLOWED_IPS."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rt = runtime()
+        rt = runtime.current()
         expected = rt.settings.webhook_token
         if expected and not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
             abort(403, description="wrong or missing webhook token")

@@ -10,21 +10,16 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from gateway import runtime
 from gateway.accounts import users as accounts
 from gateway.clock import utcnow
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import visits
 from gateway.registry import imports as registry
-from gateway.runtime import Runtime
 from gateway.ussd import callers
 from gateway.ussd.catalog import PublishError
 from menus.tree import TreeError, load_tree, shipped_trees
 from menus.validate import validate
-
-
-def _rt(app: Flask) -> Runtime:
-    rt: Runtime = app.extensions["ijwi"]
-    return rt
 
 
 def register_commands(app: Flask) -> None:
@@ -43,19 +38,19 @@ def register_commands(app: Flask) -> None:
         """Apply every migration the database lacks."""
         from gateway import migrate
 
-        migrate.upgrade(_rt(app).settings.database_url)
+        migrate.upgrade(runtime.current().settings.database_url)
         click.echo("database is up to date")
 
     @locations.command("import")
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def locations_import(file: Path | None) -> None:
         """Load provinces, districts, sectors, cells and villages (default: the shipped copy)."""
-        summary = registry.import_locations(_rt(app), file or registry.SHIPPED_LOCATIONS)
+        summary = registry.import_locations(runtime.current(), file or registry.SHIPPED_LOCATIONS)
         click.echo(f"locations: {summary.created} added, {summary.updated} renamed")
 
     def _import(kind: str, importer, file: Path) -> None:  # type: ignore[no-untyped-def]
         try:
-            summary = importer(_rt(app), file.read_text(encoding="utf-8-sig"))
+            summary = importer(runtime.current(), file.read_text(encoding="utf-8-sig"))
         except registry.RegistryImportError as exc:
             for problem in exc.problems:
                 click.echo(problem, err=True)
@@ -90,7 +85,7 @@ def register_commands(app: Flask) -> None:
     def _set_active(raw: str, active: bool) -> None:
         try:
             phone = normalize(raw)
-            changed = callers.set_active(_rt(app), phone, active)
+            changed = callers.set_active(runtime.current(), phone, active)
         except InvalidPhoneError:
             raise click.ClickException(f"{raw!r} is not a valid phone number") from None
         except callers.UnknownVolunteerError:
@@ -105,7 +100,7 @@ def register_commands(app: Flask) -> None:
         """Home visits per volunteer and village in a month: visits, households, visits with concerns."""
         month = month or visits.month_of(utcnow())
         try:
-            counts = visits.summary(_rt(app), month, district)
+            counts = visits.summary(runtime.current(), month, district)
         except ValueError:
             raise click.BadParameter("use YYYY-MM, e.g. 2026-11", param_hint="--month") from None
         except visits.UnknownDistrictError:
@@ -118,7 +113,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def menus_validate(file: Path | None) -> None:
         """Check a tree (default: every shipped tree); exit 1 listing every problem."""
-        max_chars = _rt(app).settings.ussd_max_chars
+        max_chars = runtime.current().settings.ussd_max_chars
         failed = False
         for path in [file] if file else shipped_trees():
             try:
@@ -136,7 +131,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def menus_publish(file: Path) -> None:
         """Validate a tree and make it the one new sessions start on."""
-        rt = _rt(app)
+        rt = runtime.current()
         try:
             tree = rt.menus.publish(file.read_text(encoding="utf-8"), rt.settings.ussd_max_chars, by="cli")
         except (PublishError, TreeError) as exc:
@@ -146,7 +141,7 @@ def register_commands(app: Flask) -> None:
     @menus.command("versions")
     def menus_versions() -> None:
         """List the published versions (the active one starred)."""
-        for row in _rt(app).menus.versions():
+        for row in runtime.current().menus.versions():
             mark = "*" if row.active else " "
             click.echo(f"{mark} {row.version[:12]}  {row.published_at:%Y-%m-%d %H:%M}  {row.published_by}")
 
@@ -155,7 +150,7 @@ def register_commands(app: Flask) -> None:
     def menus_restore(version: str) -> None:
         """Make an earlier published version (or its first characters) active again."""
         try:
-            tree = _rt(app).menus.restore(version)
+            tree = runtime.current().menus.restore(version)
         except KeyError as exc:
             raise click.ClickException(str(exc.args[0])) from None
         click.echo(f"restored {tree.name} version {tree.version[:12]}")
@@ -170,12 +165,12 @@ def register_commands(app: Flask) -> None:
         while True:
             form = {
                 "sessionId": session_id,
-                "serviceCode": _rt(app).settings.ussd_service_code,
+                "serviceCode": runtime.current().settings.ussd_service_code,
                 "phoneNumber": phone,
                 "networkCode": "99999",
                 "text": "*".join(inputs),
             }
-            token = _rt(app).settings.webhook_token
+            token = runtime.current().settings.webhook_token
             reply = client.post("/ussd" + (f"?token={token}" if token else ""), data=form).get_data(as_text=True)
             click.echo("\n" + reply[4:] + "\n" + "-" * 30)
             if reply.startswith("END"):
@@ -191,7 +186,7 @@ def register_commands(app: Flask) -> None:
         """Load the places and a few officers and volunteers to try the gateway with."""
         from gateway.registry.demo import seed
 
-        for line in seed(_rt(app)):
+        for line in seed(runtime.current()):
             click.echo(line)
 
     @users.command("create")
@@ -205,9 +200,9 @@ def register_commands(app: Flask) -> None:
         if sys.stdin.isatty():
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
-            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+            password = sys.stdin.readline().rstrip("\r\n")
         try:
-            user = accounts.create_user(_rt(app), email, password, role, district)
+            user = accounts.create_user(runtime.current(), email, password, role, district)
         except accounts.AccountError as exc:
             raise click.ClickException(f"no user created: {exc}") from None
         where = f" of {user.district.name}" if user.district else ""
@@ -225,7 +220,7 @@ def register_commands(app: Flask) -> None:
     def users_token(email: str, days: int) -> None:
         """Print a new API bearer token for a user (shown once; only its hash is kept)."""
         try:
-            click.echo(accounts.issue_token(_rt(app), email, days))
+            click.echo(accounts.issue_token(runtime.current(), email, days))
         except accounts.AccountError as exc:
             raise click.ClickException(f"no token issued: {exc}") from None
 
@@ -234,7 +229,7 @@ def register_commands(app: Flask) -> None:
     def users_revoke(email: str) -> None:
         """Revoke every API token of a user."""
         try:
-            count = accounts.revoke_tokens(_rt(app), email)
+            count = accounts.revoke_tokens(runtime.current(), email)
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{count} token(s) revoked")
@@ -242,7 +237,7 @@ def register_commands(app: Flask) -> None:
     @users.command("list")
     def users_list() -> None:
         """Every user: email, role, district, active or not, live tokens."""
-        rows = accounts.list_users(_rt(app))
+        rows = accounts.list_users(runtime.current())
         for row in rows:
             state = "active" if row.active else "deactivated"
             click.echo(f"{row.email}\t{row.role}\t{row.district or '-'}\t{state}\t{row.live_tokens} token(s)")
@@ -250,7 +245,7 @@ def register_commands(app: Flask) -> None:
 
     def set_user_active(email: str, active: bool) -> bool:
         try:
-            return accounts.set_active(_rt(app), email, active)
+            return accounts.set_active(runtime.current(), email, active)
         except accounts.AccountError as exc:
             raise click.ClickException(str(exc)) from None
 

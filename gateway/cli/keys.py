@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from gateway import canary
+from gateway import canary, runtime
 from gateway.models import Referral, Report
-from gateway.runtime import Runtime
 
 keys = AppGroup("keys", help="Encryption keys: re-encrypt the stored data with the first key.")
 
@@ -27,15 +25,15 @@ BATCH = 500
 def reencrypt() -> None:
     """Encrypt every stored secret again with ENCRYPTION_KEY's first key (after putting a new
     key first); then the old key may be dropped from ENCRYPTION_KEY."""
-    rt: Runtime = current_app.extensions["ijwi"]
+    rt = runtime.current()
     for model, name in ENCRYPTED_COLUMNS:
         column = getattr(model, name)
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             ids = list(session.scalars(select(model.id).where(column.is_not(None), column != b"").order_by(model.id)))
         done = 0
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
-            with rt.db.session() as session:
+            with rt.db.transaction() as session:
                 for row in session.scalars(select(model).where(model.id.in_(chunk))):
                     setattr(row, name, rt.crypto.rotate(getattr(row, name)))
             done += len(chunk)

@@ -34,7 +34,7 @@ def erase_expired(rt: Runtime, now: datetime) -> Erased:
     cutoff = now - timedelta(days=rt.settings.retention_days)
     cases = 0
     while True:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             rows = session.execute(
                 select(Referral, Report)
                 .outerjoin(Report, Report.id == Referral.report_id)
@@ -57,7 +57,7 @@ def erase_expired(rt: Runtime, now: datetime) -> Erased:
             cases += len(rows)
         if len(rows) < BATCH:
             break
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         callbacks = session.execute(delete(ProviderCallback).where(ProviderCallback.received_at < cutoff))
         ends = session.execute(delete(UssdSessionEnd).where(UssdSessionEnd.received_at < cutoff))
     return Erased(cases, int(callbacks.rowcount), int(ends.rowcount))  # type: ignore[attr-defined]

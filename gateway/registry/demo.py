@@ -25,7 +25,7 @@ Demo Umujyanama,+250788123457,Gasabo,Remera,Rukiri I,Amajyambere,rw
 
 
 def seed(rt: Runtime) -> Iterator[str]:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         count = session.scalar(select(func.count(Location.id)))
     if not count:
         summary = imports.import_locations(rt)

@@ -53,6 +53,11 @@ def path_key(*names: str) -> str:
     return "/".join(clean_name(n).casefold() for n in names)
 
 
+def find_district(session: Session, name: str) -> Location | None:
+    """The district of that name (any case, stray spaces), or None."""
+    return session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+
+
 @dataclass
 class ImportSummary:
     created: int = 0
@@ -65,7 +70,7 @@ def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSum
     """Load the hierarchy (provinces to villages); existing places keep their ids."""
     data = json.loads(source.read_text(encoding="utf-8"))
     summary = ImportSummary()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         known = {
             path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
         }
@@ -145,7 +150,7 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
     """Add or update officers by phone number from the officers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
             role = row["role"].lower()
             if role not in OFFICER_ROLES:
@@ -194,7 +199,7 @@ def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems):
             phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 from sqlalchemy import select
@@ -45,7 +46,7 @@ class PlaceIndex:
         with self._lock:
             if self._by_id and time.monotonic() - self._checked_at < CHECK_EVERY:
                 return
-            stamp = self._redis.get(keys.places_stamp())
+            stamp = cast(str | None, self._redis.get(keys.places_stamp()))
             if not self._by_id or stamp != self._stamp:
                 self._load()
                 self._stamp = stamp
@@ -59,7 +60,7 @@ class PlaceIndex:
             self._checked_at = 0.0
 
     def _load(self) -> None:
-        with self._db.sessions() as session:
+        with self._db.reading() as session:
             rows = session.execute(select(Location.id, Location.level, Location.name, Location.parent_id)).all()
         by_id = {r.id: Place(r.id, r.level, r.name, r.parent_id) for r in rows}
         children: dict[int | None, list[tuple[int, str]]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from sqlalchemy import select
 
@@ -38,7 +39,7 @@ class Caller:
 def profile(rt: Runtime, phone: str) -> Caller:
     """The caller's profile, from Redis when cached, else from SQL (then cached)."""
     phone_hash = rt.crypto.lookup_hash(phone)
-    return from_cache(rt, phone, phone_hash, rt.redis.get(keys.caller(phone_hash)))
+    return from_cache(rt, phone, phone_hash, cast(str | None, rt.redis.get(keys.caller(phone_hash))))
 
 
 def from_cache(rt: Runtime, phone: str, phone_hash: str, cached: str | None) -> Caller:
@@ -54,7 +55,7 @@ def from_cache(rt: Runtime, phone: str, phone_hash: str, cached: str | None) -> 
 
 def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
     """An active volunteer speaks the registry's language; anybody else the one they chose."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
         chosen = session.scalar(select(CallerPreference.language).where(CallerPreference.phone_hash == phone_hash))
         village_name = volunteer.village.name if volunteer else None
@@ -80,7 +81,7 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
 def remember_language(rt: Runtime, caller: Caller, lang: str) -> None:
     """Keep a caller's chosen language for their next dial: a registered volunteer's in the
     registry (where it comes from), anybody else's by (hashed) phone number."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.get(Volunteer, caller.volunteer_id) if caller.kind == "volunteer" else None
         if volunteer is not None:
             volunteer.language = lang
@@ -99,7 +100,7 @@ class UnknownVolunteerError(LookupError):
 
 def set_active(rt: Runtime, phone: str, active: bool) -> bool:
     """(De)activate the volunteer of a phone; True when that changed anything."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
         if volunteer is None:
             raise UnknownVolunteerError(phone)

@@ -11,11 +11,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway import keys, limits
 from gateway.limits import Limit
-from gateway.models import Message
+from gateway.models import Message, UssdSessionEnd
 from gateway.referrals import reports
 from gateway.runtime import Runtime
 from gateway.ussd import callers, notices
@@ -83,7 +86,7 @@ class UssdService:
         first = text == ""
         phone_hash = self.rt.crypto.lookup_hash(phone) if first else ""
         phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
-        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys)
+        raw, *phone_data = cast(list[str | None], self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys))
         session = self._load(raw) if raw else None
         if session is not None and session.caller.get("phone") != phone:
             # Another phone with this session's id: it may neither read nor move the session.
@@ -98,7 +101,7 @@ class UssdService:
         if session is None:
             if not first:
                 phone_hash = self.rt.crypto.lookup_hash(phone)
-                phone_data = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+                phone_data = cast(list[str | None], self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash)))
             session, outcome = self._begin(session_id, phone, phone_hash, *phone_data)
         else:
             new_input = self._new_input(session.last_text, text)
@@ -128,7 +131,7 @@ class UssdService:
         tree = self.rt.menus.last_active()
         lang = tree.languages[0]
         try:
-            raw = self.rt.redis.get(keys.ussd_session(session_id))
+            raw = cast(str | None, self.rt.redis.get(keys.ussd_session(session_id)))
             if raw:
                 lang = self._load(raw).state.get("lang", lang)
         except Exception:
@@ -243,19 +246,31 @@ class UssdService:
 
     # --- the end of a session ----------------------------------------------------------
 
+    def record_end(self, end: UssdSessionEnd) -> bool:
+        """Keep an end-of-session notification; False when it was kept before (a resend)."""
+        try:
+            with self.rt.db.transaction() as session:
+                seen = select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == end.session_id)
+                if session.scalar(seen) is not None:
+                    return False
+                session.add(end)
+        except IntegrityError:
+            return False  # the same notification, resent at the same moment
+        return True
+
     def session_ended(self, session_id: str, phone: str | None, status: str) -> None:
         """Africa's Talking says a session is over: forget its hops; a dropped one's draft
         waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue.
         A notification naming another phone than the session's changes nothing."""
-        raw = self.rt.redis.get(keys.ussd_session(session_id))
-        if raw and self._load(str(raw)).caller.get("phone") != phone:
+        raw = cast(str | None, self.rt.redis.get(keys.ussd_session(session_id)))
+        if raw and self._load(raw).caller.get("phone") != phone:
             log.warning("end of session %s notified for another phone; ignored", session_id)
             return
         self.rt.redis.delete(keys.ussd_session(session_id))
         if phone is None or status not in DROPPED:
             return
         caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller, self.rt.redis.get(keys.draft(caller.phone_hash)))
+        draft = self._draft(caller, cast(str | None, self.rt.redis.get(keys.draft(caller.phone_hash))))
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
         draft.ended = True
@@ -277,7 +292,7 @@ class UssdService:
             .replace("{code}", self.rt.settings.ussd_service_code)
             .replace("{minutes}", str(minutes))
         )
-        with self.rt.db.session() as session:
+        with self.rt.db.transaction() as session:
             session.add(Message(kind="notice", to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> str:

@@ -79,7 +79,7 @@ def sent_alert(rt, run_jobs) -> Message:  # type: ignore[no-untyped-def]
     register_officers(rt)
     report_id, _ = make_report(rt)
     jobs.route_report(report_id)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Message).where(Message.to == SOCIAL_WORKER, Message.kind == "alert")).one()
 
 
@@ -90,16 +90,16 @@ def _deliver(client, message: Message, status: str, phone: str, reason: str = ""
 
 
 def _status(rt, message_id: int) -> str:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.get_one(Message, message_id).status
 
 
 def test_a_delivery_report_for_another_phone_moves_nothing(client, rt, sent_alert):
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         alerts = session.scalar(select(func.count(Message.id)).where(Message.kind == "alert"))
     assert _deliver(client, sent_alert, "Failed", "+250788999888", "AbsentSubscriber").status_code == 200
     assert _status(rt, sent_alert.id) == "sent"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Message.id)).where(Message.kind == "alert")) == alerts  # no failover
     # The real report with the same status is still taken.
     _deliver(client, sent_alert, "Failed", SOCIAL_WORKER, "AbsentSubscriber")
@@ -132,7 +132,7 @@ def test_an_unknown_phone_files_five_reports_an_hour_then_gets_a_polite_end(clie
     screens = [_report(client, COMMUNITY_PHONE) for _ in range(6)]
     assert all(reference_in(s) for s in screens[:5])
     assert screens[5] == notices.notice("too_many_reports", "rw")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 5
 
 
@@ -170,7 +170,7 @@ def _sms(client, phone: str, text: str, n: int):  # type: ignore[no-untyped-def]
 
 
 def _messages_to(rt, phone: str) -> list[str]:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Message.kind).where(Message.to == phone)))
 
 
@@ -209,7 +209,7 @@ def test_two_sessions_of_one_phone_at_once_each_file_their_own_answers(client, r
     for dial in (first, second):
         dial.send("1", "2")
     ends = [first.send("1"), second.send("1")]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         filed = {r.reference: (r.session_id, r.category, r.urgent) for r in session.scalars(select(Report))}
     assert filed == {
         reference_in(ends[0]): (first.session_id, "violence", True),
@@ -225,7 +225,7 @@ def test_another_phone_reusing_a_session_id_can_neither_read_nor_move_it(client,
     assert answer == notices.notice("bad_request") and "Reference" not in answer and confirm not in answer
     client.post("/ussd", data={**intruder, "text": dial.text + "*1"})
     client.post("/ussd/events", data={"sessionId": dial.session_id, "phoneNumber": "+250788999000", "status": "Failed"})
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 0
     assert reference_in(dial.send("1"))  # the caller's own session goes on
 
@@ -240,7 +240,7 @@ def test_numbers_read_from_a_webhook_are_bounded(client, rt, hops):
     form = {"sessionId": "ATUid_n", "phoneNumber": COMMUNITY_PHONE, "status": "Success"}
     response = client.post("/ussd/events", data={**form, "hopsCount": hops, "durationInMillis": hops})
     assert response.status_code == 200
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         row = session.scalars(select(UssdSessionEnd)).one()
         assert row.hops is None and row.duration_ms is None
 
@@ -258,14 +258,14 @@ def test_an_id_with_a_newline_cannot_forge_a_log_line(client, rt, caplog):
         .startswith("END ")
     )
     assert "case closed by admin" not in caplog.text
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(ProviderCallback.id))) == 0
 
 
 def test_sql_errors_never_show_their_parameters(rt):
     from sqlalchemy.exc import IntegrityError
 
-    with pytest.raises(IntegrityError) as failure, rt.db.session() as session:
+    with pytest.raises(IntegrityError) as failure, rt.db.transaction() as session:
         for _ in range(2):
             session.add(UssdSessionEnd(session_id="dup", phone_hash="+250788123456", status=""))
             session.flush()
@@ -319,7 +319,7 @@ def canary_of_this_run(rt):  # type: ignore[no-untyped-def]
 
     assert canary.check(rt) == canary.KeyCheck.OK
     yield
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(delete(KeyCanary))
 
 
@@ -353,7 +353,7 @@ def test_keys_rotate_with_a_new_first_key_and_reencrypt(app, rt, settings, app_w
     assert result.exit_code == 0, result.output
     assert "reports.reporter_phone_enc: 1/1" in result.output and "done" in result.output
     only_new = app_with(encryption_key=new)  # starts: the canary reads with the new key alone
-    with only_new.extensions["ijwi"].db.sessions() as session:
+    with only_new.extensions["ijwi"].db.reading() as session:
         report = session.scalars(select(Report)).one()
         assert only_new.extensions["ijwi"].crypto.decrypt(report.details_enc) == "Beaten at home, see house 12*B"
     with pytest.raises(ConfigError):

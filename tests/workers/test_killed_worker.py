@@ -65,14 +65,14 @@ def _until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
 
 
 def _routed(rt: Runtime, report_id: int) -> bool:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.get_one(Report, report_id).routed_at is not None
 
 
 def test_a_report_whose_worker_was_killed_mid_job_is_routed_by_another_within_seconds(rt, two_workers):
     assert _until(lambda: rt.live_workers() == 2, 30), "the workers did not start"
     report_id, _ = make_report(rt)
-    with rt.db.session() as session:  # stored a while ago: the sweeper looks for it
+    with rt.db.transaction() as session:  # stored a while ago: the sweeper looks for it
         session.execute(update(Report).values(created_at=utcnow() - timedelta(minutes=5)))
     # Hold the database's write lock: the routing job stops in the middle, as a slow database would.
     blocker, pg = _hold_write_lock(rt)
@@ -111,7 +111,7 @@ def test_readiness_of_the_work_says_when_no_worker_is_alive_or_a_report_waits(ap
     rt.worker_beat("test-worker")
     assert client.get("/readyz/work").status_code == 200
     report_id, _ = make_report(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(update(Report).values(created_at=utcnow() - timedelta(seconds=301)))
     waiting = client.get("/readyz/work").get_json()
     assert waiting["status"] == "not ready" and waiting["oldest_unrouted_seconds"] >= 300

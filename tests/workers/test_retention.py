@@ -17,7 +17,7 @@ def test_personal_data_of_a_closed_case_is_erased_after_the_retention_time(rt):
     report_id, reference = make_report(rt, by_volunteer=True)
     jobs.route_report(report_id)
     closed_at = utcnow() - timedelta(days=10)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(
             update(Referral).values(status="closed", closed_at=closed_at, close_note_enc=rt.crypto.encrypt("seen"))
         )
@@ -26,11 +26,11 @@ def test_personal_data_of_a_closed_case_is_erased_after_the_retention_time(rt):
     day = closed_at + timedelta(days=rt.settings.retention_days)
 
     assert jobs.erase_expired(now=day - timedelta(hours=1)) == {"cases": 0, "callbacks": 0, "session_ends": 0}
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.get_one(Report, report_id).details_enc is not None
 
     assert jobs.erase_expired(now=day + timedelta(hours=1)) == {"cases": 1, "callbacks": 1, "session_ends": 1}
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.get_one(Report, report_id)
         referral = session.scalars(select(Referral)).one()
         assert (report.details_enc, report.reporter_phone_enc, report.reporter_phone_hash) == (None, b"", "")
