@@ -4,37 +4,48 @@ from __future__ import annotations
 
 import logging
 
+import click
 from flask import Flask, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from gateway import log_levels
 from gateway import runtime as runtime_module
 from gateway.config import ConfigError, Settings, check_webhooks, load_settings
 from gateway.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """A gateway app for settings (default: from the environment)."""
-    settings = settings or load_settings()
-    check_webhooks(settings)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """A gateway app for settings (default: from the environment).
+
+    Settings missing or malformed stop a server at once; the command line (`flask --app
+    wsgi ...`) still gets its app, so that `--help` and the commands that need no settings
+    work, and the others say in one line what to fix (runtime.current() makes the runtime
+    when a command first needs it).
+    """
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError:
+            if click.get_current_context(silent=True) is None:
+                raise
+    # A server (not a command of the command line) fails closed without a webhook token.
+    serving = click.get_current_context(silent=True) is None
+    if settings is not None and serving:
+        check_webhooks(settings)
+    level = settings.log_level if settings else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_levels.quiet_libraries()
     app = Flask(__name__)
     # Every route: a bigger body is refused before it is read (the USSD hop answers a polite END).
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = (settings or Settings()).max_request_bytes
     # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.
-    rt = Runtime(settings)
-    app.extensions[runtime_module.EXTENSION] = rt
-    # Jobs run in this process (a test's worker, the CLI) see the same runtime.
-    runtime_module.install(rt)
-    from gateway import canary
-
-    if canary.check(rt) == canary.KeyCheck.WRONG:
-        raise ConfigError(
-            "ENCRYPTION_KEY cannot decrypt the data stored before (its canary): set the key it was "
-            "encrypted with (or list it after the new one, comma-separated)"
-        )
+    if settings is not None:
+        rt = runtime_module.attach(app, Runtime(settings))
+        if serving:
+            _check_key(rt)
 
     from gateway import health
     from gateway.api import views as api_views
@@ -62,3 +73,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(error="Internal Server Error", message="the gateway could not answer"), 500
 
     return app
+
+
+def _check_key(rt: Runtime) -> None:
+    """Refuse to serve with an ENCRYPTION_KEY that cannot read the data stored before."""
+    from gateway import canary
+
+    if canary.check(rt) == canary.KeyCheck.WRONG:
+        raise ConfigError(
+            "ENCRYPTION_KEY cannot decrypt the data stored before (its canary): set the key it was "
+            "encrypted with (or list it after the new one, comma-separated)"
+        )

@@ -14,7 +14,7 @@ from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
@@ -178,11 +178,23 @@ def current() -> Runtime:
     The one way every module reaches the database, Redis and the caches."""
     global _current
     if has_app_context():
-        app_runtime: Runtime = current_app.extensions[EXTENSION]
+        app_runtime: Runtime | None = current_app.extensions.get(EXTENSION)
+        if app_runtime is None:
+            # An app the command line made without settings: a command needs them now
+            # (ConfigError names what to fix).
+            app_runtime = attach(current_app, Runtime(load_settings()))
         return app_runtime
     if _current is None:
         _current = Runtime(load_settings())
     return _current
+
+
+def attach(app: Flask, runtime: Runtime) -> Runtime:
+    """Make runtime app's, and this process's (jobs run in it, a test's worker or the CLI's,
+    see the same one)."""
+    app.extensions[EXTENSION] = runtime
+    install(runtime)
+    return runtime
 
 
 def install(runtime: Runtime | None) -> Runtime | None:

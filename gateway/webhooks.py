@@ -28,6 +28,9 @@ def protected(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         rt = runtime.current()
         expected = rt.settings.webhook_token
+        if not expected and not rt.settings.dev_mode:
+            # Closed even where the start-up check did not run (a development server).
+            abort(403, description="WEBHOOK_TOKEN is not set: the webhooks are closed")
         if expected and not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
             abort(403, description="wrong or missing webhook token")
         if rt.webhook_networks and not _allowed(request.remote_addr or "", rt.webhook_networks):

@@ -20,7 +20,8 @@ from types import FrameType
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
-from gateway import keys, runtime
+from gateway import keys, log_levels, runtime
+from gateway.config import ConfigError
 from gateway.runtime import WORKER_QUEUES, Runtime
 from workers import periodic
 
@@ -32,6 +33,8 @@ SCHEDULE_EVERY = 1.0
 SUPERVISE_VARIABLE = "IJWI_SUPERVISE_WORKER"
 # Seconds the supervisor waits before starting a worker that died again.
 RESTART_DELAY = 1.0
+# The longest wait between two starts of a worker that keeps dying at once.
+RESTART_DELAY_MAX = 30.0
 
 
 def beat_forever(rt: Runtime, name: str, stop: threading.Event) -> None:
@@ -72,8 +75,13 @@ def tick_forever(rt: Runtime, scheduler: RQScheduler, stop: threading.Event) -> 
 
 
 def work(queues: list[str]) -> None:
-    rt = runtime.current()
+    try:
+        rt = runtime.current()
+    except ConfigError as exc:
+        raise SystemExit(f"worker not started: {exc}") from None
     logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_levels.quiet_libraries()
+    log_levels.quiet_rq_worker(periodic.routine_lines())
     name = f"{socket.gethostname()}.{os.getpid()}"
     stop = threading.Event()
     threading.Thread(target=beat_forever, args=(rt, name, stop), daemon=True, name="heartbeat").start()
@@ -107,13 +115,21 @@ def supervise(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    delay = RESTART_DELAY
     while True:
+        started = time.monotonic()
         child = subprocess.Popen([sys.executable, "-m", "workers", *argv], env=env)
         code = child.wait()
         if stopping:
             return code
-        print(f"worker (pid {child.pid}) died with code {code}; starting a new one", file=sys.stderr, flush=True)
-        time.sleep(RESTART_DELAY)
+        # A worker that dies at once (a setting to fix) is started less and less often.
+        delay = min(delay * 2, RESTART_DELAY_MAX) if time.monotonic() - started < 10 else RESTART_DELAY
+        print(
+            f"worker (pid {child.pid}) stopped with code {code}; starting a new one in {delay:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        time.sleep(delay)
 
 
 def main(argv: list[str]) -> int:

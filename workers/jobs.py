@@ -178,6 +178,8 @@ def escalate(now: datetime | None = None) -> int:
             message_ids = routing.escalate(rt, session, referral, now)
             moved += 1
         send_now(rt, message_ids)
+    if moved:
+        log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
 
 
@@ -197,6 +199,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
     outbox.dispatch(rt, messages)
+    if reports or visits or messages:
+        counts = len(reports), len(visits), len(messages)
+        log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
     return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
 
 
@@ -218,9 +223,7 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
-        outbox.add(
-            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
-        ).id
+        outbox.add(session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id).id
         for o in routing.national_desk(session)
     ]
 

@@ -9,9 +9,17 @@ from sqlalchemy import select
 from gateway import canary, runtime
 from gateway.models import Referral, Report
 
-keys = AppGroup("keys", help="Encryption keys: re-encrypt the stored data with the first key.")
+group = AppGroup(
+    "keys",
+    help="""Encryption keys: re-encrypt the stored data with ENCRYPTION_KEY's first key.
 
-# Every encrypted column: (model, its id column's name, the column's name).
+\b
+Examples:
+  ./ijwi keys reencrypt    # after ENCRYPTION_KEY=<new>,<old> (docs/security.md)
+""",
+)
+
+# Every encrypted column: (model, the column's name).
 ENCRYPTED_COLUMNS = (
     (Report, "reporter_phone_enc"),
     (Report, "details_enc"),
@@ -21,7 +29,7 @@ ENCRYPTED_COLUMNS = (
 BATCH = 500
 
 
-@keys.command("reencrypt")
+@group.command("reencrypt")
 def reencrypt() -> None:
     """Encrypt every stored secret again with ENCRYPTION_KEY's first key (after putting a new
     key first); then the old key may be dropped from ENCRYPTION_KEY."""
