@@ -31,8 +31,10 @@ BATCH = 500
 
 @group.command("reencrypt")
 def reencrypt() -> None:
-    """Encrypt every stored secret again with ENCRYPTION_KEY's first key (after putting a new
-    key first); then the old key may be dropped from ENCRYPTION_KEY."""
+    """Re-encrypt every stored secret with the first key.
+
+    Run it after putting a new key first in ENCRYPTION_KEY (new,old); then the old key may
+    be dropped."""
     rt = runtime.current()
     for model, name in ENCRYPTED_COLUMNS:
         column = getattr(model, name)

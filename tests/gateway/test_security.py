@@ -51,6 +51,13 @@ def test_wsgi_says_so_in_one_line(monkeypatch, settings):
     assert done.stderr.strip().splitlines()[-1].startswith("ijwi: cannot start: WEBHOOK_TOKEN is not set")
 
 
+def test_without_a_token_the_webhooks_refuse_requests_wherever_the_start_check_did_not_run(app, rt):
+    rt.settings = replace(rt.settings, webhook_token="", dev_mode=False)  # e.g. a development server
+    client = app.test_client()
+    assert client.post("/ussd", data={"sessionId": "s", "phoneNumber": COMMUNITY_PHONE}).status_code == 403
+    assert client.post("/sms/inbound", data={"id": "a", "from": SOCIAL_WORKER, "text": "OK 1"}).status_code == 403
+
+
 def test_ijwi_dev_is_the_development_mode_setting():
     base = {"SECRET_KEY": "x", "ENCRYPTION_KEY": "k" * 43 + "="}
     assert load_settings({**base, "IJWI_DEV": "1"}).dev_mode
