@@ -39,9 +39,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     # Every route: a bigger body is refused before it is read (the USSD hop answers a polite END).
     app.config["MAX_CONTENT_LENGTH"] = (settings or Settings()).max_request_bytes
-    # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
-    # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
-    # every request.
+    # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
+    # only the admin web has cookie sessions, signed with keys derived for it by a session
+    # interface that opens none outside /admin/ (gateway.admin.sessions).
     if settings is not None:
         rt = runtime_module.attach(app, Runtime(settings))
         if serving:
@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     register_commands(app)
+
+    if settings is not None:
+        from gateway import admin
+
+        admin.init_app(app, settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -79,6 +79,19 @@ class Settings:
     routing_delay_alert: int = 300
     # Days after a case is closed before its free text, reporter phone and note are erased.
     retention_days: int = 365
+    # Admin web: the login cookie only over HTTPS (off in development), and minutes a
+    # login lasts without a page being opened.
+    admin_cookie_secure: bool = True
+    admin_session_minutes: int = 60
+    # Seconds within which two reports of one village, category, age band and sex are linked
+    # as possibly the same child.
+    duplicate_window: int = 259200
+    # Seconds within which the same text from the same phone makes no second report (resent SMS).
+    sms_duplicate_window: int = 600
+    # Days an acknowledged case may stay open before its officer is reminded (twice that: the supervisor).
+    reminder_days: int = 7
+    # Hour (0-23, Rwanda's time) of the daily digest SMS to each district supervisor.
+    digest_hour: int = 18
 
 
 _INT_SETTINGS = {
@@ -98,6 +111,11 @@ _INT_SETTINGS = {
     "WORKER_HEARTBEAT_TTL": "worker_heartbeat_ttl",
     "ROUTING_DELAY_ALERT": "routing_delay_alert",
     "RETENTION_DAYS": "retention_days",
+    "ADMIN_SESSION_MINUTES": "admin_session_minutes",
+    "DUPLICATE_WINDOW": "duplicate_window",
+    "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
+    "REMINDER_DAYS": "reminder_days",
+    "DIGEST_HOUR": "digest_hour",
 }
 _STR_SETTINGS = {
     "DATABASE_URL": "database_url",
@@ -115,7 +133,11 @@ _STR_SETTINGS = {
     "WEBHOOK_ALLOWED_IPS": "webhook_allowed_ips",
     "SMS_COUNTRY": "sms_country",
 }
-_BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers", "IJWI_DEV": "dev_mode"}
+_BOOL_SETTINGS = {
+    "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
+    "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+    "IJWI_DEV": "dev_mode",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +198,10 @@ def check(settings: Settings) -> None:
             "DATABASE_URL is not a database URL the gateway knows "
             "(e.g. postgresql+psycopg://user@127.0.0.1:5432/ijwi or sqlite:///instance/ijwi.db)"
         ) from None
+    if not 0 <= settings.digest_hour <= 23:
+        raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23 (Rwanda's time)")
+    if settings.reminder_days < 1:
+        raise ConfigError("REMINDER_DAYS must be at least 1")
     if settings.worker_heartbeat_ttl < 3:
         raise ConfigError("WORKER_HEARTBEAT_TTL must be at least 3 seconds")
     webhook_networks(settings)

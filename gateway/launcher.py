@@ -53,6 +53,8 @@ def development_environment() -> list[str]:
         for name, value in json.loads(KEYS_FILE.read_text()).items():
             os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
+    # The admin web is reached over plain HTTP on a developer's machine.
+    os.environ.setdefault("ADMIN_COOKIE_SECURE", "false")
     if not os.environ.get("REDIS_URL"):
         from gateway.redis_conn import embedded_url
 

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from gateway import canary, runtime
-from gateway.models import Referral, Report
+from gateway.models import Event, Referral, Report
 
 group = AppGroup(
     "keys",
@@ -24,6 +24,7 @@ ENCRYPTED_COLUMNS = (
     (Report, "reporter_phone_enc"),
     (Report, "details_enc"),
     (Referral, "close_note_enc"),
+    (Event, "note_enc"),
 )
 # Rows re-encrypted in one transaction.
 BATCH = 500

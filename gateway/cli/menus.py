@@ -70,7 +70,7 @@ def menus_versions() -> None:
 def menus_restore(version: str) -> None:
     """Make an earlier published version (or its first characters) active again."""
     try:
-        tree = runtime.current().menus.restore(version)
+        tree = runtime.current().menus.restore(version, by="cli")
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
     click.echo(f"restored {tree.name} version {tree.version[:12]}")

@@ -1,7 +1,7 @@
 """Retention: personal data of a closed case is erased RETENTION_DAYS after it was closed.
 
 Erased: the caller's free text, the reporter's phone (encrypted and hashed), the officer's
-closing note, and numbers in the case's SMS bodies; also the provider's callback rows and
+closing note and notes on the timeline, and numbers in the case's SMS bodies; also the provider's callback rows and
 end-of-session notifications older than RETENTION_DAYS. What stays is what statistics need
 (category, urgency, age band, sex, place, dates, timeline).
 """
@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from gateway.models import Message, ProviderCallback, Referral, Report, UssdSessionEnd
+from gateway.models import Event, Message, ProviderCallback, Referral, Report, UssdSessionEnd
 from gateway.phones import mask_numbers
 from gateway.referrals import timeline
 from gateway.runtime import Runtime
+from gateway.vocabulary import EventKind
 
 # Cases erased in one transaction.
 BATCH = 200
@@ -49,11 +50,15 @@ def erase_expired(rt: Runtime, now: datetime) -> Erased:
                     report.reporter_phone_enc = b""
                     report.reporter_phone_hash = ""
                     report.callback_ok = False
+                for event in session.scalars(
+                    select(Event).where(Event.referral_id == referral.id, Event.note_enc.is_not(None))
+                ):
+                    event.note_enc = None
                 for message in session.scalars(select(Message).where(Message.referral_id == referral.id)):
                     message.body = mask_numbers(message.body)
                     if message.officer_id is None:
                         message.to = ""
-                timeline.record(session, referral.id, "erased", timeline.SYSTEM, "personal data erased", now)
+                timeline.record(session, referral.id, EventKind.ERASED, timeline.SYSTEM, "personal data erased", now)
             cases += len(rows)
         if len(rows) < BATCH:
             break

@@ -6,7 +6,7 @@ The Kinyarwanda texts await a native speaker's review, like the tree's.
 
 from __future__ import annotations
 
-from gateway.ussd.callers import DEFAULT_LANGUAGE
+from gateway.vocabulary import DEFAULT_LANGUAGE
 
 NOTICES: dict[str, dict[str, str]] = {
     # A hop too long to be a caller's typing (a hostile or broken request).

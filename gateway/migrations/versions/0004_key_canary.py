@@ -1,7 +1,7 @@
 """A stored canary of ENCRYPTION_KEY
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,8 @@ from alembic import op
 import gateway.db
 
 revision = "0004"
-down_revision = "0002"
+# After 0007 (main's head when this branch last merged it): the lead re-chains these at merge.
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
