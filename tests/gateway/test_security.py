@@ -194,12 +194,32 @@ def test_officer_commands_and_help_texts_are_limited(app_with):
     assert _messages_to(rt, SOCIAL_WORKER) == ["help", "help", "help"]
 
 
-def test_strangers_get_one_refusal_an_hour_and_none_abroad(client, rt):
+def test_strangers_get_one_acknowledgement_an_hour_and_none_abroad(client, rt):
     for n in range(3):
-        _sms(client, "+250788111222", "hi", n)
-        _sms(client, "+254712345678", "hi", n)  # Kenya
-    assert _messages_to(rt, "+250788111222") == ["help"]
-    assert _messages_to(rt, "+254712345678") == []
+        _sms(client, "+250788111222", f"a child alone at the market {n}", n)
+        _sms(client, "+254712345678", f"a child alone at the market {n}", n)  # Kenya
+    assert _sent_to(rt, "+250788111222") == ["reply"]
+    assert _sent_to(rt, "+254712345678") == []
+    with rt.db.reading() as session:  # the concerns themselves are kept for triage
+        assert session.scalar(select(func.count(Report.id))) == 6
+
+
+def test_sms_reports_of_one_phone_are_limited_too(client, rt):
+    for n in range(7):
+        _sms(client, "+250788111222", f"concern number {n}", n)
+    with rt.db.reading() as session:
+        assert session.scalar(select(func.count(Report.id))) == 5
+    assert _sent_to(rt, "+250788111222") == ["reply", "help"]  # one acknowledgement, one "slow down"
+
+
+def _sent_to(rt, phone: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The kinds of the messages to a phone that are not cancelled (to be sent)."""
+    with rt.db.reading() as session:
+        return list(
+            session.scalars(
+                select(Message.kind).where(Message.to == phone, Message.status != "cancelled").order_by(Message.id)
+            )
+        )
 
 
 # --- USSD sessions --------------------------------------------------------------------
