@@ -19,7 +19,7 @@ TREES_DIR = Path(__file__).parent / "trees"
 # Node types the engine knows.
 NODE_TYPES = ("menu", "input", "place")
 # Caller kinds a tree can start and branch on.
-CALLER_KINDS = tuple(CallerKind)
+CALLER_KINDS = tuple(kind.value for kind in CallerKind)
 # Actions a tree may ask the gateway to carry out.
 ACTIONS = ("submit_report", "record_visit", "check_report", "set_language")
 # Named checks for free-text input.
