@@ -120,6 +120,7 @@ def build(redis_url: str, tmp: Path) -> tuple[Flask, Runtime]:
         encryption_key=Fernet.generate_key().decode(),
         sms_backend="console",
         log_level="WARNING",
+        dev_mode=True,  # hops are posted in process, without a webhook token
     )
     migrate.upgrade(settings.database_url)
     app = create_app(settings)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.report import Report, ms
 from gateway import keys, migrate
 from gateway.clock import LOCAL_TIME
 from gateway.config import Settings
-from gateway.models import Location, Message, Referral
+from gateway.models import KeyCanary, Location, Message, Referral
 from gateway.redis_conn import embedded_url
 from gateway.registry import imports
 from gateway.runtime import Runtime
@@ -138,8 +138,13 @@ def prepare(url: str, workdir: Path) -> Runtime:
         sms_backend="console",
         # The pages are timed through the test client, over plain HTTP.
         admin_cookie_secure=False,
+        # Pages only: no webhook is called.
+        dev_mode=True,
     )
     rt = Runtime(settings)
+    with rt.db.transaction() as session:
+        # A new key every run over the same bench database: the last run's canary would refuse it.
+        session.execute(delete(KeyCanary))
     with rt.db.reading() as session:
         if not session.scalar(select(func.count(Location.id))):
             imports.import_locations(rt)

@@ -44,7 +44,7 @@ def measure(base: Settings, workdir: Path, sessions: int, tree_factor: int = 1, 
     template = Path(base.database_url.removeprefix("sqlite:///"))
     db_file = workdir / f"webhook-t{tree_factor}-v{village_factor}.db"
     shutil.copy(template, db_file)
-    settings = replace(base, database_url=f"sqlite:///{db_file}", webhook_token="")
+    settings = replace(base, database_url=f"sqlite:///{db_file}", webhook_token="", dev_mode=True)
     previous = runtime.install(None)
     app = create_app(settings)
     rt = app.extensions["ijwi"]

@@ -6,11 +6,12 @@ import logging
 
 import click
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway import log_levels, logs
 from gateway import runtime as runtime_module
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import ConfigError, Settings, check_webhooks, load_settings
 from gateway.runtime import Runtime
 
 
@@ -28,6 +29,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         except ConfigError:
             if click.get_current_context(silent=True) is None:
                 raise
+    # A server (not a command of the command line) fails closed without a webhook token.
+    serving = click.get_current_context(silent=True) is None
+    if settings is not None and serving:
+        check_webhooks(settings)
     if settings is not None:
         logs.configure(settings.log_level, settings.log_format)
     else:
@@ -35,11 +40,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     log_levels.quiet_libraries()
     app = Flask(__name__)
     logs.init_app(app)
+    # Every route: a bigger body is refused before it is read (the USSD hop answers a polite END).
+    app.config["MAX_CONTENT_LENGTH"] = (settings or Settings()).max_request_bytes
     # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
     # only the admin web has cookie sessions, signed with keys derived for it by a session
     # interface that opens none outside /admin/ (gateway.admin.sessions).
     if settings is not None:
-        runtime_module.attach(app, Runtime(settings))
+        rt = runtime_module.attach(app, Runtime(settings))
+        if serving:
+            _check_key(rt)
 
     from gateway import health, metrics
     from gateway.api import views as api_views
@@ -61,9 +70,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return jsonify(error=exc.name, message=exc.description), exc.code
 
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+        app.logger.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "?")
+        return jsonify(error="Service Unavailable", message="the database is unavailable; try again"), 503
+
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):  # type: ignore[no-untyped-def]
         app.logger.exception("unexpected error")
         return jsonify(error="Internal Server Error", message="the gateway could not answer"), 500
 
     return app
+
+
+def _check_key(rt: Runtime) -> None:
+    """Refuse to serve with an ENCRYPTION_KEY that cannot read the data stored before."""
+    from gateway import canary
+
+    if canary.check(rt) == canary.KeyCheck.WRONG:
+        raise ConfigError(
+            "ENCRYPTION_KEY cannot decrypt the data stored before (its canary): set the key it was "
+            "encrypted with (or list it after the new one, comma-separated)"
+        )

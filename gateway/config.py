@@ -6,10 +6,13 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from gateway.crypto import check_keys
 
 # LOG_LEVEL's values (any case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -37,7 +40,7 @@ class Settings:
     # "africastalking" or "console".
     sms_backend: str = "console"
     ussd_service_code: str = "*801#"
-    # Empty disables the shared-secret check on webhooks.
+    # The webhooks' shared secret (?token=); empty is refused at start unless dev_mode.
     webhook_token: str = ""
     # Longest USSD screen, in GSM-7 characters.
     ussd_max_chars: int = 182
@@ -64,6 +67,30 @@ class Settings:
     # The folder where every process writes its metrics (prometheus-client's multiprocess mode;
     # the library reads the variable itself); empty: this process's metrics only.
     prometheus_multiproc_dir: str = ""
+    # Development mode: webhooks may run without WEBHOOK_TOKEN (./ijwi run sets it, saying so).
+    dev_mode: bool = False
+    # Source addresses (IPs or networks, comma-separated) allowed to call the webhooks; empty: any.
+    webhook_allowed_ips: str = ""
+    # Reports a phone may file an hour: a registered volunteer's, and any other phone's.
+    reports_per_hour_volunteer: int = 30
+    reports_per_hour_unknown: int = 5
+    # "Check a report" look-ups a phone may make an hour.
+    lookups_per_hour: int = 20
+    # SMS commands an officer's phone may send an hour.
+    commands_per_hour: int = 60
+    # The country (ISO code) whose numbers may get a help or refusal SMS.
+    sms_country: str = "RW"
+    # Largest request body accepted on any route, in bytes.
+    max_request_bytes: int = 16384
+    # Milliseconds a PostgreSQL statement may run, and may wait for a lock.
+    db_statement_timeout_ms: int = 10000
+    db_lock_timeout_ms: int = 3000
+    # Seconds a worker stays "alive" after its last heartbeat (it beats every third of this).
+    worker_heartbeat_ttl: int = 15
+    # Seconds an unrouted report may wait before /readyz/work says the work is behind.
+    routing_delay_alert: int = 300
+    # Days after a case is closed before its free text, reporter phone and note are erased.
+    retention_days: int = 365
     # Admin web: the login cookie only over HTTPS (off in development), and minutes a
     # login lasts without a page being opened.
     admin_cookie_secure: bool = True
@@ -87,6 +114,16 @@ _INT_SETTINGS = {
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
     "SMS_SEND_THREADS": "sms_send_threads",
+    "REPORTS_PER_HOUR_VOLUNTEER": "reports_per_hour_volunteer",
+    "REPORTS_PER_HOUR_UNKNOWN": "reports_per_hour_unknown",
+    "LOOKUPS_PER_HOUR": "lookups_per_hour",
+    "COMMANDS_PER_HOUR": "commands_per_hour",
+    "MAX_REQUEST_BYTES": "max_request_bytes",
+    "DB_STATEMENT_TIMEOUT_MS": "db_statement_timeout_ms",
+    "DB_LOCK_TIMEOUT_MS": "db_lock_timeout_ms",
+    "WORKER_HEARTBEAT_TTL": "worker_heartbeat_ttl",
+    "ROUTING_DELAY_ALERT": "routing_delay_alert",
+    "RETENTION_DAYS": "retention_days",
     "ADMIN_SESSION_MINUTES": "admin_session_minutes",
     "DUPLICATE_WINDOW": "duplicate_window",
     "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
@@ -109,10 +146,13 @@ _STR_SETTINGS = {
     "LOG_FORMAT": "log_format",
     "METRICS_TOKEN": "metrics_token",
     "PROMETHEUS_MULTIPROC_DIR": "prometheus_multiproc_dir",
+    "WEBHOOK_ALLOWED_IPS": "webhook_allowed_ips",
+    "SMS_COUNTRY": "sms_country",
 }
 _BOOL_SETTINGS = {
     "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
     "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+    "IJWI_DEV": "dev_mode",
 }
 
 
@@ -156,6 +196,9 @@ def check(settings: Settings) -> None:
             "ENCRYPTION_KEY is not set (a Fernet key: python -c "
             "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
         )
+    problem = check_keys(settings.encryption_key)
+    if problem:
+        raise ConfigError(f"ENCRYPTION_KEY {problem}")
     if settings.sms_backend not in ("africastalking", "console"):
         raise ConfigError("SMS_BACKEND must be 'africastalking' or 'console'")
     if settings.sms_backend == "africastalking" and not settings.at_api_key:
@@ -187,3 +230,27 @@ def check(settings: Settings) -> None:
         raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23 (Rwanda's time)")
     if settings.reminder_days < 1:
         raise ConfigError("REMINDER_DAYS must be at least 1")
+    if settings.worker_heartbeat_ttl < 3:
+        raise ConfigError("WORKER_HEARTBEAT_TTL must be at least 3 seconds")
+    webhook_networks(settings)
+
+
+def check_webhooks(settings: Settings) -> None:
+    """Fail closed: a server that takes webhooks needs WEBHOOK_TOKEN, unless in development mode."""
+    if not settings.webhook_token and not settings.dev_mode:
+        raise ConfigError(
+            "WEBHOOK_TOKEN is not set: the webhooks would be open to anyone "
+            "(set it, and ?token= in the callback URLs; IJWI_DEV=1 only for development)"
+        )
+
+
+def webhook_networks(settings: Settings) -> list[IPv4Network | IPv6Network]:
+    """WEBHOOK_ALLOWED_IPS as networks (empty: any source may call)."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in settings.webhook_allowed_ips.split(","):
+        if item.strip():
+            try:
+                networks.append(ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(f"WEBHOOK_ALLOWED_IPS: {item.strip()!r} is not an address or network") from None
+    return networks

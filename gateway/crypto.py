@@ -8,7 +8,7 @@ import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # Marks a sealed value (AES-GCM); anything else is read as a Fernet token.
@@ -21,21 +21,53 @@ class DecryptionError(RuntimeError):
     """A ciphertext was made with another key or was altered."""
 
 
+def split_keys(encryption_key: str) -> list[str]:
+    """The Fernet keys ENCRYPTION_KEY lists (comma-separated), the encrypting one first."""
+    return [k.strip() for k in encryption_key.split(",") if k.strip()]
+
+
+def check_keys(encryption_key: str) -> str | None:
+    """What is wrong with ENCRYPTION_KEY's keys, or None."""
+    keys = split_keys(encryption_key)
+    if not keys:
+        return "lists no key"
+    for n, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            return f"key {n} is not a Fernet key (32 bytes, urlsafe base64)"
+    return None
+
+
 class Crypto:
     """Fernet encryption with ENCRYPTION_KEY; HMAC-SHA256 with SECRET_KEY for look-ups.
 
     Short-lived state in Redis (USSD sessions, drafts) is sealed with AES-GCM under a key
     derived from ENCRYPTION_KEY: it is rewritten on every hop, where Fernet costs more.
+
+    ENCRYPTION_KEY may list several keys, comma-separated: the first encrypts, every one
+    decrypts (key rotation: put the new key first, run `keys reencrypt`, then drop the old).
     """
 
     def __init__(self, encryption_key: str, secret_key: str) -> None:
-        self._fernet = Fernet(encryption_key.encode())
-        raw_key = base64.urlsafe_b64decode(encryption_key.encode())
-        self._aead = AESGCM(hmac.new(raw_key, b"ijwi redis state", hashlib.sha256).digest())
+        keys = split_keys(encryption_key)
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        self._aeads = [
+            AESGCM(hmac.new(base64.urlsafe_b64decode(k.encode()), b"ijwi redis state", hashlib.sha256).digest())
+            for k in keys
+        ]
+        self._aead = self._aeads[0]
         self._secret = secret_key.encode()
 
     def encrypt(self, plain: str) -> bytes:
         return self._fernet.encrypt(plain.encode("utf-8"))
+
+    def rotate(self, token: bytes) -> bytes:
+        """token encrypted again with the first key (what `keys reencrypt` does to each value)."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            raise DecryptionError("cannot decrypt: wrong ENCRYPTION_KEY or altered data") from None
 
     def decrypt(self, token: bytes) -> str:
         try:
@@ -55,9 +87,14 @@ class Crypto:
             return self.decrypt(token.encode())
         try:
             sealed = base64.b64decode(token[len(SEALED_PREFIX) :], validate=True)
-            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode("utf-8")
-        except (InvalidTag, ValueError):
-            raise DecryptionError("cannot unseal: wrong ENCRYPTION_KEY or altered data") from None
+        except ValueError:
+            raise DecryptionError("cannot unseal: altered data") from None
+        for aead in self._aeads:
+            try:
+                return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], None).decode("utf-8")
+            except (InvalidTag, ValueError):
+                continue
+        raise DecryptionError("cannot unseal: wrong ENCRYPTION_KEY or altered data")
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash: equal values match, and a phone cannot be guessed from it."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -24,10 +25,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for url; SQLite gets foreign keys, WAL and a busy timeout."""
+# Seconds SQLite waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT = 15
+# Seconds to wait for a PostgreSQL connection, and for a free connection of the pool.
+CONNECT_TIMEOUT = 5
+POOL_TIMEOUT = 5
+
+
+def make_engine(url: str, statement_timeout_ms: int = 10000, lock_timeout_ms: int = 3000) -> Engine:
+    """An engine for url. SQLite gets foreign keys, WAL, a busy timeout and a file only its
+    owner may read; PostgreSQL gets statement and lock timeouts (a locked table must not hang
+    every web thread). Parameters never reach a log or an error message (they hold phones)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        _private_sqlite_file(url)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -38,15 +49,39 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):
+        connect_args = {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c statement_timeout={int(statement_timeout_ms)} -c lock_timeout={int(lock_timeout_ms)}",
+        }
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=POOL_TIMEOUT,
+        connect_args=connect_args,
+        hide_parameters=True,
+    )
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Make the database file (if it is a file) readable by its owner only, before SQLite opens it."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
 
 
 class Database:
     """An engine and its two kinds of session: one that commits, one that only reads."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, statement_timeout_ms: int = 10000, lock_timeout_ms: int = 3000) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, statement_timeout_ms, lock_timeout_ms)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -8,6 +8,13 @@ PREFIX = "ijwi"
 CALLER_TTL = 600
 # At most one "out of credit" SMS per hour to the national desk.
 CREDIT_NOTICE_TTL = 3600
+# The out-of-credit flag lives this long after the provider last said so (every refused
+# retry sets it again; after a top-up it goes within this time).
+NO_CREDIT_TTL = 900
+# Seconds a dead worker's name stays in the set of workers.
+DEAD_WORKERS_KEPT = 86400
+# Seconds between two runs of the retention job.
+RETENTION_EVERY = 3600
 
 
 def ussd_session(session_id: str) -> str:
@@ -40,6 +47,26 @@ def credit_notice() -> str:
     return f"{PREFIX}:sms:credit-notice"
 
 
+def workers() -> str:
+    """Live workers: a sorted set of worker name -> time of its last heartbeat (no TTL;
+    a member older than WORKER_HEARTBEAT_TTL is a dead worker)."""
+    return f"{PREFIX}:workers"
+
+
+def no_credit() -> str:
+    """Set while the SMS account is out of credit, as the provider last said (TTL: NO_CREDIT_TTL)."""
+    return f"{PREFIX}:sms:no-credit"
+
+
+def rate(kind: str, subject: str, window: int) -> str:
+    """A fixed-window counter of kind (report, lookup, command, help) for a phone hash
+    (TTL: the window, seconds)."""
+    return f"{PREFIX}:rate:{kind}:{subject}:{window}"
+
+
+def retention_lock() -> str:
+    """Held by the one worker erasing expired personal data this hour (TTL: RETENTION_EVERY)."""
+    return f"{PREFIX}:retention"
 # Admin web: failed logins counted per account and per address over this many seconds.
 ADMIN_LOGIN_WINDOW = 900
 

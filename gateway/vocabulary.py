@@ -146,3 +146,4 @@ class EventKind(StrEnum):
     UNLINKED = "unlinked"  # an officer said two cases are not the same
     NOTED = "noted"  # a note added in the admin web (its words kept encrypted)
     REASSIGNED = "reassigned"  # sent to another officer from the admin web
+    ERASED = "erased"  # personal data erased RETENTION_DAYS after closing

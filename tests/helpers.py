@@ -176,12 +176,15 @@ def release_retries(rt: Runtime) -> int:
     """Put every job waiting for its retry time on the queue now, as RQ's scheduler will later."""
     from rq.job import Job
 
-    registry = rt.queue.scheduled_job_registry
-    job_ids = registry.get_job_ids(cleanup=False)
-    for job_id in job_ids:
-        registry.remove(job_id)
-        rt.queue.enqueue_job(Job.fetch(job_id, connection=rt.rq_redis))
-    return len(job_ids)
+    released = 0
+    for queue in (rt.queue, rt.sending_queue):
+        registry = queue.scheduled_job_registry
+        job_ids = registry.get_job_ids(cleanup=False)
+        for job_id in job_ids:
+            registry.remove(job_id)
+            queue.enqueue_job(Job.fetch(job_id, connection=rt.rq_redis))
+        released += len(job_ids)
+    return released
 
 
 # The volunteer's village, as registered by register_volunteer.

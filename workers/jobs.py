@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
 from gateway.models import Message, Referral, Report, Visit
-from gateway.referrals import digest, lifecycle, routing
+from gateway.referrals import digest, lifecycle, retention, routing
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
@@ -239,7 +239,10 @@ def _send_queued(rt: Runtime, referral_id: int) -> None:
 
 
 def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
-    """One SMS an hour at most to the national desk: the account is out of credit."""
+    """One SMS an hour at most to the national desk: the account is out of credit. The SMS
+    itself may wait for credit too, so a flag in Redis says so to /readyz/work (and an ERROR
+    log line to whoever watches the logs)."""
+    rt.redis.set(keys.no_credit(), "1", ex=keys.NO_CREDIT_TTL)
     if not rt.redis.set(keys.credit_notice(), "1", nx=True, ex=keys.CREDIT_NOTICE_TTL):
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
@@ -249,3 +252,15 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         ).id
         for o in routing.national_desk(session)
     ]
+
+
+def erase_expired(now: datetime | None = None) -> dict[str, int]:
+    """Erase the personal data of cases closed more than RETENTION_DAYS ago (once an hour at
+    most: queued every tick, it does nothing while another run's lock holds)."""
+    rt = runtime.current()
+    if now is None and not rt.redis.set(keys.retention_lock(), "1", nx=True, ex=keys.RETENTION_EVERY):
+        return {"cases": 0, "callbacks": 0, "session_ends": 0}
+    erased = retention.erase_expired(rt, now or utcnow())
+    if erased.cases:
+        log.info("retention: personal data of %s closed cases erased", erased.cases)
+    return {"cases": erased.cases, "callbacks": erased.callbacks, "session_ends": erased.session_ends}

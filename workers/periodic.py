@@ -9,7 +9,7 @@ from gateway.runtime import Runtime, job_id
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
-PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests)
+PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests, jobs.erase_expired)
 
 
 def routine_lines() -> re.Pattern[str]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from gateway.accounts.users import Reader
 from gateway.crypto import Crypto
 from gateway.models import Assignment, Message, Officer, Referral
-from gateway.phones import masked
+from gateway.phones import mask_numbers, masked
 from gateway.registry.places import PlaceIndex
 from gateway.vocabulary import WAITING, UserRole
 from menus.reference import is_valid
@@ -208,7 +208,7 @@ def detail(
     if may_see_private(reader, referral):
         if report is not None and report.details_enc is not None:
             private["details"] = crypto.decrypt(report.details_enc)
-        if report is not None and report.callback_ok:
+        if report is not None and report.callback_ok and report.reporter_phone_enc:
             private["reporter_phone"] = crypto.decrypt(report.reporter_phone_enc)
         if referral.close_note_enc is not None:
             private["close_note"] = crypto.decrypt(referral.close_note_enc)
@@ -227,6 +227,7 @@ def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[
     rows: Sequence[Message] = session.scalars(
         select(Message).where(Message.referral_id == referral.id).order_by(Message.id)
     ).all()
+    private = may_see_private(reader, referral)
     officers = {
         o.id: o
         for o in session.scalars(select(Officer).where(Officer.id.in_({m.officer_id for m in rows if m.officer_id})))
@@ -238,7 +239,8 @@ def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[
             # A number that is not an officer's may be the reporter's: never shown in full.
             "to": m.to if reader.role == UserRole.ADMIN and m.officer_id is not None else masked(m.to),
             "officer": _officer(officers.get(m.officer_id) if m.officer_id else None),
-            "body": m.body,
+            # An alert names a volunteer reporter's number: whole only for who may see the reporter.
+            "body": m.body if private else mask_numbers(m.body),
             "status": m.status,
             "provider_status": m.provider_status,
             "attempts": m.attempts,

@@ -188,7 +188,9 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
     """Which status line a caller may see for a reference (a tree string name).
 
     Only the phone that filed the report, or a volunteer of the same village, sees more
-    than "received".
+    than "received"; a well-formed reference nobody has also answers "received", so that
+    a stranger cannot tell which references exist. A mistyped one (its check digit fails)
+    is "not found".
     """
     if not is_valid(reference):
         return "status_not_found"
@@ -197,7 +199,7 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         visit = session.scalar(select(Visit).where(Visit.reference == reference))
         if report is None and visit is None:
-            return "status_not_found"
+            return "status_received"
         mine = (report is not None and report.reporter_phone_hash == caller.phone_hash) or (
             visit is not None and visit.volunteer_id == caller.volunteer_id
         )

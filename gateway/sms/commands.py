@@ -25,7 +25,9 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import limits
 from gateway.accounts import audit
+from gateway.limits import Limit
 from gateway.models import Location, Officer, Referral
 from gateway.referrals import lifecycle, routing, timeline
 from gateway.registry.imports import find_district
@@ -79,6 +81,8 @@ def handle(rt: Runtime, session: Session, officer: Officer, text: str, now: date
     """Carry out one officer's SMS (in the caller's transaction); the messages to dispatch."""
     lang = officer.language
     command = parse(text)
+    if command is None and not limits.allow(rt, Limit.HELP_SMS, rt.crypto.lookup_hash(officer.phone), 1):
+        return []  # a help text costs an SMS: one an hour for words that are no command
     if command is None or command.verb == Verb.HELP:
         return [_reply(session, officer, MessageKind.HELP, texts.say("help", lang))]
     if command.verb == Verb.DUTY:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gateway import metrics
 from gateway.models import Message, Referral
 from gateway.referrals import timeline
-from gateway.runtime import SEND_SMS_JOB, Runtime, job_id
+from gateway.runtime import SEND_SMS_JOB, SENDING_QUEUE, Runtime, job_id
 from gateway.sms.provider import ACCEPTED, NO_CREDIT, REJECTED, SendResult
 from gateway.vocabulary import SETTLED, EventKind, MessageKind, MessageStatus
 
@@ -73,7 +73,14 @@ def retry_later(rt: Runtime, message_id: int) -> None:
 
 def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
     try:
-        rt.enqueue(SEND_SMS_JOB, message_id, job_id=job_id(SEND_SMS_JOB, message_id), retry=retry, delay=delay)
+        rt.enqueue(
+            SEND_SMS_JOB,
+            message_id,
+            job_id=job_id(SEND_SMS_JOB, message_id),
+            retry=retry,
+            delay=delay,
+            queue=SENDING_QUEUE,
+        )
     except Exception:
         log.exception("could not queue message %s; the sweeper will queue it", message_id)
 
@@ -145,17 +152,26 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
 
 
 def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:
-    """Update a message from a delivery report; True when it has just failed for good."""
-    if message.status in FINAL:
+    """Update a message from a delivery report; True when it has just failed for good.
+
+    A later final report corrects an earlier final one (delivered after failed, or the other
+    way); an in-flight status never undoes a final one; a failure moves the alert on once."""
+    final = status == DELIVERED or status in FINAL_FAILURES or reason in FINAL_FAILURES
+    if message.status == MessageStatus.CANCELLED or (message.status in FINAL and not final):
         return False
+    was_failed = message.status == MessageStatus.FAILED
     message.provider_status = status[:30]
     if status == DELIVERED:
         message.status = MessageStatus.DELIVERED
         message.delivered_at = now
+        message.error = None
         metrics.SMS_DELIVERED.labels(message.kind).inc()
-        _event(session, message, EventKind.DELIVERED, timeline.PROVIDER, "")
+        _event(session, message, EventKind.DELIVERED, timeline.PROVIDER, "corrected" if was_failed else "")
         return False
     if status in FINAL_FAILURES or reason in FINAL_FAILURES:
+        if was_failed:
+            return False
+        message.delivered_at = None
         message.status = MessageStatus.FAILED
         message.error = f"delivery failed: {status} {reason}".strip()[:200]
         metrics.SMS_FAILED.labels(message.kind, "delivery", status if status in FINAL_FAILURES else reason).inc()

@@ -174,6 +174,14 @@ STRINGS = {
         "fr": "Ijwi: OK <cas> pour le prendre, DONE <cas> <1-5> pour clore, INFO <cas>, REOPEN <cas>, "
         "TRANSFER <cas> <district>, SAME/NOTSAME <cas>, CASES, DUTY ON/OFF",
     },
+    "slow_down": {
+        "rw": "Ijwi: ubutumwa bwinshi buvuye kuri iyi nimero muri iyi saha; "
+        "ubukurikira ntibwakirwa kugeza isaha irangiye. Umwana ari mu kaga: 116.",
+        "en": "Ijwi: too many messages from this phone this hour; the next ones are not taken until the hour is over. "
+        "Child in danger: 116.",
+        "fr": "Ijwi: trop de messages de ce téléphone cette heure; "
+        "les suivants ne sont pas pris avant la fin de l'heure. Enfant en danger: 116.",
+    },
     "out_of_credit": {
         "rw": "Ijwi: konti ya SMS yashizemo amafaranga. Hari ubutumwa butegereje koherezwa. Mwongeremo vuba.",
         "en": "Ijwi: the SMS account is out of credit. Alerts are waiting to be sent. Please top it up now.",

@@ -15,7 +15,7 @@ from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import lifecycle
 from gateway.sms import callbacks, outbox
 from gateway.sms import inbound as inbound_sms
-from gateway.webhooks import plain, protected
+from gateway.webhooks import clean, plain, protected, safe_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -29,9 +29,9 @@ PROVIDER_ID_MAX = 100
 def inbound():  # type: ignore[no-untyped-def]
     """An SMS to the gateway: an officer's command, a volunteer's form, or anybody's concern."""
     form = request.form
-    provider_id = form.get("id", "").strip()
-    if not provider_id or len(provider_id) > PROVIDER_ID_MAX:
-        return plain("id is required", 400)
+    provider_id = safe_id(form.get("id", ""), PROVIDER_ID_MAX)
+    if provider_id is None:
+        return plain("id is required (visible characters, at most 100)", 400)
     try:
         phone = normalize(form.get("from", ""))
     except InvalidPhoneError:
@@ -49,23 +49,33 @@ def inbound():  # type: ignore[no-untyped-def]
 @bp.post("/sms/delivery")
 @protected
 def delivery():  # type: ignore[no-untyped-def]
-    """A delivery report: the message's status; a final failure moves the alert to the next contact."""
+    """A delivery report: the message's status; a final failure moves the alert to the next contact.
+
+    A report whose phone is not the message's recipient is ignored (forged, or not ours), and
+    recorded as seen only once it matched, so that a forged one cannot shadow the real one."""
     form = request.form
-    provider_id = form.get("id", "").strip()
-    status = form.get("status", "").strip()[:30]
-    if not provider_id or len(provider_id) > PROVIDER_ID_MAX or not status:
+    provider_id = safe_id(form.get("id", ""), PROVIDER_ID_MAX)
+    status = clean(form.get("status", ""), 30)
+    if provider_id is None or not status:
         return plain("id and status are required", 400)
     rt = runtime.current()
     now = utcnow()
     follow_ups: list[int] = []
     with rt.db.transaction() as session:
-        if not callbacks.first_time(session, "delivery", provider_id, status):
-            return plain("OK (already handled)")
         message = outbox.by_provider_id(session, provider_id)
         if message is None:
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
-        if outbox.apply_delivery_report(session, message, status, form.get("failureReason", "").strip(), now):
+        try:
+            recipient = normalize(form.get("phoneNumber", ""))
+        except InvalidPhoneError:
+            recipient = ""
+        if recipient != message.to:
+            log.warning("delivery report %s names another phone than its message's; ignored", provider_id)
+            return plain("OK (ignored: not this message's recipient)")
+        if not callbacks.first_time(session, "delivery", provider_id, status):
+            return plain("OK (already handled)")
+        if outbox.apply_delivery_report(session, message, status, clean(form.get("failureReason", ""), 60), now):
             follow_ups = lifecycle.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")

@@ -50,6 +50,11 @@ class MenuCatalog:
             self._checked_at = time.monotonic()
         return self.get(self._active)
 
+    def last_active(self) -> Tree:
+        """The active tree as this process last knew it, without asking the database (for
+        answers that must not depend on it)."""
+        return self._trees.get(self._active, self._shipped)
+
     def refresh(self) -> None:
         """Ask the database for the active version on the next new session."""
         self._checked_at = 0.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -15,11 +16,12 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway import keys, metrics
+from gateway import keys, limits, metrics
+from gateway.limits import Limit
 from gateway.models import Message, UssdSessionEnd
 from gateway.referrals import reports
 from gateway.runtime import Runtime
-from gateway.ussd import callers
+from gateway.ussd import callers, notices
 from gateway.ussd.callers import Caller
 from gateway.vocabulary import CallerKind, MessageKind
 from menus import engine
@@ -29,6 +31,14 @@ log = logging.getLogger(__name__)
 
 # End-of-session statuses that mean the caller was cut off (timeout, cancel key, network).
 DROPPED = ("Incomplete", "Failed")
+# Replies a session keeps, the latest hops' (a report takes about 10 hops, a long place
+# search 30): with TEXT_MAX and INPUT_MAX, a session's size stays bounded however many hops it has.
+REPLIES_KEPT = 64
+# Longest input a caller can type in one hop (a network allows about 160 characters).
+INPUT_MAX = 300
+# Seconds after its last hop a draft's session may still be going on: until then, or until
+# its end is notified, another session of the same phone is not offered that draft.
+DRAFT_LIVE_SECONDS = 30
 
 
 def hop_key(text: str) -> str:
@@ -43,6 +53,14 @@ class Draft:
     version: str
     session_id: str
     state: dict[str, Any]
+    # When its session last wrote it (time.time()), and whether that session has ended.
+    at: float = 0.0
+    ended: bool = False
+
+    def offerable_to(self, session_id: str) -> bool:
+        """Only a draft whose own session is over is offered to another session: two sessions
+        of one phone at once never share answers."""
+        return self.ended or self.session_id == session_id or time.time() - self.at > DRAFT_LIVE_SECONDS
 
 
 @dataclass
@@ -71,6 +89,10 @@ class UssdService:
         phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
         raw, *phone_data = cast(list[str | None], self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys))
         session = self._load(raw) if raw else None
+        if session is not None and session.caller.get("phone") != phone:
+            # Another phone with this session's id: it may neither read nor move the session.
+            log.warning("a hop of session %s came from another phone; refused", session_id)
+            return notices.notice("bad_request")
         if session is not None:
             earlier = session.replies.get(hop_key(text))
             if earlier is not None:
@@ -81,13 +103,15 @@ class UssdService:
             if not first:
                 phone_hash = self.rt.crypto.lookup_hash(phone)
                 phone_data = cast(list[str | None], self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash)))
-            session, outcome = self._begin(phone, phone_hash, *phone_data)
+            session, outcome = self._begin(session_id, phone, phone_hash, *phone_data)
             metrics.SESSIONS_STARTED.inc()
         else:
             new_input = self._new_input(session.last_text, text)
             if new_input is None:
                 # Not a continuation of this session's hops: show the current screen again.
                 return session.replies[hop_key(session.last_text)]
+            if len(new_input) > INPUT_MAX:
+                return notices.notice("too_long", str(session.state.get("lang", "")))
             tree = self.rt.menus.get(session.version)
             places = self.rt.places
             outcome = engine.step(tree, State.from_dict(session.state), new_input, places, self.screen)
@@ -99,12 +123,16 @@ class UssdService:
         session.last_text = text
         session.ended = outcome.end
         session.replies[hop_key(text)] = reply
+        for old in list(session.replies)[:-REPLIES_KEPT]:
+            del session.replies[old]
         self._save(session_id, session, caller, outcome)
         return reply
 
     def error_reply(self, session_id: str) -> str:
-        """The polite END screen for a hop that failed, in the caller's language if known."""
-        tree = self.rt.menus.active()
+        """The polite END screen for a hop that failed, in the caller's language if known.
+
+        It needs nothing but this process's memory (the database may be what failed)."""
+        tree = self.rt.menus.last_active()
         lang = tree.languages[0]
         try:
             raw = cast(str | None, self.rt.redis.get(keys.ussd_session(session_id)))
@@ -116,11 +144,13 @@ class UssdService:
 
     # --- one hop ---------------------------------------------------------------------
 
-    def _begin(self, phone: str, phone_hash: str, cached: str | None, raw_draft: str | None) -> tuple[Session, Outcome]:
+    def _begin(
+        self, session_id: str, phone: str, phone_hash: str, cached: str | None, raw_draft: str | None
+    ) -> tuple[Session, Outcome]:
         """A new session's first screen, from the phone's cached profile and draft (as read)."""
         caller = callers.from_cache(self.rt, phone, phone_hash, cached)
         draft = self._draft(caller, raw_draft)
-        if draft is not None:
+        if draft is not None and draft.offerable_to(session_id):
             tree = self.rt.menus.get(draft.version)
             outcome = engine.offer_resume(tree, State.from_dict(draft.state), self.rt.places, self.screen)
             version = draft.version
@@ -167,6 +197,8 @@ class UssdService:
         text = outcome.text
         tree = self.rt.menus.get(session.version)
         for effect in outcome.effects:
+            if effect.action in ("submit_report", "record_visit") and not self._may_file(caller):
+                return notices.notice("too_many_reports", outcome.state.lang)
             if effect.action == "submit_report":
                 reference = reports.submit_report(
                     self.rt, session_id, caller, effect.data, outcome.state.lang, session.version
@@ -176,6 +208,8 @@ class UssdService:
                 reference = reports.record_visit(self.rt, session_id, caller, effect.data)
                 text = text.replace("{reference}", reference)
             elif effect.action == "check_report":
+                if not limits.allow(self.rt, Limit.LOOKUP, caller.phone_hash, self.rt.settings.lookups_per_hour):
+                    return notices.notice("too_many_lookups", outcome.state.lang)
                 reference = str(effect.data.get("reference", ""))
                 key = reports.status_key(self.rt, reference, caller)
                 line = tree.string(key, outcome.state.lang).replace("{reference}", reference)
@@ -184,6 +218,14 @@ class UssdService:
                 callers.remember_language(self.rt, caller, effect.data["lang"])
                 session.caller["lang"] = effect.data["lang"]
         return ("END " if outcome.end else "CON ") + text
+
+    def _may_file(self, caller: Caller) -> bool:
+        """Within the phone's reports this hour (a registered volunteer may file more)."""
+        settings = self.rt.settings
+        per_hour = (
+            settings.reports_per_hour_volunteer if caller.kind == "volunteer" else settings.reports_per_hour_unknown
+        )
+        return limits.allow(self.rt, Limit.REPORT, caller.phone_hash, per_hour)
 
     def _save(self, session_id: str, session: Session, caller: Caller, outcome: Outcome) -> None:
         """Write the session and keep (or drop) the phone's resumable draft, in one round trip."""
@@ -200,7 +242,7 @@ class UssdService:
             and engine.resumable(self.rt.menus.get(session.version), state)
         ):
             # session.state is the outcome's state, as a dict already.
-            draft = Draft(version=session.version, session_id=session_id, state=session.state)
+            draft = Draft(version=session.version, session_id=session_id, state=session.state, at=time.time())
             pipe.set(draft_key, self.rt.crypto.seal(_json(draft.__dict__)), ex=settings.resume_window)
         else:
             pipe.delete(draft_key)
@@ -222,7 +264,12 @@ class UssdService:
 
     def session_ended(self, session_id: str, phone: str | None, status: str) -> None:
         """Africa's Talking says a session is over: forget its hops; a dropped one's draft
-        waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue."""
+        waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue.
+        A notification naming another phone than the session's changes nothing."""
+        raw = cast(str | None, self.rt.redis.get(keys.ussd_session(session_id)))
+        if raw and self._load(raw).caller.get("phone") != phone:
+            log.warning("end of session %s notified for another phone; ignored", session_id)
+            return
         self.rt.redis.delete(keys.ussd_session(session_id))
         if phone is None or status not in DROPPED:
             return
@@ -230,7 +277,12 @@ class UssdService:
         draft = self._draft(caller, cast(str | None, self.rt.redis.get(keys.draft(caller.phone_hash))))
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
-        self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
+        draft.ended = True
+        self.rt.redis.set(
+            keys.draft(caller.phone_hash),
+            self.rt.crypto.seal(_json(draft.__dict__)),
+            ex=self.rt.settings.resume_window,
+        )
         if self.rt.settings.resume_sms_volunteers and caller.kind == CallerKind.VOLUNTEER:
             self._queue_resume_sms(caller, draft)
 

@@ -7,12 +7,14 @@ import time
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import logs, metrics, runtime
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, normalize
+from gateway.ussd import notices
 from gateway.ussd.service import DROPPED, UssdService
-from gateway.webhooks import plain, protected
+from gateway.webhooks import bounded_int, clean, plain, protected, safe_id
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -21,6 +23,8 @@ bp = Blueprint("ussd", __name__)
 SESSION_ID_MAX = 100
 # The answer when the request itself is unusable (no session or phone).
 BAD_REQUEST_REPLY = "END Sorry, this request could not be read. Please dial again."
+# Longest text of a whole session (every input joined by "*"): more is no caller's typing.
+TEXT_MAX = 2000
 
 
 @bp.post("/ussd")
@@ -28,11 +32,16 @@ BAD_REQUEST_REPLY = "END Sorry, this request could not be read. Please dial agai
 def callback():  # type: ignore[no-untyped-def]
     """One USSD hop: always a text/plain CON or END, never a 500 to the network."""
     started = time.perf_counter()
-    form = _hop_form()
-    session_id = form.get("sessionId", "").strip()
+    try:
+        form = _hop_form()
+    except RequestEntityTooLarge:
+        return plain(notices.notice("too_long"))
+    session_id = safe_id(form.get("sessionId", ""), SESSION_ID_MAX)
     text = form.get("text", "")
-    if not session_id or len(session_id) > SESSION_ID_MAX:
+    if session_id is None:
         return plain(BAD_REQUEST_REPLY)
+    if len(text) > TEXT_MAX:
+        return plain(notices.notice("too_long"))
     try:
         phone = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
@@ -68,15 +77,15 @@ def session_ended():  # type: ignore[no-untyped-def]
     """Record an end-of-session notification (never its input: it may hold free text);
     the first time, let a dropped session's draft wait for the caller to dial again."""
     form = request.form
-    session_id = form.get("sessionId", "").strip()
-    if not session_id or len(session_id) > SESSION_ID_MAX:
-        return plain("sessionId is required", 400)
+    session_id = safe_id(form.get("sessionId", ""), SESSION_ID_MAX)
+    if session_id is None:
+        return plain("sessionId is required (visible characters, at most 100)", 400)
     rt = runtime.current()
     try:
         phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         phone = None
-    status = form.get("status", "")[:20]
+    status = clean(form.get("status", ""), 20)
     if phone:
         logs.set_phone(phone)
     service = UssdService(rt)
@@ -84,10 +93,10 @@ def session_ended():  # type: ignore[no-untyped-def]
         session_id=session_id,
         phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
         status=status,
-        error=form.get("errorMessage", "")[:60],
-        duration_ms=_int(form.get("durationInMillis")),
-        hops=_int(form.get("hopsCount")),
-        network_code=form.get("networkCode", "")[:10],
+        error=clean(form.get("errorMessage", ""), 60),
+        duration_ms=bounded_int(form.get("durationInMillis")),
+        hops=bounded_int(form.get("hopsCount")),
+        network_code=clean(form.get("networkCode", ""), 10),
     )
     if not service.record_end(end):
         return plain("OK")
@@ -114,9 +123,3 @@ def _hop_form() -> dict[str, str]:
         form.setdefault(name, value)
     return form
 
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None

@@ -441,9 +441,9 @@ def test_messages_show_officer_numbers_in_full_to_admins_only_and_are_audited(cl
         "RWF 15.0000",
     )
     assert alert["officer"] == {"name": "Alice Uwase", "role": "social_worker"}
-    assert notice["to"] == "+250788***432" and notice["status"] == "failed"  # maybe the reporter: never in full
+    assert notice["to"] == "+250*******432" and notice["status"] == "failed"  # maybe the reporter: never in full
     page = _ok(client, f"/api/v1/messages?referral={reference}", officer)
-    assert [m["to"] for m in page["items"]] == ["+250788***111", "+250788***432"]
+    assert [m["to"] for m in page["items"]] == ["+250*******111", "+250*******432"]
     assert [(a, act, r, d) for a, act, r, d in _audit(rt)] == [
         ("ada@example.org", "read_messages", reference, "2 shown"),
         ("olive@example.org", "read_messages", reference, "2 shown"),
@@ -530,3 +530,16 @@ def test_a_token_lifetime_out_of_range_is_refused(runner, rt, days):
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_a_viewer_reads_alerts_with_the_volunteer_reporters_number_masked(client, runner, rt, run_jobs):
+    from tests.helpers import register_officers
+
+    register_officers(rt)
+    reference = _volunteer_report(client, rt, run_jobs)
+    viewer = _make_user(runner, "vic@example.org", "viewer")
+    admin = _make_user(runner, "ada@example.org", "admin")
+    seen_by_viewer = _get(client, f"/api/v1/messages?referral={reference}", viewer).get_data(as_text=True)
+    assert "IZU +250*******456" in seen_by_viewer and "788123456" not in seen_by_viewer
+    seen_by_admin = _get(client, f"/api/v1/messages?referral={reference}", admin).get_data(as_text=True)
+    assert f"IZU {VOLUNTEER_PHONE}" in seen_by_admin

@@ -11,7 +11,7 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {"status": "ready", "redis": "ok", "database": "ok"}
+    assert ready.get_json() == {"status": "ready", "redis": "ok", "database": "ok", "encryption_key": "ok"}
 
 
 def test_readyz_says_what_is_unreachable(app_with):

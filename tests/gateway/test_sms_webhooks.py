@@ -232,7 +232,7 @@ def test_inbound_reply_is_queued_not_sent_in_the_request(client, rt, case):
         reply = session.scalars(select(Message).where(Message.kind == "reply")).one()
         assert reply.status == "queued"
     # The reply, and the notice to the other officer alerted.
-    assert rt.queue.count == 2
+    assert rt.sending_queue.count == 2
 
 
 # --- delivery reports ---------------------------------------------------------------------

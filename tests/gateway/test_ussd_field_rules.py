@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from gateway import keys
 from gateway.models import Report, UssdSessionEnd, Visit
 from gateway.referrals import reports
-from gateway.ussd import callers
+from gateway.ussd import callers, notices
 from tests.helpers import AT_FIXTURES, COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
 
 FIXTURES = AT_FIXTURES
@@ -119,17 +120,30 @@ def test_a_hop_is_read_from_a_multipart_form_too_and_a_repeated_field_counts_onc
     assert again.get_data(as_text=True).startswith("CON " + TREE.nodes["language"].text["rw"])
 
 
-def test_ten_kilobyte_text_is_answered_without_error(client, rt):
+def test_a_ten_kilobyte_hop_is_answered_with_a_polite_end_and_stores_nothing(client, rt):
     register_volunteer(rt)
     dial = Dial(client, VOLUNTEER_PHONE)
     dial.send("1", "1", "2", "1", "2", "1")
-    screen = dial.send("x" * 10_000)
-    assert screen.startswith("CON Send this report?")
+    too_long = notices.notice("too_long")
+    hop = _post(client, sessionId=dial.session_id, phoneNumber=VOLUNTEER_PHONE, text=dial.text + "*" + "x" * 10_000)
+    assert hop.get_data(as_text=True) == too_long
     huge = _post(client, sessionId="ATUid_huge", text="9" * 10_000)
-    assert huge.status_code == 200 and huge.get_data(as_text=True).startswith("CON ")
+    assert huge.status_code == 200 and huge.get_data(as_text=True) == too_long
+    assert not rt.redis.exists(keys.ussd_session("ATUid_huge"))
+    # A long answer a phone can send is still taken, cut to the field's length.
+    assert dial.send("x" * 300).startswith("CON Send this report?")
     dial.send("1")
     with rt.db.reading() as session:
         assert len(rt.crypto.decrypt(session.scalar(select(Report)).details_enc)) == 160
+
+
+def test_a_body_over_the_request_cap_is_a_polite_end_on_ussd_and_413_elsewhere(client, rt):
+    body = "sessionId=ATUid_big&phoneNumber=%2B250788765432&text=" + "1" * 20_000
+    response = client.post("/ussd", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.get_data(as_text=True) == notices.notice("too_long")
+    assert rt.redis.dbsize() == 0
+    assert client.post("/sms/inbound", data={"id": "x", "text": "1" * 20_000}).status_code == 413
+    assert client.post("/api/v1/referrals", data="x" * 20_000).status_code in (405, 413)
 
 
 def test_non_ascii_input_is_handled(client, rt):

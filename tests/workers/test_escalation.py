@@ -98,7 +98,7 @@ def test_urgent_referral_escalates_after_the_urgent_delay(rt):
     assert jobs.escalate(now=start + HALF_HOUR) == 1
     assert _alerted(rt)[3:] == [OFF_DUTY]
     # Sent by the escalation job itself, no send job queued.
-    assert rt.sms.outbox[-1][0] == OFF_DUTY and rt.queue.count == 0
+    assert rt.sms.outbox[-1][0] == OFF_DUTY and rt.sending_queue.count == 0
 
 
 def test_escalation_delays_come_from_the_settings(app, app_with):

@@ -177,3 +177,20 @@ def test_home_visit_follow_up_alerts_the_district_with_the_volunteers_number(rt)
         f"Ijwi case {ref} (not urgent): Placed child follow-up, child age unknown, Ubumwe/Katabaro/Kimisagara. "
         f"IZU {VOLUNTEER_PHONE}. Reply OK {ref}"
     )
+
+
+def test_routing_goes_before_sending_so_a_slow_provider_never_holds_up_a_report(rt, run_jobs):
+    from gateway.models import Message, Referral
+    from gateway.sms import outbox
+
+    register_officers(rt)
+    with rt.db.transaction() as session:
+        notice = outbox.add(session, to="+250788000999", body="a notice", kind="notice")
+    outbox.dispatch(rt, [notice.id])  # queued first
+    report_id, _ = make_report(rt)
+    rt.enqueue(jobs.route_report, report_id, job_id=f"route-report-{report_id}")
+    run_jobs()
+    with rt.db.reading() as session:
+        routed = session.scalars(select(Referral)).one().created_at
+        sent = session.get_one(Message, notice.id).sent_at
+    assert sent is not None and routed < sent

@@ -108,7 +108,7 @@ def test_alerts_go_out_during_the_routing_job_with_no_send_job_left(rt, at, run_
     run_jobs()
     assert _sent_to(at) == [SOCIAL_WORKER]
     assert _alert(rt).status == "sent"
-    assert rt.queue.count == 0 and rt.queue.scheduled_job_registry.count == 0
+    assert rt.sending_queue.count == 0 and rt.sending_queue.scheduled_job_registry.count == 0
 
 
 def test_alert_the_provider_cannot_take_now_waits_for_its_first_backoff_interval(rt, at, run_jobs):
@@ -119,13 +119,13 @@ def test_alert_the_provider_cannot_take_now_waits_for_its_first_backoff_interval
     jobs.route_report(make_report(rt)[0])
     message = _alert(rt)
     assert (message.status, message.attempts) == ("retrying", 1)
-    assert rt.queue.count == 0
+    assert rt.sending_queue.count == 0
     run_jobs()
     assert len(at.calls) == 1  # not run at once
 
     # Every attempt waits its interval: 15 s, 60 s, 5 min, 15 min, 30 min, then RQ gives up.
     waits = []
-    registry = rt.queue.scheduled_job_registry
+    registry = rt.sending_queue.scheduled_job_registry
     while registry.count:
         (job_id,) = registry.get_job_ids()
         assert job_id == f"sms-{message.id}"
@@ -175,7 +175,7 @@ def test_send_job_run_twice_posts_one_request_per_referral(rt, at, run_jobs):
     rt.enqueue(jobs.send_sms, message.id, job_id=f"sms-{message.id}")
     run_jobs()
     assert len(at.calls) == 1
-    assert rt.queue.scheduled_job_registry.count == 0
+    assert rt.sending_queue.scheduled_job_registry.count == 0
     assert _alert(rt).attempts == 1
 
 
@@ -256,6 +256,8 @@ def test_out_of_credit_tells_the_national_desk_once_and_sends_the_alert_after_a_
     run_jobs()
 
     assert _alert(rt).status == "retrying"
+    # While credit is out, /readyz/work says so (the desk's SMS may itself wait for credit).
+    assert rt.redis.exists("ijwi:sms:no-credit")
     notice = _alert(rt, NATIONAL_DESK)
     assert notice.kind == "notice" and notice.status == "sent"
     assert notice.body == "Ijwi: the SMS account is out of credit. Alerts are waiting to be sent. Please top it up now."

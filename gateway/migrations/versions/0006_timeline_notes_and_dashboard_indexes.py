@@ -1,15 +1,14 @@
 """Encrypted notes on the timeline, and the indexes the dashboards and the case list need
 
-Revision ID: 0007
-Revises: 0003, 0005
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-# After both the menu drafts (0003) and the SMS cases (0005): the lead re-chains these at merge.
-down_revision = ("0003", "0005")
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
