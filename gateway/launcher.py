@@ -30,7 +30,7 @@ def development_environment() -> None:
     for name, value in json.loads(KEYS_FILE.read_text()).items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         from gateway.redis_conn import embedded_url
 
         os.environ["REDIS_URL"] = embedded_url(str((INSTANCE / "redis.db").resolve()))

@@ -7,7 +7,7 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, runtime
+from gateway import keys, redis_conn, runtime
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
 
@@ -27,6 +27,9 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
 
 def main() -> None:
     rt = runtime.current()
+    # A worker waits out a Redis failover instead of quitting on the first error.
+    redis_conn.be_patient(rt.redis)
+    redis_conn.be_patient(rt.rq_redis)
     logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     periodic.queue_sweeps(rt)
