@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-import redis
+from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
@@ -39,8 +39,8 @@ _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatu
 class Runtime:
     settings: Settings
     db: Database = field(init=False)
-    redis: redis.Redis = field(init=False)
-    rq_redis: redis.Redis = field(init=False)
+    redis: Redis = field(init=False)
+    rq_redis: Redis = field(init=False)
 
     def __post_init__(self) -> None:
         self.db = Database(self.settings.database_url)
@@ -103,10 +103,12 @@ class Runtime:
             "unique": True,
             "result_ttl": RESULT_TTL,
         }
+        # RQ takes a function or its dotted name (gateway names workers' jobs by name).
+        job: Any = func
         if delay:
-            self.queue.enqueue_in(timedelta(seconds=delay), func, **options)
+            self.queue.enqueue_in(timedelta(seconds=delay), job, **options)
         else:
-            self.queue.enqueue_call(func, **options)
+            self.queue.enqueue_call(job, **options)
 
 
 _current: Runtime | None = None

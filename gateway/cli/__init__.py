@@ -205,7 +205,7 @@ def register_commands(app: Flask) -> None:
         if sys.stdin.isatty():
             password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
-            password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+            password = sys.stdin.readline().rstrip("\r\n")
         try:
             user = accounts.create_user(_rt(app), email, password, role, district)
         except accounts.AccountError as exc:

@@ -17,6 +17,7 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is set by gateway.migrate"
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, exists, insert, or_, select
+from sqlalchemy import Connection, Table, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import utcnow
@@ -52,12 +52,14 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
     The unique session_id decides, so the usual case costs no look-up first. One plain
     connection and Core statements: an ORM session doubled the confirm hop's SQL cost.
     """
-    table = model.__table__
+    table = cast(Table, model.__table__)
     try:
         with rt.db.engine.begin() as connection:
             reference = _free_reference(connection)
             result = connection.execute(insert(table), {**values, "reference": reference})
-            return reference, int(result.inserted_primary_key[0])
+            primary_key = result.inserted_primary_key
+            assert primary_key is not None
+            return reference, int(primary_key[0])
     except IntegrityError:
         with rt.db.engine.connect() as connection:
             earlier = connection.scalar(select(table.c.reference).where(table.c.session_id == values["session_id"]))

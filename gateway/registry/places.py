@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from redis import Redis
 from sqlalchemy import select
@@ -45,7 +46,7 @@ class PlaceIndex:
         with self._lock:
             if self._by_id and time.monotonic() - self._checked_at < CHECK_EVERY:
                 return
-            stamp = self._redis.get(keys.places_stamp())
+            stamp = cast(str | None, self._redis.get(keys.places_stamp()))
             if not self._by_id or stamp != self._stamp:
                 self._load()
                 self._stamp = stamp

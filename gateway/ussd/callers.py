@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from sqlalchemy import select
 
@@ -38,7 +39,7 @@ class Caller:
 def profile(rt: Runtime, phone: str) -> Caller:
     """The caller's profile, from Redis when cached, else from SQL (then cached)."""
     phone_hash = rt.crypto.lookup_hash(phone)
-    return from_cache(rt, phone, phone_hash, rt.redis.get(keys.caller(phone_hash)))
+    return from_cache(rt, phone, phone_hash, cast(str | None, rt.redis.get(keys.caller(phone_hash))))
 
 
 def from_cache(rt: Runtime, phone: str, phone_hash: str, cached: str | None) -> Caller:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from gateway import keys
 from gateway.models import Message
@@ -65,7 +65,7 @@ class UssdService:
         first = text == ""
         phone_hash = self.rt.crypto.lookup_hash(phone) if first else ""
         phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
-        raw, *phone_data = self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys)
+        raw, *phone_data = cast(list[str | None], self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys))
         session = self._load(raw) if raw else None
         if session is not None:
             earlier = session.replies.get(hop_key(text))
@@ -76,7 +76,7 @@ class UssdService:
         if session is None:
             if not first:
                 phone_hash = self.rt.crypto.lookup_hash(phone)
-                phone_data = self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash))
+                phone_data = cast(list[str | None], self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash)))
             session, outcome = self._begin(phone, phone_hash, *phone_data)
         else:
             new_input = self._new_input(session.last_text, text)
@@ -100,7 +100,7 @@ class UssdService:
         tree = self.rt.menus.active()
         lang = tree.languages[0]
         try:
-            raw = self.rt.redis.get(keys.ussd_session(session_id))
+            raw = cast(str | None, self.rt.redis.get(keys.ussd_session(session_id)))
             if raw:
                 lang = self._load(raw).state.get("lang", lang)
         except Exception:
@@ -208,7 +208,7 @@ class UssdService:
         if phone is None or status not in DROPPED:
             return
         caller = callers.profile(self.rt, phone)
-        draft = self._draft(caller, self.rt.redis.get(keys.draft(caller.phone_hash)))
+        draft = self._draft(caller, cast(str | None, self.rt.redis.get(keys.draft(caller.phone_hash))))
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
         self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
