@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import cluster
 from bench.load import WrkMissingError, wrk_binary
 from bench.parts import FULL, QUICK, Bench
 from bench.report import Report
@@ -29,6 +30,8 @@ def _stop_on_term(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if "cluster" in argv:  # the scale-out rehearsal starts its own servers: bench/cluster.py
+        return cluster.main([a for a in argv if a not in ("--only", "cluster")])
     parser = argparse.ArgumentParser(prog="./ijwi bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer levels (about 3 minutes)")
     parser.add_argument("--only", action="append", choices=PARTS, metavar="PART", help=f"one of {', '.join(PARTS)}")

@@ -44,9 +44,9 @@ def answer(recipients: list[str], ids: itertools.count[int]) -> dict[str, object
 
 
 class SmsStub:
-    """ThreadingHTTPServer on 127.0.0.1 (a free port); arrivals() lists what came."""
+    """ThreadingHTTPServer on 127.0.0.1 (port, or a free one); arrivals() lists what came."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
         # Seconds before each answer: a provider across the internet (0: at once).
@@ -83,7 +83,7 @@ class SmsStub:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="sms-stub")
