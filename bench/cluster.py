@@ -503,6 +503,10 @@ class Rehearsal:
         group.failover()
         new = group.wait_for_new_primary(old)
         phase.recovered = f"{time.monotonic() - at:.1f} s (port {new} primary)"
+        # The Sentinels turn the old primary into the new one's replica at their next look at it:
+        # until then a second failure would find no replica.
+        _wait(lambda: _link_up(old), f"port {old} to copy the new primary")
+        phase.note = f"port {old} copying port {new} after {time.monotonic() - at:.0f} s"
 
     def _kill_primary(self, phase: Phase) -> None:
         group = self.cluster.group
@@ -513,7 +517,8 @@ class Rehearsal:
         new = group.wait_for_new_primary(old)
         phase.recovered = f"{time.monotonic() - at:.1f} s (port {new} primary)"
         group.restart_as_replica(old)
-        phase.note = f"port {old} started again as a replica"
+        _wait(lambda: _link_up(old), f"port {old} to copy the new primary")
+        phase.note = f"port {old} started again, copying port {new} after {time.monotonic() - at:.0f} s"
 
     def _settle(self) -> float:
         """Seconds after the last fault until every stored report is routed and every alert arrived."""

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from gateway.accounts import users as accounts
+from gateway.cli import backup
 from gateway.clock import utcnow
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import visits
@@ -268,3 +269,4 @@ def register_commands(app: Flask) -> None:
 
     for group in (db, locations, officers, volunteers, menus, ussd, demo, visits_group, users):
         app.cli.add_command(group)
+    app.cli.add_command(backup.group)
