@@ -88,7 +88,14 @@ class Runtime:
             self._enqueue(func, args, job_id, retry, delay)
         except DuplicateJobError:
             old = Job.fetch(job_id, connection=self.rq_redis)
-            if old.get_status(refresh=True) in _IN_FLIGHT:
+            status = old.get_status(refresh=True)
+            if status == JobStatus.STARTED:
+                # The job of a worker that died stays "started" until RQ's registry cleanup, every
+                # 10 minutes: clean up now, so that a job whose heartbeat has expired (about 90 s
+                # after its worker's last) counts as abandoned and is queued again.
+                self.queue.started_job_registry.cleanup()
+                status = old.get_status(refresh=True)
+            if status in _IN_FLIGHT:
                 return
             old.delete()
             self._enqueue(func, args, job_id, retry, delay)
