@@ -11,8 +11,9 @@ counts: reports confirmed = referrals = alerted, none lost, none twice.
 What the "network" does: a hop whose HTTP request fails (connection refused or reset, no answer
 within HOP_TIMEOUT, or a 5xx) is sent once more, unchanged, to the other node, as a load balancer
 retrying on the next upstream would (the gateway answers a resent hop from the session's stored
-replies, and stores a report once per session). An END screen is what the caller saw: it is
-never resent. Everything started is stopped at the end, also after Ctrl-C or a failure.
+replies, and stores a report once per session), and the node that failed gets no more hops until
+its /readyz answers 200 (the balancer's health check, every 0.5 s). An END screen is what the
+caller saw: it is never resent. Everything started is stopped at the end, also after Ctrl-C or a failure.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ from bench.report import Report
 from bench.sms_stub import SmsStub
 from bench.stack import ROOT, VOLUNTEERS, WEBHOOK_TOKEN, Stack, procfile_line, volunteer_phone, web_argv
 from gateway import keys
+from gateway.clock import utcnow
 from gateway.config import Settings
 from gateway.models import Message, Referral
 from gateway.models import Report as ReportRow
@@ -70,8 +73,12 @@ THINK = 0.1
 HOP_TIMEOUT = 10.0
 # A hop slower than this is counted as slow: past it a caller's network may already have given up.
 SLOW_HOP = 5.0
+# Seconds between the load balancer's health checks of a node out of service.
+HEALTH_INTERVAL = 0.5
 # Seconds before a killed web node or worker is started again (a process supervisor's restart).
 RESTART_AFTER = 5.0
+# Seconds to look for a worker in the middle of a job before killing one anyway.
+BUSY_WAIT = 5.0
 # Seconds the sweeps tick here (production: 30): lost jobs are queued again sooner.
 SCHEDULER_INTERVAL = 5
 # Seconds to wait, after the last fault, for every stored report to be routed and alerted (the
@@ -341,7 +348,9 @@ class Walk:
 
 
 class Callers:
-    """CALLERS threads walking whole report sessions, each hop to the other node than the last."""
+    """CALLERS threads walking whole report sessions, each hop to the other node than the last, through
+    a load balancer played here: a failed request is sent once more to the other node, and the node
+    that failed gets no more hops until its /readyz answers (checked every HEALTH_INTERVAL)."""
 
     def __init__(self, urls: Sequence[str], paths: Sequence[SessionPath], rt: Runtime, phones: Sequence[str]):
         self.urls = [f"{u}/ussd?token={WEBHOOK_TOKEN}" for u in urls]
@@ -353,6 +362,10 @@ class Callers:
         self._count = 0
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, name=f"caller-{i}", daemon=True) for i in range(CALLERS)]
+        self._threads.append(threading.Thread(target=self._health_checks, name="health-checks", daemon=True))
+        # Nodes out of service (a request to them failed) until their /readyz answers 200.
+        self._down: set[int] = set()
+        self.ready_urls = [f"{u}/readyz" for u in urls]
 
     def start(self) -> Callers:
         for thread in self._threads:
@@ -396,13 +409,8 @@ class Callers:
                 "networkCode": "63510",
                 "text": "*".join(path.inputs[:hop]),
             }
-            node = (n + hop) % len(self.urls)
             sent = time.monotonic()
-            reply = self._post(http, node, form)
-            resent = False
-            if reply is None:
-                resent = True
-                reply = self._post(http, 1 - node, form)
+            reply, resent = self._send(http, n + hop, form)
             walk.hops.append((sent, time.monotonic() - sent, resent))
             if reply is None:
                 walk.outcome = "no answer"
@@ -419,6 +427,32 @@ class Callers:
                 walk.outcome = "astray"
                 return
             time.sleep(THINK)
+
+    def _send(self, http: requests.Session, turn: int, form: dict[str, str]) -> tuple[str | None, bool]:
+        """As the load balancer: the hop to the next node in service; if that fails, once more to
+        another, and the failed node is out of service until its /readyz answers. (reply, resent)"""
+        with self._lock:
+            up = [i for i in range(len(self.urls)) if i not in self._down] or list(range(len(self.urls)))
+        node = up[turn % len(up)]
+        reply = self._post(http, node, form)
+        if reply is not None:
+            return reply, False
+        with self._lock:
+            self._down.add(node)
+        return self._post(http, (node + 1) % len(self.urls), form), True
+
+    def _health_checks(self) -> None:
+        while not self._stop.wait(HEALTH_INTERVAL):
+            with self._lock:
+                down = list(self._down)
+            for node in down:
+                try:
+                    ready = requests.get(self.ready_urls[node], timeout=1).status_code == 200
+                except requests.RequestException:
+                    ready = False
+                if ready:
+                    with self._lock:
+                        self._down.discard(node)
 
     def _post(self, http: requests.Session, node: int, form: dict[str, str]) -> str | None:
         try:
@@ -447,6 +481,8 @@ class Rehearsal:
         self.phase_seconds = phase_seconds
         self.say = cluster.say
         self.phases: list[Phase] = []
+        # The report whose routing job the killed worker was running, when it was one.
+        self.abandoned: tuple[int, datetime, Phase] | None = None
         rt = cluster.runtime
         tree = rt.menus.active()
         home = callers.profile(rt, volunteer_phone(0)).home
@@ -459,7 +495,7 @@ class Rehearsal:
         try:
             self._phase("none (both nodes, three workers)", lambda p: None)
             self._phase("web node 2 killed (SIGKILL), restarted after 5 s", self._kill_web)
-            self._phase("a worker killed (SIGKILL), restarted after 5 s", self._kill_worker)
+            self._phase("a worker killed (SIGKILL) in the middle of a job, restarted after 5 s", self._kill_worker)
             self._phase("Redis: SENTINEL FAILOVER", self._sentinel_failover)
             self._phase("Redis: the primary killed (SIGKILL)", self._kill_primary)
         finally:
@@ -484,16 +520,28 @@ class Rehearsal:
         phase.recovered = f"{time.monotonic() - at:.1f} s (node 2 answering again)"
 
     def _kill_worker(self, phase: Phase) -> None:
+        """Kill a worker in the middle of a job (the worst moment), or any if none is busy within BUSY_WAIT."""
         rt = self.cluster.runtime
-        pid = self.cluster.procs["worker0"].pid
-        worker = next((w for w in Worker.all(connection=rt.rq_redis) if w.pid == pid), None)
-        busy = worker.get_current_job_id() if worker is not None else None
+        name, busy = "worker0", None
+        deadline = time.monotonic() + BUSY_WAIT
+        while busy is None and time.monotonic() < deadline:
+            pids = {self.cluster.procs[f"worker{i}"].pid: f"worker{i}" for i in range(WORKERS)}
+            for worker in Worker.all(connection=rt.rq_redis):
+                job_id = worker.get_current_job_id()
+                if worker.pid in pids and job_id:
+                    name, busy = pids[worker.pid], job_id
+                    break
+            else:
+                time.sleep(0.01)
         at = time.monotonic()
-        self.cluster.kill("worker0")
-        phase.note = f"it had job {busy} in hand" if busy else "it was between jobs"
+        killed_at = utcnow()
+        self.cluster.kill(name)
         time.sleep(RESTART_AFTER)
-        self.cluster.start_worker_n(0)
+        self.cluster.start_worker_n(int(name.removeprefix("worker")))
         phase.recovered = f"{time.monotonic() - at:.1f} s (a new worker registered)"
+        phase.note = f"it was running {busy}" if busy else "it was between jobs"
+        if busy and busy.startswith("route-report-"):
+            self.abandoned = (int(busy.removeprefix("route-report-")), killed_at, phase)
 
     def _sentinel_failover(self, phase: Phase) -> None:
         group = self.cluster.group
@@ -525,12 +573,20 @@ class Rehearsal:
         self.say("waiting for every report to be routed and alerted...")
         last_fault = self.phases[-1].began
         deadline = time.monotonic() + SETTLE_TIMEOUT
+        settled = float("nan")
         while time.monotonic() < deadline:
             counts = self.counts()
             if counts["unrouted"] == 0 and counts["alerts not at the SMS API"] == 0 and counts["lost"] == 0:
-                return time.monotonic() - last_fault
+                settled = time.monotonic() - last_fault
+                break
             time.sleep(1)
-        return float("nan")
+        if self.abandoned is not None:
+            report_id, killed_at, phase = self.abandoned
+            with self.cluster.runtime.db.sessions() as session:
+                routed = session.scalar(select(ReportRow.routed_at).where(ReportRow.id == report_id))
+            late = f"routed {(routed - killed_at).total_seconds():.0f} s after the kill" if routed else "never routed"
+            phase.note += f": its report {late}"
+        return settled
 
     def counts(self) -> dict[str, int]:
         rt = self.cluster.runtime
@@ -607,7 +663,8 @@ class Rehearsal:
             f"{CALLERS} callers walking whole report sessions (half volunteers, half community callers paging to a "
             f"village), {THINK:.1f} s between hops, each hop to the other web node than the last. A hop whose request "
             f"failed (refused, reset, a 5xx, or no answer in {HOP_TIMEOUT:.0f} s) is sent once more to the other node "
-            "(the load balancer's retry); an END screen is never resent. Each fault lasts "
+            "(the load balancer's retry), and that node gets no more hops until its /readyz answers (health checks "
+            f"every {HEALTH_INTERVAL} s); an END screen is never resent. Each fault lasts "
             f"{self.phase_seconds:.0f} s; sessions are counted in the fault during which they started. Sentinel's "
             f"down-after-milliseconds is {DOWN_AFTER_MS} ms here; the sweeps tick every {SCHEDULER_INTERVAL} s.",
         )

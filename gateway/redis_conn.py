@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import time
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
 from gateway.config import Settings, sentinel_addresses
 
@@ -32,6 +35,8 @@ WEB_BACKOFF = (0.05, 0.5)  # (base, cap) in seconds
 # an error outside its dequeue, so it must not see one during a failover.
 WORKER_RETRIES = 24
 WORKER_BACKOFF = (0.1, 2.0)
+# Seconds between two questions to the Sentinels about where the primary is (see FollowingPool).
+MASTER_CHECK = 1.0
 # Seconds to wait for a Sentinel's answer, or to connect to a Redis server.
 SENTINEL_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 1.0
@@ -63,6 +68,30 @@ def _retry(retries: int, backoff: tuple[float, float]) -> Retry:
     return Retry(ExponentialBackoff(cap=cap, base=base), retries, supported_errors=RETRIED_ERRORS)
 
 
+class FollowingPool(SentinelConnectionPool):
+    """A Sentinel-managed pool that asks the Sentinels where the primary is at most every MASTER_CHECK
+    seconds, and leaves the old primary within that time when the answer changes.
+
+    redis-py's own pool asks only when it opens a connection. After a SENTINEL FAILOVER the old
+    primary is still up and still takes writes until the Sentinels demote it, at their next look
+    (about 10 s), and then throws those writes away: sessions' screens and queued jobs. Measured
+    by the scale-out rehearsal (bench/RESULTS.md).
+    """
+
+    # time.monotonic() of the last question.
+    _checked_at = 0.0
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if now - self._checked_at >= MASTER_CHECK:
+            self._checked_at = now
+            # Disconnects the idle connections if the primary moved (in-use ones on release). With no
+            # primary known, the connection's own connect raises, and the command is retried.
+            with contextlib.suppress(MasterNotFoundError):
+                self.get_master_address()  # type: ignore[no-untyped-call]
+        return super().get_connection(*args, **kwargs)
+
+
 def connect_sentinel(settings: Settings) -> tuple[redis.Redis, redis.Redis]:
     """(app client with decoded responses, RQ client with bytes) of the primary the Sentinels name.
 
@@ -82,10 +111,14 @@ def connect_sentinel(settings: Settings) -> tuple[redis.Redis, redis.Redis]:
     )
     name = settings.redis_sentinel_master
     app: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        name, decode_responses=True, socket_timeout=5, retry=_retry(WEB_RETRIES, WEB_BACKOFF)
+        name,
+        connection_pool_class=FollowingPool,
+        decode_responses=True,
+        socket_timeout=5,
+        retry=_retry(WEB_RETRIES, WEB_BACKOFF),
     )
     jobs: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        name, socket_timeout=30, retry=_retry(WEB_RETRIES, WEB_BACKOFF)
+        name, connection_pool_class=FollowingPool, socket_timeout=30, retry=_retry(WEB_RETRIES, WEB_BACKOFF)
     )
     return app, jobs
 
