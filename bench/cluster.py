@@ -32,7 +32,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ from bench.report import Report
 from bench.sms_stub import SmsStub
 from bench.stack import ROOT, VOLUNTEERS, WEBHOOK_TOKEN, Stack, procfile_line, volunteer_phone, web_argv
 from gateway import keys
-from gateway.clock import utcnow
 from gateway.config import Settings
 from gateway.models import Message, Referral
 from gateway.models import Report as ReportRow
@@ -345,6 +343,7 @@ class Walk:
     outcome: str = "walking"  # confirmed, error screen, astray, no answer
     reference: str | None = None
     hops: list[tuple[float, float, bool]] = field(default_factory=list)  # (sent at, seconds, resent)
+    seen: str = ""  # what an astray or error session showed, and at which hop
 
 
 class Callers:
@@ -422,9 +421,11 @@ class Callers:
                     walk.outcome = "confirmed"
                 else:
                     walk.outcome = "astray" if found else "error screen"
+                    walk.seen = f"hop {hop}/{last}: {reply[:60]!r}"
                 return
             if not reply.startswith("CON ") or hop == last:
                 walk.outcome = "astray"
+                walk.seen = f"hop {hop}/{last}: {reply[:60]!r}"
                 return
             time.sleep(THINK)
 
@@ -481,8 +482,8 @@ class Rehearsal:
         self.phase_seconds = phase_seconds
         self.say = cluster.say
         self.phases: list[Phase] = []
-        # The report whose routing job the killed worker was running, when it was one.
-        self.abandoned: tuple[int, datetime, Phase] | None = None
+        # The job the killed worker was running (id, time.monotonic() of the kill, its phase).
+        self.abandoned: tuple[str, float, Phase] | None = None
         rt = cluster.runtime
         tree = rt.menus.active()
         home = callers.profile(rt, volunteer_phone(0)).home
@@ -534,14 +535,13 @@ class Rehearsal:
             else:
                 time.sleep(0.01)
         at = time.monotonic()
-        killed_at = utcnow()
         self.cluster.kill(name)
         time.sleep(RESTART_AFTER)
         self.cluster.start_worker_n(int(name.removeprefix("worker")))
         phase.recovered = f"{time.monotonic() - at:.1f} s (a new worker registered)"
         phase.note = f"it was running {busy}" if busy else "it was between jobs"
-        if busy and busy.startswith("route-report-"):
-            self.abandoned = (int(busy.removeprefix("route-report-")), killed_at, phase)
+        if busy:
+            self.abandoned = (busy, at, phase)
 
     def _sentinel_failover(self, phase: Phase) -> None:
         group = self.cluster.group
@@ -581,12 +581,28 @@ class Rehearsal:
                 break
             time.sleep(1)
         if self.abandoned is not None:
-            report_id, killed_at, phase = self.abandoned
-            with self.cluster.runtime.db.sessions() as session:
-                routed = session.scalar(select(ReportRow.routed_at).where(ReportRow.id == report_id))
-            late = f"routed {(routed - killed_at).total_seconds():.0f} s after the kill" if routed else "never routed"
-            phase.note += f": its report {late}"
+            job_id, killed_at, phase = self.abandoned
+            reference = self._reference_of(job_id)
+            stub = self.cluster.stub
+            assert stub is not None
+            arrived = [a.at for a in stub.arrivals() if reference and reference in a.message]
+            if reference and arrived:
+                phase.note += f"; that referral's last alert reached the SMS API {max(arrived) - killed_at:.0f} s after"
         return settled
+
+    def _reference_of(self, job_id: str) -> str | None:
+        """The reference of the referral a routing or sending job works for."""
+        number = job_id.rsplit("-", 1)[-1]
+        if not number.isdigit():
+            return None
+        with self.cluster.runtime.db.sessions() as session:
+            if job_id.startswith("route-report-"):
+                return session.scalar(select(ReportRow.reference).where(ReportRow.id == int(number)))
+            return session.scalar(
+                select(Referral.reference)
+                .join(Message, Message.referral_id == Referral.id)
+                .where(Message.id == int(number))
+            )
 
     def counts(self) -> dict[str, int]:
         rt = self.cluster.runtime
@@ -630,6 +646,9 @@ class Rehearsal:
             mine = [w for w in walks if phase.began <= w.started < end and w.outcome != "walking"]
             hops = [h for w in walks for h in w.hops if phase.began <= h[0] < end]
             outcomes = Counter(w.outcome for w in mine)
+            for w in mine:
+                if w.seen:
+                    self.say(f"   {phase.name}: {w.outcome} at {w.seen}")
             longest = max((h[1] for h in hops), default=0.0)
             rows.append(
                 [
@@ -637,7 +656,8 @@ class Rehearsal:
                     len(mine),
                     outcomes["confirmed"],
                     outcomes["error screen"],
-                    outcomes["astray"] + outcomes["no answer"],
+                    outcomes["astray"],
+                    outcomes["no answer"],
                     f"{sum(1 for h in hops if h[2])} / {len(hops)}",
                     sum(1 for h in hops if h[1] > SLOW_HOP),
                     f"{longest:.2f} s",
@@ -652,7 +672,8 @@ class Rehearsal:
                 "sessions",
                 "confirmed",
                 "error screens",
-                "astray or unanswered",
+                "astray",
+                "no answer",
                 "hops resent to the other node / hops",
                 f"hops > {SLOW_HOP:.0f} s",
                 "longest hop",

@@ -35,8 +35,9 @@ WEB_BACKOFF = (0.05, 0.5)  # (base, cap) in seconds
 # an error outside its dequeue, so it must not see one during a failover.
 WORKER_RETRIES = 24
 WORKER_BACKOFF = (0.1, 2.0)
-# Seconds between two questions to the Sentinels about where the primary is (see FollowingPool).
-MASTER_CHECK = 1.0
+# Seconds between two questions to the Sentinels about where the primary is (see FollowingPool):
+# the longest a client keeps writing to an old primary after a SENTINEL FAILOVER.
+MASTER_CHECK = 0.25
 # Seconds to wait for a Sentinel's answer, or to connect to a Redis server.
 SENTINEL_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 1.0
@@ -75,7 +76,7 @@ class FollowingPool(SentinelConnectionPool):
     redis-py's own pool asks only when it opens a connection. After a SENTINEL FAILOVER the old
     primary is still up and still takes writes until the Sentinels demote it, at their next look
     (about 10 s), and then throws those writes away: sessions' screens and queued jobs. Measured
-    by the scale-out rehearsal (bench/RESULTS.md).
+    by the scale-out rehearsal (bench/RESULTS.md); the question is one SENTINEL MASTERS round trip.
     """
 
     # time.monotonic() of the last question.

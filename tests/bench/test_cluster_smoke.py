@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from bench import cluster
 from bench.cluster import MASTER_NAME, RedisGroup
-from gateway import redis_conn
+from gateway import keys, redis_conn
 from gateway.config import ConfigError, Settings, load_settings, sentinel_addresses
 from gateway.models import Message, Referral
 from gateway.runtime import QUEUE_NAME, Runtime
@@ -78,12 +80,17 @@ def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alert
     old = group.primary()
     group.failover()
     new = group.wait_for_new_primary(old)
+    time.sleep(redis_conn.MASTER_CHECK)  # the old primary still takes writes: the clients must leave it
 
     dial.send("1", "Seen at the market")
     ref = reference_in(dial.send("1"))
+    # The session and the routing job are on the primary the Sentinels name, not on the old one
+    # (which the Sentinels demote later, dropping what it took meanwhile).
+    on_new = redis.Redis(port=new, decode_responses=True)
+    assert on_new.get(keys.ussd_session(dial.session_id)) == rt.redis.get(keys.ussd_session(dial.session_id))
+    assert Queue(QUEUE_NAME, connection=redis.Redis(port=new)).count == 1
     SimpleWorker([QUEUE_NAME], connection=rt.rq_redis).work(burst=True)
 
-    assert rt.redis.connection_pool.get_master_address()[1] == new
     with rt.db.sessions() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == ref))
         assert referral is not None
