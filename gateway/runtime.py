@@ -5,6 +5,7 @@ The web app and the workers share this; nothing here connects at import time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +14,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from gateway.config import Settings, load_settings
@@ -87,18 +88,26 @@ class Runtime:
         try:
             self._enqueue(func, args, job_id, retry, delay)
         except DuplicateJobError:
-            old = Job.fetch(job_id, connection=self.rq_redis)
-            status = old.get_status(refresh=True)
-            if status == JobStatus.STARTED:
-                # The job of a worker that died stays "started" until RQ's registry cleanup, every
-                # 10 minutes: clean up now, so that a job whose heartbeat has expired (about 90 s
-                # after its worker's last) counts as abandoned and is queued again.
-                self.queue.started_job_registry.cleanup()
-                status = old.get_status(refresh=True)
+            old: Job | None = None
+            try:
+                found = Job.fetch(job_id, connection=self.rq_redis)
+                status = found.get_status(refresh=True)
+                if status == JobStatus.STARTED:
+                    # The job of a worker that died stays "started" until RQ's registry cleanup, every
+                    # 10 minutes: clean up now, so that a job whose heartbeat has expired (about 90 s
+                    # after its worker's last) counts as abandoned and is queued again.
+                    self.queue.started_job_registry.cleanup()
+                    status = found.get_status(refresh=True)
+                old = found
+            except (NoSuchJobError, InvalidJobOperation):
+                # It finished (and, with RESULT_TTL 0, was deleted) since: queue it again.
+                status = None
             if status in _IN_FLIGHT:
                 return
-            old.delete()
-            self._enqueue(func, args, job_id, retry, delay)
+            if old is not None:
+                old.delete()
+            with contextlib.suppress(DuplicateJobError):  # queued meanwhile by another process
+                self._enqueue(func, args, job_id, retry, delay)
 
     def _enqueue(
         self, func: Callable[..., Any] | str, args: tuple[Any, ...], job_id: str, retry: Retry | None, delay: int

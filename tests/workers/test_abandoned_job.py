@@ -1,11 +1,13 @@
 """A worker killed in the middle of a routing job (a crash, an out-of-memory kill, a lost machine):
-once the job's heartbeat has expired, the sweeper queues the routing again and the report is alerted."""
+once the job's heartbeat has expired, the sweeper queues the routing again and the report is alerted.
+And a job of the same id that finishes while it is queued again is no error."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from rq import SimpleWorker
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
@@ -45,3 +47,19 @@ def test_a_report_whose_routing_worker_died_is_routed_once_its_job_is_abandoned(
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         assert referral is not None
         assert session.scalar(select(Report.routed_at).where(Report.id == report_id)) is not None
+
+
+def test_a_job_that_finishes_while_it_is_queued_again_is_queued_again_without_an_error(rt, monkeypatch):
+    # Two workers starting in the same second queue the same periodic sweep; the first one's
+    # finishes (and is deleted) between the second's "already exists" and its look at it.
+    rt.enqueue(jobs.sweep, job_id="sweep-same-second")
+    real_fetch = Job.fetch
+
+    def vanished(job_id, connection=None, serializer=None):  # type: ignore[no-untyped-def]
+        real_fetch(job_id, connection=connection).delete()
+        raise NoSuchJobError(job_id)
+
+    monkeypatch.setattr(Job, "fetch", vanished)
+    rt.enqueue(jobs.sweep, job_id="sweep-same-second")
+    monkeypatch.undo()
+    assert rt.queue.job_ids == ["sweep-same-second"]
