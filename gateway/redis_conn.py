@@ -69,6 +69,28 @@ def _retry(retries: int, backoff: tuple[float, float]) -> Retry:
     return Retry(ExponentialBackoff(cap=cap, base=base), retries, supported_errors=RETRIED_ERRORS)
 
 
+class NewestSentinel(Sentinel):
+    """Asks every Sentinel where the primary is and believes the newest configuration (the highest
+    config-epoch): after a failover the other Sentinels learn of it only at their next hello, about
+    2 s later, and redis-py's own Sentinel believes the first that answers."""
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        newest: tuple[int, tuple[str, int]] | None = None
+        for sentinel in self.sentinels:
+            try:
+                masters: Any = sentinel.sentinel_masters()
+                state = masters.get(service_name)
+            except (ConnectionError, TimeoutError):
+                continue
+            if state and self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
+                epoch = int(state.get("config-epoch", 0))
+                if newest is None or epoch > newest[0]:
+                    newest = (epoch, (state["ip"], int(state["port"])))
+        if newest is None:
+            raise MasterNotFoundError(f"No master found for {service_name!r}")
+        return newest[1]
+
+
 class FollowingPool(SentinelConnectionPool):
     """A Sentinel-managed pool that asks the Sentinels where the primary is at most every MASTER_CHECK
     seconds, and leaves the old primary within that time when the answer changes.
@@ -100,7 +122,7 @@ def connect_sentinel(settings: Settings) -> tuple[redis.Redis, redis.Redis]:
     fails (connection closed, or READONLY from the old primary, now a replica) is sent again, up to
     WEB_RETRIES times, to the new primary.
     """
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    sentinel = NewestSentinel(  # type: ignore[no-untyped-call]
         sentinel_addresses(settings.redis_sentinels),
         sentinel_kwargs={
             "socket_timeout": SENTINEL_TIMEOUT,
