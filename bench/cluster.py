@@ -178,8 +178,10 @@ class RedisGroup:
         proc.wait()
 
     def restart_as_replica(self, port: int) -> None:
-        """Start a killed server again, as a replica of the current primary (as its Sentinels would make it)."""
+        """Start a killed server again, as a replica of the current primary (as its Sentinels would make it),
+        and wait until it has copied it."""
         self._server(port, replica_of=self.primary())
+        _wait(lambda: _link_up(port), f"port {port} to copy the primary")
 
     def wait_for_new_primary(self, old: int, timeout: float = 60) -> int:
         """The new primary's port once every Sentinel names it and it takes writes."""

@@ -76,7 +76,7 @@ def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alert
     register_volunteer(rt)
     dial = Dial(app.test_client(), VOLUNTEER_PHONE)
     dial.send("1", "1", "1", "3", "1")  # report: violence, in danger now, 12-17, girl
-    rt.redis.execute_command("WAIT", 1, 2000)  # the replica has the session
+    assert rt.redis.execute_command("WAIT", 1, 10000) == 1, "the replica has not the session"
     old = group.primary()
     group.failover()
     new = group.wait_for_new_primary(old)
