@@ -597,7 +597,7 @@ class Rehearsal:
         number = job_id.rsplit("-", 1)[-1]
         if not number.isdigit():
             return None
-        with self.cluster.runtime.db.sessions() as session:
+        with self.cluster.runtime.db.reading() as session:
             if job_id.startswith("route-report-"):
                 return session.scalar(select(ReportRow.reference).where(ReportRow.id == int(number)))
             return session.scalar(
@@ -611,7 +611,7 @@ class Rehearsal:
         stub = self.cluster.stub
         assert stub is not None
         confirmed = {w.reference for w in self.callers.walks if w.reference}
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             reports = dict(session.execute(select(ReportRow.reference, ReportRow.routed_at)).all())
             referrals = set(session.scalars(select(Referral.reference)))
             alerts = session.execute(

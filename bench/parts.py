@@ -299,7 +299,7 @@ class Bench:
         quiet_since = time.monotonic()
         seen = -1
         while time.monotonic() < deadline:
-            with rt.db.sessions() as session:
+            with rt.db.reading() as session:
                 waiting = session.scalar(select(func.count(ReportRow.id)).where(ReportRow.routed_at.is_(None)))
             if not waiting and routed_at is None:
                 routed_at = time.monotonic()

@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import logging
 
+import click
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from gateway import log_levels
 from gateway import runtime as runtime_module
-from gateway.config import Settings, load_settings
+from gateway.config import ConfigError, Settings, load_settings
 from gateway.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """A gateway app for settings (default: from the environment)."""
-    settings = settings or load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """A gateway app for settings (default: from the environment).
+
+    Settings missing or malformed stop a server at once; the command line (`flask --app
+    wsgi ...`) still gets its app, so that `--help` and the commands that need no settings
+    work, and the others say in one line what to fix (runtime.current() makes the runtime
+    when a command first needs it).
+    """
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError:
+            if click.get_current_context(silent=True) is None:
+                raise
+    level = settings.log_level if settings else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_levels.quiet_libraries()
     app = Flask(__name__)
     # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
     # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
     # every request.
-    rt = Runtime(settings)
-    app.extensions["ijwi"] = rt
-    # Jobs run in this process (a test's worker, the CLI) see the same runtime.
-    runtime_module.install(rt)
+    if settings is not None:
+        runtime_module.attach(app, Runtime(settings))
 
     from gateway import health
     from gateway.api import views as api_views

@@ -7,6 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+# LOG_LEVEL's values (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# How a REDIS_URL may start.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
@@ -84,7 +92,15 @@ _BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the environment; a malformed value names its variable."""
+    """Build Settings from the environment; a missing or malformed value names its variable."""
+    settings = read_settings(environ)
+    check(settings)
+    return settings
+
+
+def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, not checked for what running needs (keys, a backend):
+    for commands that need none of it, such as validating a menu file."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for var, name in _STR_SETTINGS.items():
@@ -99,9 +115,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for var, name in _BOOL_SETTINGS.items():
         if env.get(var):
             values[name] = env[var].strip().lower() in ("1", "true", "yes", "on")
-    settings = Settings(**values)
-    check(settings)
-    return settings
+    if "log_level" in values:
+        values["log_level"] = values["log_level"].strip().upper()
+    return Settings(**values)
 
 
 def check(settings: Settings) -> None:
@@ -119,6 +135,17 @@ def check(settings: Settings) -> None:
         raise ConfigError("AT_API_KEY is not set but SMS_BACKEND is africastalking")
     if settings.ussd_max_chars < 40:
         raise ConfigError("USSD_MAX_CHARS is too small for any screen")
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
+        raise ConfigError(f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)} (e.g. redis://127.0.0.1:6379/0)")
+    try:
+        make_url(settings.database_url).get_dialect()
+    except (ArgumentError, NoSuchModuleError):
+        raise ConfigError(
+            "DATABASE_URL is not a database URL the gateway knows "
+            "(e.g. postgresql+psycopg://user@127.0.0.1:5432/ijwi or sqlite:///instance/ijwi.db)"
+        ) from None
     if settings.redis_sentinels:
         if settings.redis_url:
             raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set: set one of them")

@@ -42,23 +42,27 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its two kinds of session: one that commits, one that only reads."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self.sessions() as session:
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits when the block ends and rolls back on an error."""
+        with self._sessions() as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+
+    def reading(self) -> Session:
+        """A session for reads (`with rt.db.reading() as session:`): it never commits."""
+        return self._sessions()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from gateway.webhooks import runtime
+from gateway import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -20,7 +20,7 @@ def healthz():  # type: ignore[no-untyped-def]
 
 @bp.get("/readyz")
 def readyz():  # type: ignore[no-untyped-def]
-    rt = runtime()
+    rt = runtime.current()
     checks: dict[str, str] = {}
     try:
         rt.redis.ping()

@@ -41,28 +41,53 @@ def prepare() -> None:
     from sqlalchemy import func, select
 
     from gateway import migrate
+    from gateway.cli.progress import progress
     from gateway.models import Location
     from gateway.registry import imports
     from gateway.runtime import current
 
     rt = current()
     migrate.upgrade(rt.settings.database_url)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         if not session.scalar(select(func.count(Location.id))):
             print("loading Rwanda's villages (once)...", flush=True)
-            imports.import_locations(rt)
+            with progress("locations") as report:
+                imports.import_locations(rt, progress=report)
+
+
+def prepare_or_explain() -> None:
+    """prepare(), a failure an operator can fix told in one line (exit status 1 or 2)."""
+    from gateway.cli.errors import debugging, explain
+
+    try:
+        prepare()
+    except Exception as exc:
+        plain = explain(exc)
+        if plain is None or debugging():
+            raise
+        plain.show()
+        raise SystemExit(plain.exit_code) from None
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in ([], ["--help"], ["-h"], ["help"]):
+        from gateway.cli import overview
+
+        print(overview())
+        return 0
     development_environment()
     if argv[:1] == ["--flask"]:
-        from flask.cli import main as flask_main
+        from flask.cli import FlaskGroup
 
-        sys.argv = ["flask", "--app", "wsgi", *argv[1:]]
-        prepare()
-        flask_main()
+        args = argv[1:]
+        if args[:1] == ["--debug"]:
+            os.environ["FLASK_DEBUG"] = "1"  # what flask's --debug sets; tracebacks from prepare too
+        # Help needs no database: it is shown before anything is migrated or loaded.
+        if not {"--help", "-h"} & set(args) and args:
+            prepare_or_explain()
+        FlaskGroup().main(["--app", "wsgi", *args], prog_name="./ijwi")
         return 0
-    prepare()
+    prepare_or_explain()
     os.environ.setdefault("PORT", "5000")
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
@@ -25,6 +26,8 @@ from gateway.registry.places import PlaceIndex
 from gateway.sms.provider import SmsProvider, provider
 from gateway.ussd.catalog import MenuCatalog
 
+# Where an app keeps its runtime (app.extensions[EXTENSION]).
+EXTENSION = "ijwi"
 # The RQ queue every job goes on.
 QUEUE_NAME = "ijwi"
 # Where the embedded Redis keeps its file when REDIS_URL is not set.
@@ -131,11 +134,29 @@ _current: Runtime | None = None
 
 
 def current() -> Runtime:
-    """This process's runtime, built from the environment on first use."""
+    """The runtime: the app's inside a request or CLI command (a test may hold several apps),
+    else this process's (a worker), built from the environment on first use.
+
+    The one way every module reaches the database, Redis and the caches."""
     global _current
+    if has_app_context():
+        app_runtime: Runtime | None = current_app.extensions.get(EXTENSION)
+        if app_runtime is None:
+            # An app the command line made without settings: a command needs them now
+            # (ConfigError names what to fix).
+            app_runtime = attach(current_app, Runtime(load_settings()))
+        return app_runtime
     if _current is None:
         _current = Runtime(load_settings())
     return _current
+
+
+def attach(app: Flask, runtime: Runtime) -> Runtime:
+    """Make runtime app's, and this process's (jobs run in it, a test's worker or the CLI's,
+    see the same one)."""
+    app.extensions[EXTENSION] = runtime
+    install(runtime)
+    return runtime
 
 
 def install(runtime: Runtime | None) -> Runtime | None:

@@ -7,15 +7,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, request
 
-from gateway.runtime import Runtime
-
-
-def runtime() -> Runtime:
-    """The app's runtime (database, Redis, caches)."""
-    rt: Runtime = current_app.extensions["ijwi"]
-    return rt
+from gateway import runtime
 
 
 def protected(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,7 +17,7 @@ def protected(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        expected = runtime().settings.webhook_token
+        expected = runtime.current().settings.webhook_token
         if expected and not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
             abort(403, description="wrong or missing webhook token")
         return view(*args, **kwargs)

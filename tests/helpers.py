@@ -206,7 +206,7 @@ def make_report(
     phone = VOLUNTEER_PHONE if by_volunteer else COMMUNITY_PHONE
     if by_volunteer:
         register_volunteer(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         location_id = session.scalar(select(Location.id).where(Location.path == imports.path_key(*place)))
         assert location_id is not None, place
         volunteer_id = session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)) if by_volunteer else None

@@ -7,7 +7,8 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, redis_conn, runtime
+from gateway import keys, log_levels, redis_conn, runtime
+from gateway.config import ConfigError
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
 
@@ -26,11 +27,16 @@ def tick_forever(rt: Runtime, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    rt = runtime.current()
+    try:
+        rt = runtime.current()
+    except ConfigError as exc:
+        raise SystemExit(f"worker not started: {exc}") from None
     # A worker waits out a Redis failover instead of quitting on the first error.
     redis_conn.be_patient(rt.redis)
     redis_conn.be_patient(rt.rq_redis)
     logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_levels.quiet_libraries()
+    log_levels.quiet_rq_worker(periodic.routine_lines())
     stop = threading.Event()
     periodic.queue_sweeps(rt)
     threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()

@@ -31,7 +31,7 @@ SWEEP_AFTER = 60
 def route_report(report_id: int, now: datetime | None = None) -> int | None:
     """Turn a stored report into a referral and alert its officers (once); the referral's id."""
     rt = runtime.current()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         report = session.get(Report, report_id)
         if report is None:
             log.warning("route_report: no report %s", report_id)
@@ -68,7 +68,7 @@ def route_report(report_id: int, now: datetime | None = None) -> int | None:
 def route_visit(visit_id: int, now: datetime | None = None) -> int | None:
     """Open the low-urgency follow-up referral of a home visit with concerns and alert its officers (once)."""
     rt = runtime.current()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         visit = session.get(Visit, visit_id)
         if visit is None or not visit.concerns:
             return None
@@ -142,12 +142,12 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
     try:
         result = rt.sms.send(to, body)
     except SmsUnavailableError as exc:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             outbox.postpone(session.get_one(Message, message_id), str(exc))
         raise
     now = utcnow()
     follow_ups: list[int] = []
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         message = session.get_one(Message, message_id)
         outbox.record_result(session, message, result, now)
         if result.outcome == REJECTED:
@@ -162,7 +162,7 @@ def escalate(now: datetime | None = None) -> int:
     """Move every referral left unacknowledged past its delay one tier up its chain; how many moved."""
     rt = runtime.current()
     now = now or utcnow()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         due = session.scalars(
             select(Referral.id)
             .where(Referral.status.in_(routing.WAITING), Referral.escalate_at <= now)
@@ -170,7 +170,7 @@ def escalate(now: datetime | None = None) -> int:
         ).all()
     moved = 0
     for referral_id in due:
-        with rt.db.session() as session:
+        with rt.db.transaction() as session:
             referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
             # Acknowledged or escalated by another run since the list was read.
             if referral is None or referral.escalate_at is None or referral.escalate_at > now:
@@ -178,6 +178,8 @@ def escalate(now: datetime | None = None) -> int:
             message_ids = routing.escalate(rt, session, referral, now)
             moved += 1
         send_now(rt, message_ids)
+    if moved:
+        log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
 
 
@@ -186,7 +188,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     rt = runtime.current()
     now = now or utcnow()
     settled = now - timedelta(seconds=SWEEP_AFTER)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reports = session.scalars(
             select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)
         ).all()
@@ -197,12 +199,15 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     for visit_id in visits:
         rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
     outbox.dispatch(rt, messages)
+    if reports or visits or messages:
+        counts = len(reports), len(visits), len(messages)
+        log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
     return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
 
 
 def _send_queued(rt: Runtime, referral_id: int) -> None:
     """Send a referral's messages not yet sent (again after a crash: harmless)."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         queued = session.scalars(
             select(Message.id).where(Message.referral_id == referral_id, Message.status == "queued")
         ).all()
@@ -215,8 +220,6 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
-        outbox.add(
-            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id
-        ).id
+        outbox.add(session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id).id
         for o in routing.national_desk(session)
     ]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from gateway.clock import utcnow
 from gateway.runtime import Runtime
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
 PERIODIC_JOBS = (jobs.sweep, jobs.escalate)
+
+
+def routine_lines() -> re.Pattern[str]:
+    """What RQ's lines about a periodic job contain (its id or its description): they are
+    logged at DEBUG, the job itself logs at INFO what it did."""
+    names = "|".join(job.__name__ for job in PERIODIC_JOBS)
+    modules = "|".join(re.escape(f"{job.__module__}.{job.__name__}()") for job in PERIODIC_JOBS)
+    return re.compile(rf"\b(?:{names})-\d{{14}}\b|{modules}")
 
 
 def queue_sweeps(rt: Runtime) -> None:

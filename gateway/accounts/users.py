@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from gateway.clock import utcnow
 from gateway.models import ApiToken, Location, User
-from gateway.registry.imports import path_key
+from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
 
 # Roles of a user: an admin and a viewer see every district, an officer only their own.
@@ -66,7 +66,7 @@ def _email(raw: str) -> str:
 
 
 def _district(session: Session, name: str) -> Location:
-    place = session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+    place = find_district(session, name)
     if place is None:
         raise AccountError(f"no district named {name!r}")
     return place
@@ -84,7 +84,7 @@ def create_user(rt: Runtime, email: str, password: str, role: str, district: str
         raise AccountError(f"only officers belong to a district; an {role} sees every district")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             raise AccountError(f"a user {email} already exists")
         place = _district(session, district) if district else None
@@ -97,7 +97,7 @@ def issue_token(rt: Runtime, email: str, days: int = TOKEN_DAYS) -> str:
     """A new bearer token for an active user, good for days; only its hash is kept, so show it once."""
     if not 1 <= days <= TOKEN_DAYS_MAX:
         raise AccountError(f"a token lives 1 to {TOKEN_DAYS_MAX} days, not {days}")
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         user = session.scalar(select(User).where(User.email == _email(email)))
         if user is None:
             raise AccountError(f"no user {email.strip()}")
@@ -115,7 +115,7 @@ def issue_token(rt: Runtime, email: str, days: int = TOKEN_DAYS) -> str:
 
 def revoke_tokens(rt: Runtime, email: str) -> int:
     """Revoke every live token of a user; how many were revoked."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         user_id = session.scalar(select(User.id).where(User.email == _email(email)))
         if user_id is None:
             raise AccountError(f"no user {email.strip()}")
@@ -127,7 +127,7 @@ def revoke_tokens(rt: Runtime, email: str) -> int:
 
 def set_active(rt: Runtime, email: str, active: bool) -> bool:
     """(De)activate a user; deactivating also revokes their tokens. True when that changed anything."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         user = session.scalar(select(User).where(User.email == _email(email)))
         if user is None:
             raise AccountError(f"no user {email.strip()}")
@@ -157,7 +157,7 @@ def list_users(rt: Runtime) -> list[UserRow]:
         .group_by(ApiToken.user_id)
         .subquery()
     )
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.execute(
             select(User.email, User.role, Location.name, User.active, func.coalesce(live.c.n, 0))
             .outerjoin(Location, Location.id == User.district_id)

@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import select
 
+from gateway import runtime
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.models import STATUSES, AuditEntry, Location, Referral
+from gateway.models import STATUSES, Referral
 from gateway.referrals import cases
-from gateway.registry.imports import path_key
-from gateway.webhooks import runtime
+from gateway.registry.imports import find_district
 from menus.reference import is_valid
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -56,7 +55,7 @@ def authenticate() -> Response | None:
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("send an API token: Authorization: Bearer <token>")
-    with runtime().db.sessions() as session:
+    with runtime.current().db.reading() as session:
         reader = users.reader_for_token(session, token.strip())
     if reader is None:
         return _unauthorized("the API token is unknown or revoked")
@@ -123,13 +122,11 @@ def _district_id() -> int | None:
     name = _param("district")
     if not name:
         return None
-    with runtime().db.sessions() as session:
-        district_id = session.scalar(
-            select(Location.id).where(Location.path == path_key(name), Location.level == "district")
-        )
-    if district_id is None:
+    with runtime.current().db.reading() as session:
+        district = find_district(session, name)
+    if district is None:
         abort(400, description=f"no district named {name!r}")
-    return district_id
+    return district.id
 
 
 def _referral_or_404(session: Any, reference: str) -> Referral:
@@ -147,9 +144,9 @@ def list_referrals():  # type: ignore[no-untyped-def]
     _only(LIST_PARAMETERS)
     narrow = cases.CaseFilter(statuses=_statuses(), district_id=_district_id(), since=_since())
     limit, before_id = _limit(), _cursor()
-    rt = runtime()
+    rt = runtime.current()
     reader = _reader()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         rows, next_id = cases.page(session, reader, narrow, limit, before_id)
         items = [cases.summary(rt.places, r) for r in rows]
         asked = " ".join(f"{k}={request.args[k]}" for k in sorted(request.args))
@@ -160,9 +157,9 @@ def list_referrals():  # type: ignore[no-untyped-def]
 @bp.get("/referrals/<reference>")
 def get_referral(reference: str):  # type: ignore[no-untyped-def]
     """One referral with its timeline and assignments; private fields for who may see them."""
-    rt = runtime()
+    rt = runtime.current()
     reader = _reader()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = _referral_or_404(session, reference)
         body, disclosed = cases.detail(session, rt.places, rt.crypto, reader, referral.id)
         if disclosed:
@@ -182,9 +179,9 @@ def list_messages():  # type: ignore[no-untyped-def]
     reference = request.args.get("referral", "").strip()
     if not reference:
         abort(400, description="say which referral: /api/v1/messages?referral=<reference>")
-    rt = runtime()
+    rt = runtime.current()
     reader = _reader()
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = _referral_or_404(session, reference)
         items = cases.messages(session, reader, referral)
         audit.record(session, reader.email, audit.READ_MESSAGES, referral.id, f"{len(items)} shown")
@@ -200,20 +197,8 @@ def list_audit():  # type: ignore[no-untyped-def]
     _only(AUDIT_PARAMETERS)
     limit, before_id = _limit(), _cursor()
     reference, actor = _param("referral"), _param("actor").lower()
-    query = (
-        select(AuditEntry, Referral.reference)
-        .outerjoin(Referral, Referral.id == AuditEntry.referral_id)
-        .order_by(AuditEntry.id.desc())
-        .limit(limit + 1)
-    )
-    if reference:
-        query = query.where(Referral.reference == reference)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    with runtime().db.sessions() as session:
-        rows = session.execute(query).all()
+    with runtime.current().db.reading() as session:
+        rows = audit.entries(session, limit + 1, reference=reference, actor=actor, before_id=before_id)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [

@@ -137,7 +137,7 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
     """
     if not is_valid(reference):
         return "status_not_found"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report).where(Report.reference == reference))
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         visit = session.scalar(select(Visit).where(Visit.reference == reference))

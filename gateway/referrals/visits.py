@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from gateway.clock import LOCAL_TIME, utcnow
 from gateway.models import Location, Visit, Volunteer
-from gateway.registry.imports import path_key
+from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
 
 
@@ -73,14 +73,12 @@ def summary(rt: Runtime, month: str | None = None, district: str | None = None) 
         .group_by(district_row.name)
         .order_by(district_row.name, sector.name, cell.name, village.name, Volunteer.name)
     )
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         if district:
-            district_id = session.scalar(
-                select(Location.id).where(Location.path == path_key(district), Location.level == "district")
-            )
-            if district_id is None:
+            place = find_district(session, district)
+            if place is None:
                 raise UnknownDistrictError(district)
-            query = query.where(district_row.id == district_id)
+            query = query.where(district_row.id == place.id)
         rows = session.execute(query).all()
     return [VisitCount(month, *row) for row in rows]
 

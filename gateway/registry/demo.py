@@ -25,7 +25,7 @@ Demo Umujyanama,+250788123457,Gasabo,Remera,Rukiri I,Amajyambere,rw
 
 
 def seed(rt: Runtime) -> Iterator[str]:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         count = session.scalar(select(func.count(Location.id)))
     if not count:
         summary = imports.import_locations(rt)
@@ -34,5 +34,5 @@ def seed(rt: Runtime) -> Iterator[str]:
     yield f"officers: {officers.created} added, {officers.updated} updated"
     volunteers = imports.import_volunteers(rt, DEMO_VOLUNTEERS)
     yield f"volunteers: {volunteers.created} added, {volunteers.updated} updated"
-    yield "dial as a volunteer:  flask --app wsgi ussd simulate --phone +250788123456"
-    yield "dial as anybody else: flask --app wsgi ussd simulate --phone +250788765432"
+    yield "dial as a volunteer:  ./ijwi ussd simulate --phone +250788123456"
+    yield "dial as anybody else: ./ijwi ussd simulate --phone +250788765432"

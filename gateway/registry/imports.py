@@ -11,9 +11,10 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,8 @@ VOLUNTEER_COLUMNS = ["name", "phone", "district", "sector", "cell", "village", "
 _ROMAN = re.compile(r"\b(i{1,3}|iv|vi{0,3}|ix)\b", re.IGNORECASE)
 _TRUE = {"1", "yes", "true", "y", "on"}
 _FALSE = {"0", "no", "false", "n", "off", ""}
+# progress(done, total), called as an import goes (the command line shows it).
+Progress = Callable[[int, int], None]
 
 
 class RegistryImportError(ValueError):
@@ -53,6 +56,11 @@ def path_key(*names: str) -> str:
     return "/".join(clean_name(n).casefold() for n in names)
 
 
+def find_district(session: Session, name: str) -> Location | None:
+    """The district of that name (any case, stray spaces), or None."""
+    return session.scalar(select(Location).where(Location.path == path_key(name), Location.level == "district"))
+
+
 @dataclass
 class ImportSummary:
     created: int = 0
@@ -61,42 +69,65 @@ class ImportSummary:
     inactive: int = 0
 
 
-def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS) -> ImportSummary:
+def _no_progress(done: int, total: int) -> None:
+    pass
+
+
+def _flatten(data: Any) -> list[tuple[str, str, str, int | None]]:
+    """(level, name, path, index of the parent) of every place, parents first.
+
+    A wrongly shaped file raises KeyError or TypeError.
+    """
+    places: list[tuple[str, str, str, int | None]] = []
+
+    def add(level: str, name: str, path: str, parent: int | None) -> int:
+        places.append((level, name, path, parent))
+        return len(places) - 1
+
+    for province in data["provinces"]:
+        p = add("province", province["name"], "province:" + path_key(province["name"]), None)
+        for district in province["districts"]:
+            d = add("district", district["name"], path_key(district["name"]), p)
+            for sector in district["sectors"]:
+                s_names = (district["name"], sector["name"])
+                s = add("sector", sector["name"], path_key(*s_names), d)
+                for cell in sector["cells"]:
+                    c_names = (*s_names, cell["name"])
+                    c = add("cell", cell["name"], path_key(*c_names), s)
+                    for village in cell["villages"]:
+                        add("village", village["name"], path_key(*c_names, village["name"]), c)
+    return places
+
+
+def import_locations(rt: Runtime, source: Path = SHIPPED_LOCATIONS, progress: Progress = _no_progress) -> ImportSummary:
     """Load the hierarchy (provinces to villages); existing places keep their ids."""
-    data = json.loads(source.read_text(encoding="utf-8"))
+    try:
+        places = _flatten(json.loads(source.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RegistryImportError([f"{source.name} is not a place list in JSON like the shipped one ({exc})"]) from None
     summary = ImportSummary()
-    with rt.db.session() as session:
+    ids: list[int] = []
+    with rt.db.transaction() as session:
         known = {
             path: (pid, name) for pid, path, name in session.execute(select(Location.id, Location.path, Location.name))
         }
-
-        def upsert(level: str, name: str, path: str, parent_id: int | None) -> int:
-            name = clean_name(name)
+        for done, (level, raw_name, path, parent) in enumerate(places):
+            progress(done, len(places))
+            name = clean_name(raw_name)
             if path in known:
                 pid, old_name = known[path]
                 if old_name != name:
                     session.get_one(Location, pid).name = name
                     summary.updated += 1
-                return pid
-            row = Location(level=level, name=name, path=path, parent_id=parent_id)
+                ids.append(pid)
+                continue
+            row = Location(level=level, name=name, path=path, parent_id=None if parent is None else ids[parent])
             session.add(row)
             session.flush()
             known[path] = (row.id, name)
             summary.created += 1
-            return row.id
-
-        for province in data["provinces"]:
-            pid = upsert("province", province["name"], "province:" + path_key(province["name"]), None)
-            for district in province["districts"]:
-                did = upsert("district", district["name"], path_key(district["name"]), pid)
-                for sector in district["sectors"]:
-                    s_names = (district["name"], sector["name"])
-                    sid = upsert("sector", sector["name"], path_key(*s_names), did)
-                    for cell in sector["cells"]:
-                        c_names = (*s_names, cell["name"])
-                        cid = upsert("cell", cell["name"], path_key(*c_names), sid)
-                        for village in cell["villages"]:
-                            upsert("village", village["name"], path_key(*c_names, village["name"]), cid)
+            ids.append(row.id)
+        progress(len(places), len(places))
     rt.places.changed()
     return summary
 
@@ -115,13 +146,17 @@ def _place(session: Session, names: list[str]) -> Location | None:
     return session.scalar(select(Location).where(Location.path == path_key(*names)))
 
 
-def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tuple[int, dict[str, str], str, str]]:
+def _people(
+    text: str, columns: list[str], problems: list[str], progress: Progress
+) -> Iterator[tuple[int, dict[str, str], str, str]]:
     """(line, row, phone, language) of each row whose name, phone and language are good.
 
-    A bad or repeated one is added to problems instead.
+    A bad or repeated one is added to problems instead. progress hears of each row.
     """
     seen: dict[str, int] = {}
-    for line, row in _rows(text, columns):
+    rows = list(_rows(text, columns))
+    for done, (line, row) in enumerate(rows):
+        progress(done, len(rows))
         if not row.get("name"):
             problems.append(f"line {line}: the name is empty")
             continue
@@ -139,14 +174,15 @@ def _people(text: str, columns: list[str], problems: list[str]) -> Iterator[tupl
             continue
         seen[phone] = line
         yield line, row, phone, language
+    progress(len(rows), len(rows))
 
 
-def import_officers(rt: Runtime, text: str) -> ImportSummary:
+def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
     """Add or update officers by phone number from the officers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
-    with rt.db.session() as session:
-        for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems):
+    with rt.db.transaction() as session:
+        for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems, progress):
             role = row["role"].lower()
             if role not in OFFICER_ROLES:
                 problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
@@ -189,13 +225,13 @@ def import_officers(rt: Runtime, text: str) -> ImportSummary:
     return summary
 
 
-def import_volunteers(rt: Runtime, text: str) -> ImportSummary:
+def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
     """Add or update volunteers by phone number from the volunteers CSV."""
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
-    with rt.db.session() as session:
-        for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems):
+    with rt.db.transaction() as session:
+        for line, row, phone, language in _people(text, VOLUNTEER_COLUMNS, problems, progress):
             phones.append(phone)
             names = [row["district"], row["sector"], row["cell"], row["village"]]
             village = _place(session, names)

@@ -60,7 +60,7 @@ class PlaceIndex:
             self._checked_at = 0.0
 
     def _load(self) -> None:
-        with self._db.sessions() as session:
+        with self._db.reading() as session:
             rows = session.execute(select(Location.id, Location.level, Location.name, Location.parent_id)).all()
         by_id = {r.id: Place(r.id, r.level, r.name, r.parent_id) for r in rows}
         children: dict[int | None, list[tuple[int, str]]] = {}

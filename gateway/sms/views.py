@@ -8,16 +8,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from gateway import runtime
 from gateway.clock import utcnow
-from gateway.models import Message, ProviderCallback
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.referrals import routing
-from gateway.sms import commands, outbox
-from gateway.webhooks import plain, protected, runtime
+from gateway.sms import callbacks, commands, outbox
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -38,9 +35,9 @@ def inbound():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("from", ""))
     except InvalidPhoneError:
         return plain("from is not a phone number", 400)
-    rt = runtime()
-    with rt.db.session() as session:
-        if not _first_time(session, "inbound", provider_id, ""):
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        if not callbacks.first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
         replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
@@ -57,13 +54,13 @@ def delivery():  # type: ignore[no-untyped-def]
     status = form.get("status", "").strip()[:30]
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX or not status:
         return plain("id and status are required", 400)
-    rt = runtime()
+    rt = runtime.current()
     now = utcnow()
     follow_ups: list[int] = []
-    with rt.db.session() as session:
-        if not _first_time(session, "delivery", provider_id, status):
+    with rt.db.transaction() as session:
+        if not callbacks.first_time(session, "delivery", provider_id, status):
             return plain("OK (already handled)")
-        message = session.scalar(select(Message).where(Message.provider_message_id == provider_id))
+        message = outbox.by_provider_id(session, provider_id)
         if message is None:
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
@@ -71,20 +68,3 @@ def delivery():  # type: ignore[no-untyped-def]
             follow_ups = routing.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")
-
-
-def _first_time(session: Session, kind: str, provider_id: str, status: str) -> bool:
-    """Record a callback; False when it was handled before (the provider resends)."""
-    seen = select(ProviderCallback.id).where(
-        ProviderCallback.kind == kind, ProviderCallback.provider_id == provider_id, ProviderCallback.status == status
-    )
-    if session.scalar(seen) is not None:
-        return False
-    session.add(ProviderCallback(kind=kind, provider_id=provider_id, status=status))
-    try:
-        session.flush()
-    except IntegrityError:
-        # The same callback is being handled by another request right now.
-        session.rollback()
-        return False
-    return True

@@ -55,7 +55,7 @@ def from_cache(rt: Runtime, phone: str, phone_hash: str, cached: str | None) -> 
 
 def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
     """An active volunteer speaks the registry's language; anybody else the one they chose."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
         chosen = session.scalar(select(CallerPreference.language).where(CallerPreference.phone_hash == phone_hash))
         village_name = volunteer.village.name if volunteer else None
@@ -81,7 +81,7 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
 def remember_language(rt: Runtime, caller: Caller, lang: str) -> None:
     """Keep a caller's chosen language for their next dial: a registered volunteer's in the
     registry (where it comes from), anybody else's by (hashed) phone number."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.get(Volunteer, caller.volunteer_id) if caller.kind == "volunteer" else None
         if volunteer is not None:
             volunteer.language = lang
@@ -100,7 +100,7 @@ class UnknownVolunteerError(LookupError):
 
 def set_active(rt: Runtime, phone: str, active: bool) -> bool:
     """(De)activate the volunteer of a phone; True when that changed anything."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
         if volunteer is None:
             raise UnknownVolunteerError(phone)

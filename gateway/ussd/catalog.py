@@ -39,7 +39,7 @@ class MenuCatalog:
     def active(self) -> Tree:
         """The tree a new session starts on."""
         if time.monotonic() - self._checked_at > ACTIVE_CHECK_EVERY:
-            with self._db.sessions() as session:
+            with self._db.reading() as session:
                 version = session.scalar(select(MenuVersion.version).where(MenuVersion.active))
             self._active = version or self._shipped.version
             self._checked_at = time.monotonic()
@@ -54,7 +54,7 @@ class MenuCatalog:
         tree = self._trees.get(version)
         if tree is not None:
             return tree
-        with self._db.sessions() as session:
+        with self._db.reading() as session:
             source = session.scalar(select(MenuVersion.source).where(MenuVersion.version == version))
         if source is None:
             raise KeyError(f"no menu version {version}")
@@ -65,12 +65,12 @@ class MenuCatalog:
 
     def versions(self) -> list[MenuVersion]:
         """Every published version, newest first."""
-        with self._db.sessions() as session:
+        with self._db.reading() as session:
             return list(session.scalars(select(MenuVersion).order_by(MenuVersion.id.desc())))
 
     def restore(self, version_prefix: str) -> Tree:
         """Make an earlier published version the active one again."""
-        with self._db.session() as session:
+        with self._db.transaction() as session:
             rows = session.scalars(select(MenuVersion).where(MenuVersion.version.startswith(version_prefix))).all()
             if len(rows) != 1:
                 raise KeyError(f"{len(rows)} published versions start with {version_prefix!r}")
@@ -86,7 +86,7 @@ class MenuCatalog:
         problems = validate(tree, max_chars)
         if problems:
             raise PublishError(problems)
-        with self._db.session() as session:
+        with self._db.transaction() as session:
             session.execute(update(MenuVersion).values(active=False))
             row = session.scalar(select(MenuVersion).where(MenuVersion.version == tree.version))
             if row is None:

@@ -12,8 +12,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
 from gateway import keys
-from gateway.models import Message
+from gateway.models import Message, UssdSessionEnd
 from gateway.referrals import reports
 from gateway.runtime import Runtime
 from gateway.ussd import callers
@@ -201,6 +204,18 @@ class UssdService:
 
     # --- the end of a session ----------------------------------------------------------
 
+    def record_end(self, end: UssdSessionEnd) -> bool:
+        """Keep an end-of-session notification; False when it was kept before (a resend)."""
+        try:
+            with self.rt.db.transaction() as session:
+                seen = select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == end.session_id)
+                if session.scalar(seen) is not None:
+                    return False
+                session.add(end)
+        except IntegrityError:
+            return False  # the same notification, resent at the same moment
+        return True
+
     def session_ended(self, session_id: str, phone: str | None, status: str) -> None:
         """Africa's Talking says a session is over: forget its hops; a dropped one's draft
         waits RESUME_WINDOW from now, and a volunteer may get one SMS saying how to continue."""
@@ -225,7 +240,7 @@ class UssdService:
             .replace("{code}", self.rt.settings.ussd_service_code)
             .replace("{minutes}", str(minutes))
         )
-        with self.rt.db.session() as session:
+        with self.rt.db.transaction() as session:
             session.add(Message(kind="notice", to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> str:

@@ -6,13 +6,12 @@ import logging
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from gateway import runtime
 from gateway.models import UssdSessionEnd
 from gateway.phones import InvalidPhoneError, masked, normalize
 from gateway.ussd.service import UssdService
-from gateway.webhooks import plain, protected, runtime
+from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -36,7 +35,7 @@ def callback():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         return plain(BAD_REQUEST_REPLY)
-    service = UssdService(runtime())
+    service = UssdService(runtime.current())
     try:
         return plain(service.handle(session_id, phone, text))
     except Exception:
@@ -53,31 +52,26 @@ def session_ended():  # type: ignore[no-untyped-def]
     session_id = form.get("sessionId", "").strip()
     if not session_id or len(session_id) > SESSION_ID_MAX:
         return plain("sessionId is required", 400)
-    rt = runtime()
+    rt = runtime.current()
     try:
         phone: str | None = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         phone = None
     status = form.get("status", "")[:20]
+    service = UssdService(rt)
+    end = UssdSessionEnd(
+        session_id=session_id,
+        phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
+        status=status,
+        error=form.get("errorMessage", "")[:60],
+        duration_ms=_int(form.get("durationInMillis")),
+        hops=_int(form.get("hopsCount")),
+        network_code=form.get("networkCode", "")[:10],
+    )
+    if not service.record_end(end):
+        return plain("OK")
     try:
-        with rt.db.session() as session:
-            if session.scalar(select(UssdSessionEnd.id).where(UssdSessionEnd.session_id == session_id)) is not None:
-                return plain("OK")
-            session.add(
-                UssdSessionEnd(
-                    session_id=session_id,
-                    phone_hash=rt.crypto.lookup_hash(phone) if phone else "",
-                    status=status,
-                    error=form.get("errorMessage", "")[:60],
-                    duration_ms=_int(form.get("durationInMillis")),
-                    hops=_int(form.get("hopsCount")),
-                    network_code=form.get("networkCode", "")[:10],
-                )
-            )
-    except IntegrityError:
-        return plain("OK")  # the same notification, resent at the same moment
-    try:
-        UssdService(rt).session_ended(session_id, phone, status)
+        service.session_ended(session_id, phone, status)
     except Exception:
         # Recorded already; the draft still expires on its own.
         log.exception("end of session %s not carried out", session_id)

@@ -91,7 +91,7 @@ def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alert
     assert Queue(QUEUE_NAME, connection=redis.Redis(port=new)).count == 1
     SimpleWorker([QUEUE_NAME], connection=rt.rq_redis).work(burst=True)
 
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == ref))
         assert referral is not None
         alerts = session.scalars(select(Message).where(Message.referral_id == referral.id)).all()

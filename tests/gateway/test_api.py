@@ -58,7 +58,7 @@ def _insert_case(
 ) -> str:
     """A community report and its referral, written as the routing job would leave them."""
     reference = _reference(n)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         place = session.scalar(select(Location).where(Location.path == path_key(*village)))
         district = session.scalar(select(Location).where(Location.path == path_key(village[0])))
         report = Report(
@@ -96,7 +96,7 @@ def _insert_case(
 
 
 def _audit(rt) -> list[tuple[str, str, str | None, str]]:
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.execute(
             select(AuditEntry.actor, AuditEntry.action, Referral.reference, AuditEntry.detail)
             .outerjoin(Referral, Referral.id == AuditEntry.referral_id)
@@ -116,7 +116,7 @@ def test_users_create_reads_password_from_stdin_and_token_is_kept_only_as_its_ha
     assert issued.exit_code == 0, issued.output
     token = issued.output.strip()
     assert token.startswith("ijwi_") and len(token) > 40
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         user = session.scalar(select(User).where(User.email == "ada@example.org"))
         assert check_password_hash(user.password_hash, PASSWORD) and PASSWORD not in user.password_hash
         hashes = session.scalars(select(ApiToken.token_hash).where(ApiToken.user_id == user.id)).all()
@@ -150,7 +150,7 @@ def test_users_create_refuses_with_a_clear_error(runner, rt, args, password, mes
     result = runner.invoke(args=["users", "create", *args], input=password + "\n")
     assert result.exit_code != 0
     assert message in result.output
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalars(select(User)).all() == []
 
 
@@ -186,7 +186,7 @@ def test_missing_wrong_and_revoked_tokens_get_401_json(client, runner, rt):
 
 def test_a_deactivated_users_token_stops_working(client, runner, rt):
     token = _make_user(runner, "ada@example.org", "viewer")
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.scalar(select(User)).active = False
     assert _get(client, "/api/v1/referrals", token).status_code == 401
 
@@ -367,7 +367,7 @@ def test_a_mistyped_reference_does_not_reach_another_case(client, runner, rt):
 
 
 def _officer(rt) -> int:
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         district = session.scalar(select(Location).where(Location.path == "rusizi"))
         officer = Officer(name="Alice Uwase", phone=OFFICER_PHONE, role="social_worker", district_id=district.id)
         session.add(officer)
@@ -379,7 +379,7 @@ def test_case_shows_its_timeline_and_who_it_was_assigned_to(client, runner, rt):
     reference = _insert_case(rt, 1, status="acknowledged")
     officer_id = _officer(rt)
     at = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         referral.acknowledged_by_id = officer_id
         referral.acknowledged_at = at + timedelta(minutes=5)
@@ -410,7 +410,7 @@ def test_case_shows_its_timeline_and_who_it_was_assigned_to(client, runner, rt):
 def test_messages_show_officer_numbers_in_full_to_admins_only_and_are_audited(client, runner, rt):
     reference = _insert_case(rt, 1)
     officer_id = _officer(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral_id = session.scalar(select(Referral.id).where(Referral.reference == reference))
         session.add(
             Message(
@@ -510,7 +510,7 @@ def test_a_token_stops_working_when_it_expires(runner, client, rt, monkeypatch):
     issued = runner.invoke(args=["users", "token", "ada@example.org", "--days", "7"])
     assert issued.exit_code == 0, issued.output
     token = issued.output.strip()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).one()
         assert row.expires_at - row.created_at == timedelta(days=7)
     assert _get(client, "/api/v1/referrals", token).status_code == 200

@@ -48,7 +48,7 @@ def _check(client, phone: str, reference: str, lang: str = "rw", volunteer: bool
 
 
 def _status(rt, reference: str, status: str) -> None:  # type: ignore[no-untyped-def]
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(update(Referral).where(Referral.reference == reference).values(status=status))
 
 

@@ -32,7 +32,7 @@ def test_webhook_token_is_required_when_set(app, app_with):
     event = {"sessionId": "ATUid_t", "phoneNumber": "+250788765432", "status": "Success"}
     assert client.post("/ussd/events", data=event).status_code == 403
     rt = app.extensions["ijwi"]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(UssdSessionEnd.id))) == 0
 
 

@@ -46,7 +46,7 @@ def test_a_visit_with_two_concerns_opens_a_low_urgency_follow_up_and_is_counted(
     assert end == "END " + TREE.nodes["visit_confirm"].options[0].end[lang].replace("{reference}", reference)
 
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         visit = session.scalar(select(Visit))
         assert (visit.reference, visit.household_code, visit.concerns) == (reference, "HH-07", ["health", "economy"])
         referral = session.scalar(select(Referral).where(Referral.visit_id == visit.id))
@@ -68,7 +68,7 @@ def test_a_visit_with_no_concern_opens_no_referral(client, rt, run_jobs):
     end = _visit(client, "en", "HH-1", set())
     assert end.startswith("END Visit saved. Reference: ")
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Visit)).concerns == []
         assert session.scalars(select(Referral)).all() == []
 
@@ -78,7 +78,7 @@ def test_a_cancelled_visit_saves_nothing(client, rt):
     dial = Dial(client, VOLUNTEER_PHONE)
     dial.send("2", "HH-1", "1", "1", "1", "1", "1")
     assert dial.send("2") == "END Nothing was saved."
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalars(select(Visit)).all() == []
 
 
@@ -91,7 +91,7 @@ def _register(rt, phone: str, district: str, sector: str, cell: str, village: st
 
 def _backdate(rt, when: datetime, household: str) -> None:  # type: ignore[no-untyped-def]
     """A visit recorded at when (UTC), as if months ago."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == VOLUNTEER_PHONE))
         session.add(
             Visit(
@@ -115,7 +115,7 @@ def test_visits_are_counted_per_volunteer_village_and_month(client, rt, runner):
     _visit(client, "en", "HH-2", set())
     _visit(client, "en", "GA-9", {"living", "education"}, phone=OTHER_VOLUNTEER)
     # No worker has run: the figures come from the visits themselves.
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         month = visits.month_of(session.scalar(select(Visit.created_at)))
 
     assert visits.summary(rt, month) == [

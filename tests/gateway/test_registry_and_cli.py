@@ -21,7 +21,7 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
 
 
 def test_places_are_loaded_with_the_real_counts(rt):
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         counts = dict(session.execute(select(Location.level, func.count()).group_by(Location.level)).all())
     assert counts == {"province": 5, "district": 30, "sector": 416, "cell": 2148, "village": 14841}
 
@@ -33,7 +33,7 @@ def test_locations_import_again_changes_nothing(runner):
 
 
 def test_place_names_are_cleaned(rt):
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         names = session.scalars(select(Location.name)).all()
     assert not [n for n in names if n != n.strip() or "\u00a0" in n or "  " in n]
     assert "Rutagara II" in names and "Rutagara Ii" not in names
@@ -48,7 +48,7 @@ def test_officers_import_matches_names_without_regard_to_case(runner, rt, tmp_pa
     result = runner.invoke(args=["officers", "import", _write(tmp_path, "o.csv", csv)])
     assert result.exit_code == 0, result.output
     assert "officers: 3 added, 0 updated" in result.output
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         alice = session.scalar(select(Officer).where(Officer.phone == "+250788000111"))
         assert (alice.role, alice.district.name, alice.on_duty, alice.language) == (
             "social_worker",
@@ -77,7 +77,7 @@ def test_a_bad_officer_row_is_named_by_line_and_nothing_is_imported(runner, rt, 
     assert "line 5: no district named 'Atlantis'" in result.output
     assert "line 6: a sector_contact needs a sector" in result.output
     assert "nothing imported: 4 bad line(s)" in result.output
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Officer.id))) == 0
 
 
@@ -88,7 +88,7 @@ def test_volunteers_import_names_a_village_by_its_path(runner, rt, tmp_path):
     )
     result = runner.invoke(args=["volunteers", "import", _write(tmp_path, "v.csv", csv)])
     assert result.exit_code == 0, result.output
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         villages = {v.phone: (v.village.name, v.village.parent.name) for v in session.scalars(select(Volunteer))}
     assert villages == {"+250788123456": ("Ubumwe", "Katabaro"), "+250788123457": ("Ubumwe", "Akabahizi")}
 
@@ -104,7 +104,7 @@ def test_a_bad_volunteer_file_imports_nothing(runner, rt, tmp_path):
     assert "line 3: no village 'Nyarugenge/Kimisagara/Katabaro/Nowhere'" in result.output
     wrong_header = runner.invoke(args=["volunteers", "import", _write(tmp_path, "h.csv", "name,phone\nA,0788123456\n")])
     assert "line 1: the header must be name,phone,district,sector,cell,village,language" in wrong_header.output
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Volunteer.id))) == 0
 
 
@@ -130,7 +130,7 @@ def test_a_session_keeps_its_tree_version_when_a_new_one_is_published(client, ru
     fresh = Dial(client)
     fresh.send("3", "2")
     assert fresh.send("1").startswith("CON What happened?")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(MenuVersion.id))) == 1
 
 

@@ -60,7 +60,7 @@ def test_urgent_report_reaches_the_officers_and_an_ok_sms_acknowledges_it(client
         inbound.update({"from": SOCIAL_WORKER, "text": f"OK {ref}", "id": "ATXid_e2e_ok"})
         assert client.post("/sms/inbound", data=inbound).status_code == 200
 
-        with rt.db.sessions() as session:
+        with rt.db.reading() as session:
             referral = session.scalar(select(Referral).where(Referral.reference == ref))
             officer = session.scalar(select(Officer).where(Officer.phone == SOCIAL_WORKER))
             assert referral.status == "acknowledged"
@@ -75,7 +75,7 @@ def test_urgent_report_reaches_the_officers_and_an_ok_sms_acknowledges_it(client
         assert after[PSYCHOLOGIST] == f"Dosiye {ref} yakiriwe n'undi mukozi. Nta kindi musabwa."  # in their language
         assert set(after) == {SOCIAL_WORKER, PSYCHOLOGIST, SECTOR_CONTACT}
 
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         statuses = session.scalars(select(Message.status)).all()
     assert statuses == ["sent"] * 6
     check = Dial(client, VOLUNTEER_PHONE)

@@ -35,7 +35,7 @@ def longest_place() -> str:
 
 
 def test_longest_place_is_labelled_as_routing_labels_it(rt, longest_place):
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         villages = session.scalars(select(Location.id).where(Location.level == "village")).all()
     assert longest_place == max((rt.places.path_label(v) for v in villages), key=len)
 

@@ -48,7 +48,7 @@ def _replies(rt, run_jobs, phone: str) -> list[str]:  # type: ignore[no-untyped-
 
 
 def _referral(rt, reference: str) -> Referral:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalar(select(Referral).where(Referral.reference == reference))
 
 
@@ -59,7 +59,7 @@ def _mistyped(reference: str) -> str:
 
 def _events(rt, reference: str) -> list[str]:  # type: ignore[no-untyped-def]
     referral = _referral(rt, reference)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Event.kind).where(Event.referral_id == referral.id).order_by(Event.id)))
 
 
@@ -75,7 +75,7 @@ def test_ok_acknowledges_the_case_and_stops_its_escalation(client, rt, run_jobs,
     referral = _referral(rt, case)
     assert referral.status == "acknowledged" and referral.acknowledged_at is not None
     assert referral.escalate_at is None
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         event = session.scalars(select(Event).where(Event.kind == "acknowledged")).one()
         assert event.actor == f"officer:{referral.acknowledged_by_id}"
 
@@ -96,7 +96,7 @@ def test_a_mistyped_reference_is_refused_and_changes_nothing(client, rt, run_job
     referral = _referral(rt, case)
     assert referral.status == "routed" and referral.escalate_at is not None and referral.close_note_enc is None
     assert _events(rt, case) == ["created", "routed", "sent", "sent"]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(AuditEntry.id))) == 0
 
 
@@ -119,7 +119,7 @@ def test_done_closes_the_case_and_keeps_the_note_encrypted(client, rt, run_jobs,
     assert referral.status == "closed" and referral.closed_at is not None and referral.escalate_at is None
     assert rt.crypto.decrypt(referral.close_note_enc) == "Visited, child referred to Isange"
     assert b"Isange" not in referral.close_note_enc
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         closed = session.scalars(select(Event).where(Event.kind == "closed")).one()
         assert "Isange" not in closed.detail
 
@@ -142,7 +142,7 @@ def test_info_answers_a_one_sms_summary_and_is_audited(client, rt, run_jobs, cas
     )
     assert len(reply) <= 160
     referral = _referral(rt, case)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         audit = session.scalars(select(AuditEntry)).one()
         assert (audit.action, audit.referral_id) == ("read_referral_sms", referral.id)
 
@@ -171,7 +171,7 @@ def test_second_officer_is_told_the_case_is_taken(client, rt, run_jobs, case):
     _sms(client, OFF_DUTY, f"OK {case}")
     assert _replies(rt, run_jobs, OFF_DUTY) == [f"Le cas {case} est déjà pris en charge par un autre agent."]
     referral = _referral(rt, case)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Event.id)).where(Event.kind == "acknowledged")) == 1
     assert referral.status == "acknowledged"
 
@@ -210,7 +210,7 @@ def test_a_resent_inbound_sms_is_handled_once(client, rt, run_jobs, case):
     for _ in range(3):
         assert _sms(client, SOCIAL_WORKER, f"INFO {case}", sms_id="ATXid_same").status_code == 200
     assert len(_replies(rt, run_jobs, SOCIAL_WORKER)) == 1
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(AuditEntry.id))) == 1
 
 
@@ -223,7 +223,7 @@ def test_inbound_without_id_or_sender_is_a_400(client):
 def test_inbound_reply_is_queued_not_sent_in_the_request(client, rt, case):
     _sms(client, SOCIAL_WORKER, f"OK {case}")
     assert rt.sms.outbox == []
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reply = session.scalars(select(Message).where(Message.kind == "reply")).one()
         assert reply.status == "queued"
     # The reply, and the notice to the other officer alerted.
@@ -234,7 +234,7 @@ def test_inbound_reply_is_queued_not_sent_in_the_request(client, rt, case):
 
 
 def _alert(rt, phone: str) -> Message:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Message).where(Message.to == phone, Message.kind == "alert")).one()
 
 
@@ -251,7 +251,7 @@ def test_delivery_report_marks_the_alert_delivered_once(client, rt, case):
     alert = _alert(rt, SOCIAL_WORKER)
     assert alert.status == "delivered" and alert.delivered_at is not None and alert.provider_status == "Success"
     assert _events(rt, case).count("delivered") == 1
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(ProviderCallback.id))) == 1
 
 
@@ -277,7 +277,7 @@ def test_final_delivery_failure_moves_the_alert_to_the_next_contact(client, rt, 
     run_jobs()
     assert [to for to, _ in rt.sms.outbox] == [OFF_DUTY]
     assert rt.sms.outbox[0][1].startswith(f"Ijwi cas {case} (non urgent): Violence/abus")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reasons = session.scalars(select(Assignment.reason).where(Assignment.reason.like("failover:%"))).all()
         assert reasons == [f"failover:{failed.id}"]
     assert _events(rt, case)[-3:] == ["failed", "routed", "sent"]
@@ -304,7 +304,7 @@ def test_both_sms_webhooks_need_the_token_when_one_is_set(app, app_with):
     assert client.post("/sms/inbound", data=inbound).status_code == 403
     assert client.post("/sms/delivery?token=wrong", data=delivery).status_code == 403
     rt = protected_app.extensions["ijwi"]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(ProviderCallback.id))) == 0
     assert client.post("/sms/inbound?token=s3cret", data=inbound).status_code == 200
     assert client.post("/sms/delivery?token=s3cret", data=delivery).status_code == 200

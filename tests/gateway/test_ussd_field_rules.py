@@ -39,7 +39,7 @@ def test_replayed_hops_get_the_same_reply_and_create_one_report(client, rt):
     # An older hop resent after the end still gets its own old reply.
     old = _post(client, sessionId=dial.session_id, phoneNumber=VOLUNTEER_PHONE, text="1")
     assert old.get_data(as_text=True).startswith("CON What is happening?")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 1
 
 
@@ -48,7 +48,7 @@ def test_free_text_with_stars_is_kept_whole(client, rt):
     dial = Dial(client, VOLUNTEER_PHONE)
     dial.send("1", "2", "2", "4", "3", "1", "a*b**c * d")
     dial.send("1")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report))
         assert rt.crypto.decrypt(report.details_enc) == "a*b**c * d"
 
@@ -128,7 +128,7 @@ def test_ten_kilobyte_text_is_answered_without_error(client, rt):
     huge = _post(client, sessionId="ATUid_huge", text="9" * 10_000)
     assert huge.status_code == 200 and huge.get_data(as_text=True).startswith("CON ")
     dial.send("1")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert len(rt.crypto.decrypt(session.scalar(select(Report)).details_enc)) == 160
 
 
@@ -140,7 +140,7 @@ def test_non_ascii_input_is_handled(client, rt):
     dial.send("1", "1", "2", "1", "2", "1")
     assert dial.send("Umwana yakubiswe ê 🙁 ñ").startswith("CON Send this report?")
     assert dial.send("1").startswith("END Thank you")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert rt.crypto.decrypt(session.scalar(select(Report)).details_enc) == "Umwana yakubiswe ê 🙁 ñ"
 
 
@@ -175,7 +175,7 @@ def test_session_end_notification_is_recorded_without_its_input(client, rt):
     response = client.post("/ussd/events", data=form)
     assert response.status_code == 200
     assert client.post("/ussd/events", data=form).status_code == 200  # resent: still one row
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         rows = session.scalars(select(UssdSessionEnd)).all()
         assert [(r.status, r.error, r.hops) for r in rows] == [("Incomplete", "USER_TIMEOUT", 4)]
         assert rows[0].phone_hash == rt.crypto.lookup_hash("+250788123456")
@@ -196,7 +196,7 @@ def test_a_session_stores_one_report_and_one_visit_even_when_the_store_is_asked_
     visit = {"household": "hh-12", "domain_health": "concern"}
     first_visit = reports.record_visit(rt, "ATUid_twice", caller, visit)
     assert reports.record_visit(rt, "ATUid_twice", caller, visit) == first_visit
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 1
         assert session.scalar(select(func.count(Visit.id))) == 1
     assert len(rt.queue) == 2  # one routing job each

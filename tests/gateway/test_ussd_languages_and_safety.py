@@ -74,7 +74,7 @@ def test_community_report_in_each_language_ends_with_only_the_reference(client, 
     assert end == "END " + expected  # nothing of the report: no category, place or words
     assert ("116" in end) is urgent
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report))
         assert (report.reference, report.language, report.category, report.urgent) == (
             reference,
@@ -92,7 +92,7 @@ def test_a_language_chosen_once_is_kept_for_that_phone_only(client, rt, lang):
     _choose_language(Dial(client, COMMUNITY_PHONE), lang)
     assert Dial(client, COMMUNITY_PHONE).screen.startswith("CON " + text("main_community", lang))
     assert Dial(client, OTHER_PHONE).screen.startswith("CON " + text("main_community", "rw"))
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         [preference] = session.scalars(select(CallerPreference)).all()
         assert preference.language == lang and COMMUNITY_PHONE not in preference.phone_hash
 
@@ -106,7 +106,7 @@ def test_a_volunteer_speaks_the_registry_language_and_a_choice_updates_the_regis
     other = next(code for code in LANGUAGES if code != lang)
     assert _choose_language(dial, other, "main_volunteer").startswith("CON " + text("main_volunteer", other))
     assert Dial(client, VOLUNTEER_PHONE).screen.startswith("CON " + text("main_volunteer", other))
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Volunteer.language)) == other
         assert session.scalars(select(CallerPreference)).all() == []
 
@@ -122,6 +122,6 @@ def test_a_community_caller_asked_for_a_callback_is_recorded_as_such(client, rt)
     dial = Dial(client, COMMUNITY_PHONE)
     _choose_language(dial, "en")
     _community_report(dial, "en", urgent=False, callback="yes")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report))
         assert report.callback_ok and rt.crypto.decrypt(report.reporter_phone_enc) == COMMUNITY_PHONE

@@ -39,7 +39,7 @@ def test_registered_volunteer_reports_from_my_village_and_referral_matches_end_s
     reference = end.split("Reference: ")[1].split()[0]
 
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         assert referral is not None
         village = session.get(Location, referral.location_id)
@@ -78,7 +78,7 @@ def test_community_caller_pages_through_districts_and_villages(client, rt, run_j
     reference = end.split("Reference: ")[1].strip()
 
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         place = session.get(Location, referral.location_id)
         district = session.get(Location, referral.district_id)

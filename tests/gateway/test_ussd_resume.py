@@ -35,12 +35,12 @@ def _draft_key(rt, phone: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def _reports(rt) -> list[Report]:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Report)).all())
 
 
 def _messages(rt) -> list[Message]:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Message)).all())
 
 
@@ -198,7 +198,7 @@ def test_when_enabled_a_volunteer_gets_one_sms_saying_how_to_continue(app, app_w
     [message] = _messages(rt)
     assert (message.kind, message.to, message.status) == ("notice", VOLUNTEER_PHONE, "queued")
     assert message.body == string("resume_sms", lang).replace("{code}", "*801#").replace("{minutes}", "15")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert len(session.scalars(select(UssdSessionEnd)).all()) == 2
 
 

@@ -44,7 +44,7 @@ def test_a_deactivated_volunteer_is_told_politely_and_reports_as_a_community_mem
     dial.send("1", "1")
     assert dial.screen.startswith("END ")
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report = session.scalar(select(Report))
         assert report.volunteer_id is None
         assert session.scalar(select(Referral.reporter_kind)) == "community"
@@ -80,7 +80,7 @@ def test_an_import_that_still_lists_a_deactivated_volunteer_keeps_them_inactive(
     result = runner.invoke(args=["volunteers", "import", str(csv)])
     assert result.exit_code == 0
     assert result.output == "volunteers: 0 added, 1 updated (1 deactivated, left inactive)\n"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         volunteer = session.scalar(select(Volunteer))
         assert (volunteer.active, volunteer.language) == (False, "fr")
     assert Dial(client, VOLUNTEER_PHONE).screen.startswith("CON " + string("not_registered", "fr"))
@@ -106,5 +106,5 @@ def test_someone_unregistered_who_believes_they_are_a_volunteer_learns_what_to_d
     assert told.startswith("CON " + text("not_volunteer", lang) + "\n1. " + label("not_volunteer", "1", lang))
     assert len(told) - 4 <= 182
     assert dial.choose(label("not_volunteer", "1", lang)).startswith("CON " + text("category", lang))
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalars(select(Visit)).all() == []

@@ -35,7 +35,7 @@ def test_a_report_whose_routing_worker_died_is_routed_once_its_job_is_abandoned(
     later = utcnow() + timedelta(minutes=2)
     jobs.sweep(now=later)
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Report.routed_at).where(Report.id == report_id)) is None
 
     # The heartbeat runs out (nobody renews it): the job is abandoned, the sweeper queues it again.
@@ -43,7 +43,7 @@ def test_a_report_whose_routing_worker_died_is_routed_once_its_job_is_abandoned(
     rt.rq_redis.zadd(registry.key, {member: 1 for member in rt.rq_redis.zrange(registry.key, 0, -1)})
     jobs.sweep(now=later)
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         assert referral is not None
         assert session.scalar(select(Report.routed_at).where(Report.id == report_id)) is not None

@@ -24,12 +24,12 @@ def test_report_survives_redis_losing_its_queue(client, rt, run_jobs):
     reference = _report(client, rt)
     rt.redis.flushdb()  # Redis restarted without persistence: the routing job is gone
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Referral).where(Referral.reference == reference)) is None
         assert session.scalar(select(Report.routed_at)) is None
     assert jobs.sweep(now=utcnow() + timedelta(minutes=2))["reports"] == 1
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         assert referral is not None and referral.category == "neglect"
 
@@ -37,12 +37,12 @@ def test_report_survives_redis_losing_its_queue(client, rt, run_jobs):
 def test_routing_job_run_twice_makes_one_referral(client, rt, run_jobs):
     reference = _report(client, rt)
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         report_id = session.scalar(select(Report.id))
     first = jobs.route_report(report_id)
     second = jobs.route_report(report_id)
     assert first == second
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referrals = session.scalars(select(Referral)).all()
         assert [r.reference for r in referrals] == [reference]
         created = session.scalars(select(Event).where(Event.kind == "created")).all()

@@ -27,12 +27,12 @@ HALF_HOUR = timedelta(seconds=1800)
 
 def _alerted(rt) -> list[str]:  # type: ignore[no-untyped-def]
     """Phones alerted so far, in order."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return list(session.scalars(select(Message.to).where(Message.kind == "alert").order_by(Message.id)))
 
 
 def _referral(rt) -> Referral:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Referral)).one()
 
 
@@ -56,7 +56,7 @@ def test_unacknowledged_referral_climbs_the_chain_one_step_per_delay(rt):
     assert referral.escalate_at is None and referral.escalation_step == 3
     assert jobs.escalate(now=start + 10 * DAY) == 0
 
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         steps = session.execute(
             select(Officer.phone, Assignment.step, Assignment.reason)
             .join(Officer, Officer.id == Assignment.officer_id)
@@ -81,7 +81,7 @@ def test_an_escalated_alert_says_nobody_answered_it(rt):
     jobs.route_report(make_report(rt, urgent=False)[0], now=start)
     jobs.escalate(now=start + DAY)  # to the off-duty social worker, who reads French
     jobs.escalate(now=start + 2 * DAY)  # to the supervisor, in English
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         bodies = dict(session.execute(select(Message.to, Message.body).where(Message.kind == "alert")).all())
     assert bodies[SOCIAL_WORKER].startswith("Ijwi case ")
     assert bodies[OFF_DUTY].startswith("SANS REPONSE: cas ")
@@ -114,7 +114,7 @@ def test_acknowledged_referral_does_not_escalate(rt):
     register_officers(rt)
     start = utcnow()
     jobs.route_report(make_report(rt)[0], now=start)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         referral = session.scalars(select(Referral)).one()
         officer = session.scalars(select(Officer).where(Officer.phone == PSYCHOLOGIST)).one()
         acknowledge(session, referral, officer, start + timedelta(hours=1))

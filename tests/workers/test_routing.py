@@ -27,7 +27,7 @@ from workers import jobs
 
 def _alerts(rt, reference: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Alert bodies of a referral, by the phone they go to."""
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == reference))
         rows = session.scalars(select(Message).where(Message.referral_id == referral.id, Message.kind == "alert"))
         return {m.to: m.body for m in rows}
@@ -48,7 +48,7 @@ def test_referral_goes_to_the_on_duty_officers_of_the_district_in_their_language
         f"Ijwi dosiye {ref} (ntibyihutirwa): Kutitabwaho, umukobwa w'imyaka 12-17, "
         f"Ubumwe/Katabaro/Kimisagara. Subiza OK {ref}"
     )
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == ref))
         assert referral.status == "routed" and not referral.flagged and referral.escalation_step == 0
         wait = referral.escalate_at - before
@@ -70,7 +70,7 @@ def test_urgent_referral_also_goes_to_the_contacts_of_its_sector_only(rt):
     assert OTHER_SECTOR_CONTACT not in alerts and OFF_DUTY not in alerts and SUPERVISOR not in alerts
     assert alerts[SECTOR_CONTACT].startswith(f"Ijwi URGENT cas {ref}: Violence/abus, fille de 12-17 ans, Ubumwe/")
     assert alerts[SECTOR_CONTACT].endswith(f"Répondez OK {ref}")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == ref))
         assert referral.escalate_at - before < timedelta(seconds=1860)
         event = session.scalars(select(Event).where(Event.referral_id == referral.id, Event.kind == "routed")).one()
@@ -83,7 +83,7 @@ def test_district_with_nobody_registered_goes_to_the_national_desk_flagged(rt):
     jobs.route_report(report_id)
 
     assert set(_alerts(rt, ref)) == {NATIONAL_DESK}
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral).where(Referral.reference == ref))
         assert referral.flagged and referral.status == "routed"
         event = session.scalars(select(Event).where(Event.referral_id == referral.id, Event.kind == "routed")).one()
@@ -100,7 +100,7 @@ def test_district_with_only_off_duty_officers_goes_to_them_unflagged(rt):
     report_id, ref = make_report(rt, place=("Rusizi", "Nyakabuye", "Kamanu", "Site"))
     jobs.route_report(report_id)
     assert set(_alerts(rt, ref)) == {GASABO_OFFICER}
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert not session.scalar(select(Referral.flagged))
 
 
@@ -114,7 +114,7 @@ def test_alert_shows_a_registered_volunteers_number_and_never_the_free_text(rt):
     assert f"IZU {VOLUNTEER_PHONE}." in _alerts(rt, volunteer_ref)[SOCIAL_WORKER]
     community_alert = _alerts(rt, community_ref)[SOCIAL_WORKER]
     assert "+250" not in community_alert and COMMUNITY_PHONE not in community_alert
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         bodies = session.scalars(select(Message.body)).all()
     assert bodies and not any("Beaten" in body or "house 12" in body for body in bodies)
 
@@ -124,14 +124,14 @@ def test_routing_twice_alerts_each_officer_once(rt):
     report_id, ref = make_report(rt, urgent=True)
     jobs.route_report(report_id)
     jobs.route_report(report_id)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert len(session.scalars(select(Message)).all()) == 3
         assert len(session.scalars(select(Event).where(Event.kind == "routed")).all()) == 1
 
 
 def test_inactive_officers_get_nothing(rt):
     register_officers(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.scalars(select(Officer).where(Officer.phone == PSYCHOLOGIST)).one().active = False
     report_id, ref = make_report(rt)
     jobs.route_report(report_id)
@@ -141,13 +141,13 @@ def test_inactive_officers_get_nothing(rt):
 def test_referral_with_nobody_anywhere_is_flagged_and_routed_once_someone_registers(rt):
     report_id, ref = make_report(rt)
     jobs.route_report(report_id)
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral))
         assert referral.flagged and referral.status == "new" and referral.escalate_at is not None
     register_officers(rt)
     assert jobs.escalate(now=utcnow() + timedelta(days=2)) == 1
     assert set(_alerts(rt, ref)) == {SOCIAL_WORKER, PSYCHOLOGIST}
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         referral = session.scalar(select(Referral))
         assert referral.status == "routed" and not referral.flagged
 
@@ -159,7 +159,7 @@ def test_home_visit_follow_up_alerts_the_district_with_the_volunteers_number(rt)
 
     register_officers(rt)
     register_volunteer(rt)
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         volunteer = session.scalars(select(Volunteer)).one()
         visit = Visit(
             session_id="ATUid_visit",

@@ -61,13 +61,13 @@ def _sent_to(at) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _alert(rt, phone: str = SOCIAL_WORKER) -> Message:  # type: ignore[no-untyped-def]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         return session.scalars(select(Message).where(Message.to == phone).order_by(Message.id)).first()
 
 
 def _age_messages(rt) -> None:  # type: ignore[no-untyped-def]
     """Ten minutes went by since the messages last changed."""
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(update(Message).values(updated_at=utcnow() - timedelta(minutes=10)))
 
 
@@ -95,7 +95,7 @@ def test_alert_is_posted_with_username_to_message_and_from(rt, at, run_jobs):
     assert message.status == "sent" and message.attempts == 1 and message.sent_at is not None
     assert message.provider_message_id == "ATXid_3f1c2b9a7e6d4c0b8a5f1e2d3c4b5a69"
     assert (message.cost, message.provider_status) == ("RWF 15.0000", "Success")
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         kinds = session.scalars(select(Event.kind).where(Event.referral_id == message.referral_id)).all()
     assert kinds == ["created", "routed", "sent"]
 
@@ -149,7 +149,7 @@ def test_exception_while_sending_in_the_routing_job_leaves_the_alert_to_the_swee
     report_id, ref = make_report(rt)
     assert jobs.route_report(report_id) is not None  # the routing stays
     monkeypatch.undo()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Referral.status).where(Referral.reference == ref)) == "routed"
     assert _alert(rt).status == "sending"
     run_jobs()
@@ -240,7 +240,7 @@ def test_what_is_not_worth_retrying_fails_at_once_and_moves_to_the_next_contact(
     assert release_retries(rt) == 0
     assert _sent_to(at) == [SOCIAL_WORKER, OFF_DUTY]
     assert _alert(rt, OFF_DUTY).status == "sent"
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         reason = session.scalar(
             select(Assignment.reason).where(Assignment.officer_id == _alert(rt, OFF_DUTY).officer_id)
         )
@@ -266,7 +266,7 @@ def test_out_of_credit_tells_the_national_desk_once_and_sends_the_alert_after_a_
     at.replace(responses.POST, AT_SMS_URL, json=at_sample("sms_send_insufficient_balance")["body"], status=201)
     jobs.route_report(make_report(rt)[0])
     run_jobs()
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         notices = session.scalars(select(Message).where(Message.kind == "notice")).all()
     assert len(notices) == 1  # at most one an hour
 
@@ -329,7 +329,7 @@ def test_report_stored_while_redis_was_down_gets_its_alert(rt, at, run_jobs):
     assert jobs.sweep(now=utcnow() + timedelta(minutes=2))["reports"] == 1
     run_jobs()
     assert _sent_to(at) == [SOCIAL_WORKER]
-    with rt.db.sessions() as session:
+    with rt.db.reading() as session:
         assert session.scalar(select(Referral.status).where(Referral.reference == ref)) == "routed"
 
 
@@ -339,7 +339,7 @@ def test_alert_waiting_for_a_retry_is_not_sent_once_the_case_is_acknowledged(rt,
     jobs.route_report(make_report(rt)[0])
     run_jobs()
     assert _alert(rt).status == "retrying"
-    with rt.db.session() as session:
+    with rt.db.transaction() as session:
         session.execute(update(Referral).values(status="acknowledged"))
     release_retries(rt)
     run_jobs()
