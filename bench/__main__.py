@@ -1,6 +1,7 @@
 """python -m bench [--quick] [--only PART ...]: start the gateway as in production, drive it, print tables.
 
-Parts: ussd (report flow and floor), confirm (confirm to SMS), worker, redis, webhook, servers.
+Parts: ussd (report flow and floor), confirm (confirm to SMS), worker, redis, webhook, servers,
+web (dashboards and case list over 1 million referrals).
 Everything it starts is stopped at the end, also after Ctrl-C or a failure.
 """
 
@@ -15,14 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cluster
+from bench import cluster, web
 from bench.load import WrkMissingError, wrk_binary
 from bench.parts import FULL, QUICK, Bench
 from bench.report import Report
 from bench.stack import POSTGRES_URL, Stack
 
 # In this order: the parts that time the worker come before the load parts leave it a backlog.
-PARTS = ("confirm", "worker", "redis", "webhook", "ussd", "servers")
+PARTS = ("confirm", "worker", "redis", "webhook", "ussd", "servers", "web")
 
 
 def _stop_on_term(signum: int, frame: Any) -> None:
@@ -77,6 +78,8 @@ def main(argv: list[str]) -> int:
                 bench.redis_memory()
             elif part == "webhook":
                 bench.webhook_cost()
+            elif part == "web":
+                web.run(report, stack.say)
         failed = False
     except KeyboardInterrupt:
         print("interrupted: stopping everything", file=sys.stderr)

@@ -11,8 +11,8 @@ import yaml
 from gateway.registry.places import Place, PlaceIndex
 from menus.tree import TREES_DIR
 
-# The report's chain of nodes after the category, copied to grow a tree.
-REPORT_CHAIN = ("danger", "age", "sex", "place", "details", "callback", "confirm")
+# The report's chain of nodes, from the category (every path to a report must ask it), copied to grow a tree.
+REPORT_CHAIN = ("category", "danger", "age", "sex", "place", "details", "callback", "confirm")
 # Options per hub menu of the copies.
 HUB_FANOUT = 8
 

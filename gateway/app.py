@@ -32,9 +32,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_levels.quiet_libraries()
     app = Flask(__name__)
-    # No SECRET_KEY in Flask's config: nothing uses cookie sessions (SECRET_KEY keys the
-    # look-up hashes in gateway.crypto), and with one Flask builds a cookie signer on
-    # every request.
+    # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
+    # only the admin web has cookie sessions, signed with keys derived for it by a session
+    # interface that opens none outside /admin/ (gateway.admin.sessions).
     if settings is not None:
         runtime_module.attach(app, Runtime(settings))
 
@@ -48,6 +48,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     register_commands(app)
+
+    if settings is not None:
+        from gateway import admin
+
+        admin.init_app(app, settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

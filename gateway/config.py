@@ -60,6 +60,19 @@ class Settings:
     # Seconds between the scheduler's sweeps (escalation, stalled work).
     scheduler_interval: int = 30
     log_level: str = "INFO"
+    # Admin web: the login cookie only over HTTPS (off in development), and minutes a
+    # login lasts without a page being opened.
+    admin_cookie_secure: bool = True
+    admin_session_minutes: int = 60
+    # Seconds within which two reports of one village, category, age band and sex are linked
+    # as possibly the same child.
+    duplicate_window: int = 259200
+    # Seconds within which the same text from the same phone makes no second report (resent SMS).
+    sms_duplicate_window: int = 600
+    # Days an acknowledged case may stay open before its officer is reminded (twice that: the supervisor).
+    reminder_days: int = 7
+    # Hour (0-23, Rwanda's time) of the daily digest SMS to each district supervisor.
+    digest_hour: int = 18
 
 
 _INT_SETTINGS = {
@@ -69,6 +82,11 @@ _INT_SETTINGS = {
     "ESCALATION_URGENT_SECONDS": "escalation_urgent_seconds",
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
+    "ADMIN_SESSION_MINUTES": "admin_session_minutes",
+    "DUPLICATE_WINDOW": "duplicate_window",
+    "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
+    "REMINDER_DAYS": "reminder_days",
+    "DIGEST_HOUR": "digest_hour",
 }
 _STR_SETTINGS = {
     "DATABASE_URL": "database_url",
@@ -88,7 +106,10 @@ _STR_SETTINGS = {
     "WEBHOOK_TOKEN": "webhook_token",
     "LOG_LEVEL": "log_level",
 }
-_BOOL_SETTINGS = {"RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers"}
+_BOOL_SETTINGS = {
+    "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
+    "ADMIN_COOKIE_SECURE": "admin_cookie_secure",
+}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +167,10 @@ def check(settings: Settings) -> None:
             "DATABASE_URL is not a database URL the gateway knows "
             "(e.g. postgresql+psycopg://user@127.0.0.1:5432/ijwi or sqlite:///instance/ijwi.db)"
         ) from None
+    if not 0 <= settings.digest_hour <= 23:
+        raise ConfigError("DIGEST_HOUR must be an hour from 0 to 23 (Rwanda's time)")
+    if settings.reminder_days < 1:
+        raise ConfigError("REMINDER_DAYS must be at least 1")
     if settings.redis_sentinels:
         if settings.redis_url:
             raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set: set one of them")

@@ -6,8 +6,6 @@ from __future__ import annotations
 PREFIX = "ijwi"
 # A caller's cached profile (volunteer or not, language): refreshed from SQL after this.
 CALLER_TTL = 600
-# At most one refusal SMS per hour to a phone that is not an officer's.
-SMS_REFUSAL_TTL = 3600
 # At most one "out of credit" SMS per hour to the national desk.
 CREDIT_NOTICE_TTL = 3600
 
@@ -37,11 +35,26 @@ def places_stamp() -> str:
     return f"{PREFIX}:places:stamp"
 
 
-def sms_refusal(phone_hash: str) -> str:
-    """Set when a phone that is no officer's was told so by SMS (TTL: SMS_REFUSAL_TTL)."""
-    return f"{PREFIX}:sms:refused:{phone_hash}"
-
-
 def credit_notice() -> str:
     """Set when the national desk was told the SMS account is out of credit (TTL: CREDIT_NOTICE_TTL)."""
     return f"{PREFIX}:sms:credit-notice"
+
+
+# Admin web: failed logins counted per account and per address over this many seconds.
+ADMIN_LOGIN_WINDOW = 900
+
+
+def admin_session(session_id: str) -> str:
+    """An admin web login: who is signed in (TTL: ADMIN_SESSION_MINUTES, renewed on each page)."""
+    return f"{PREFIX}:admin:session:{session_id}"
+
+
+def admin_login_failures(kind: str, name_hash: str) -> str:
+    """Failed admin logins of one account or one address, kind "account" or "ip" (TTL: ADMIN_LOGIN_WINDOW)."""
+    return f"{PREFIX}:admin:failures:{kind}:{name_hash}"
+
+
+def sms_text(phone_and_text_hash: str) -> str:
+    """Set when a phone's SMS text made a report or visit: the same text from the same phone
+    again makes nothing (TTL: SMS_DUPLICATE_WINDOW)."""
+    return f"{PREFIX}:sms:text:{phone_and_text_hash}"

@@ -30,6 +30,8 @@ def development_environment() -> None:
     for name, value in json.loads(KEYS_FILE.read_text()).items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
+    # The admin web is reached over plain HTTP on a developer's machine.
+    os.environ.setdefault("ADMIN_COOKIE_SECURE", "false")
     if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         from gateway.redis_conn import embedded_url
 

@@ -19,29 +19,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.clock import utcnow
 from gateway.db import Base, UTCDateTime
+from gateway.vocabulary import (
+    DEFAULT_LANGUAGE,
+    Channel,
+    MessageKind,
+    MessageStatus,
+    ReferralStatus,
+    ReportKind,
+)
 
 # Levels of Rwanda's administrative divisions, top down.
 LEVELS = ("province", "district", "sector", "cell", "village")
-# What a referral can be about (keys of the menu tree's categories).
-CATEGORIES = (
-    "violence",
-    "neglect",
-    "labour",
-    "marriage",
-    "separated",
-    "school",
-    "disability",
-    "placement",
-    "other",
-)
-# Referral statuses, in the order a case moves through them.
-STATUSES = ("new", "routed", "acknowledged", "closed")
-# Officer roles of the officers CSV.
-OFFICER_ROLES = ("social_worker", "psychologist", "supervisor", "sector_contact", "national_desk")
-# Languages of screens and SMS.
-LANGUAGES = ("rw", "en", "fr")
-# The five ACTIVE family-support domains of a home visit.
-VISIT_DOMAINS = ("living", "health", "education", "relationships", "economy")
 
 
 class Timestamped:
@@ -69,7 +57,7 @@ class Volunteer(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(16), unique=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     village: Mapped[Location] = relationship()
 
@@ -81,11 +69,12 @@ class Officer(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str] = mapped_column(String(16), unique=True)
+    # An OfficerRole.
     role: Mapped[str] = mapped_column(String(20))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
     sector_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     district: Mapped[Location | None] = relationship(foreign_keys=[district_id])
     sector: Mapped[Location | None] = relationship(foreign_keys=[sector_id])
@@ -107,8 +96,8 @@ class Report(Timestamped, Base):
     # One report per USSD session, whatever the network resends.
     session_id: Mapped[str] = mapped_column(String(100), unique=True)
     reference: Mapped[str] = mapped_column(String(12), unique=True)
-    channel: Mapped[str] = mapped_column(String(10), default="ussd")
-    kind: Mapped[str] = mapped_column(String(12), default="concern")
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.USSD)
+    kind: Mapped[str] = mapped_column(String(12), default=ReportKind.CONCERN)
     reporter_phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
     reporter_phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
@@ -116,22 +105,48 @@ class Report(Timestamped, Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     age_band: Mapped[str] = mapped_column(String(10))
     sex: Mapped[str] = mapped_column(String(10))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # None: a community SMS that names no district (the national desk triages it).
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     details_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     callback_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     wants_sms: Mapped[bool] = mapped_column(Boolean, default=False)
-    language: Mapped[str] = mapped_column(String(2), default="rw")
+    language: Mapped[str] = mapped_column(String(2), default=DEFAULT_LANGUAGE)
     tree_version: Mapped[str] = mapped_column(String(40))
     # Set once the routing job has made the referral; null ones are swept up again.
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    location: Mapped[Location] = relationship()
+    location: Mapped[Location | None] = relationship()
     volunteer: Mapped[Volunteer | None] = relationship()
+
+
+# The open cases (the dashboards count them from ix_referrals_status_district).
+OPEN_CASES = "status IN ('new', 'routed', 'acknowledged')"
+# Columns of a referral the dashboards count (carried by its time indexes on PostgreSQL).
+DASHBOARD_COLUMNS = [
+    "district_id",
+    "category",
+    "urgent",
+    "status",
+    "escalation_step",
+    "flagged",
+    "acknowledged_at",
+    "closed_at",
+]
 
 
 class Referral(Timestamped, Base):
     """A case for an officer: made from a report, followed until closed."""
 
     __tablename__ = "referrals"
+    # The dashboards count a period's referrals, nationally or in one district; the case
+    # list shows the newest first.
+    # On PostgreSQL the indexes also carry what the figures count, so that a dashboard reads
+    # only the index (an index-only scan), not the rows.
+    __table_args__ = (
+        Index("ix_referrals_created_at", "created_at", postgresql_include=DASHBOARD_COLUMNS),
+        Index("ix_referrals_district_created", "district_id", "created_at", postgresql_include=DASHBOARD_COLUMNS[1:]),
+        # Open cases (few among many closed ones) per district, read from the index alone.
+        Index("ix_referrals_status_district", "status", "district_id", postgresql_include=["urgent", "created_at"]),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), unique=True)
@@ -140,12 +155,13 @@ class Referral(Timestamped, Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     age_band: Mapped[str] = mapped_column(String(10))
     sex: Mapped[str] = mapped_column(String(10))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    district_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
-    # "volunteer" or "community".
+    # Both None for a community SMS that names no place: the national desk triages it.
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    # A ReporterKind.
     reporter_kind: Mapped[str] = mapped_column(String(10))
-    channel: Mapped[str] = mapped_column(String(10), default="ussd")
-    status: Mapped[str] = mapped_column(String(15), default="new", index=True)
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.USSD)
+    status: Mapped[str] = mapped_column(String(15), default=ReferralStatus.NEW, index=True)
     # Routed to the national desk because nobody is registered for the district.
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     # Visit domains of concern, for follow-up referrals from a home visit.
@@ -156,9 +172,17 @@ class Referral(Timestamped, Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    location: Mapped[Location] = relationship(foreign_keys=[location_id])
-    district: Mapped[Location] = relationship(foreign_keys=[district_id])
+    # A CloseOutcome, once closed.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    # An earlier referral this one is possibly (or, once an officer confirmed it, surely) about.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
+    duplicate_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Reminders sent about it while it stays open: 1 its officer, 2 also the district supervisor.
+    reminder_step: Mapped[int] = mapped_column(Integer, default=0)
+    location: Mapped[Location | None] = relationship(foreign_keys=[location_id])
+    district: Mapped[Location | None] = relationship(foreign_keys=[district_id])
     report: Mapped[Report | None] = relationship()
+    duplicate_of: Mapped[Referral | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="referral")
 
 
@@ -180,15 +204,19 @@ class Message(Timestamped, Base):
     """One SMS, written before it is sent, updated by the provider's answers."""
 
     __tablename__ = "messages"
+    # The dashboards count a period's SMS.
+    __table_args__ = (
+        Index("ix_messages_created_at", "created_at", postgresql_include=["status", "attempts", "referral_id"]),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
-    # alert, reply, help, notice.
-    kind: Mapped[str] = mapped_column(String(10), default="alert")
+    # A MessageKind.
+    kind: Mapped[str] = mapped_column(String(10), default=MessageKind.ALERT)
     to: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
-    # queued, sending, sent, delivered, failed, retrying, cancelled (case answered first).
-    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    # A MessageStatus.
+    status: Mapped[str] = mapped_column(String(12), default=MessageStatus.QUEUED, index=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(80), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(30))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -207,6 +235,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(80))
     detail: Mapped[str] = mapped_column(String(300), default="")
+    # A note's words, encrypted: shown only with a case's private fields.
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     referral: Mapped[Referral] = relationship(back_populates="events")
 
@@ -249,7 +279,7 @@ class Visit(Timestamped, Base):
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     household_code: Mapped[str] = mapped_column(String(20))
-    # Domains of concern, a subset of VISIT_DOMAINS.
+    # Domains of concern, VisitDomain values.
     concerns: Mapped[list[str]] = mapped_column(JSON, default=list)
     routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     volunteer: Mapped[Volunteer] = relationship()
@@ -268,6 +298,36 @@ class MenuVersion(Base):
     published_by: Mapped[str] = mapped_column(String(120), default="")
 
 
+class MenuDraft(Base):
+    """A menu tree being edited in the admin web; publishing it makes a MenuVersion."""
+
+    __tablename__ = "menu_drafts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The version it was opened from (a content hash; the shipped tree's too).
+    base_version: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MenuPublication(Base):
+    """One making-active of a version, first published or restored: the versions' history."""
+
+    __tablename__ = "menu_publications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("menu_versions.id"), index=True)
+    # "publish" or "restore".
+    kind: Mapped[str] = mapped_column(String(10))
+    by: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A restore: the id of the version whose content it published again.
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[MenuVersion] = relationship()
+
+
 class User(Timestamped, Base):
     """A person who reads cases through the API or the admin web."""
 
@@ -275,7 +335,7 @@ class User(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(200), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    # admin, officer, viewer.
+    # A UserRole.
     role: Mapped[str] = mapped_column(String(10))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -38,6 +38,20 @@ RESULT_TTL = 0
 # Job states in which a job of the same id must not be enqueued again.
 _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
+# --- RQ jobs: every name and id, in one place ------------------------------------------------
+# Named by string, so that gateway never imports workers (workers.jobs defines them).
+ROUTE_REPORT_JOB = "workers.jobs.route_report"  # open a stored report's referral and alert it
+ROUTE_VISIT_JOB = "workers.jobs.route_visit"  # open a home visit's follow-up referral and alert it
+SEND_SMS_JOB = "workers.jobs.send_sms"  # send one message of the outbox
+# How a job's id starts; the rest is what it works on, so enqueueing the same work twice is
+# harmless. Any other job (the periodic ones) starts with its function's name.
+_JOB_ID_PREFIXES = {ROUTE_REPORT_JOB: "route-report", ROUTE_VISIT_JOB: "route-visit", SEND_SMS_JOB: "sms"}
+
+
+def job_id(job: str, key: int | str) -> str:
+    """The id of job (a name above, or a function's name) working on key (a row id, a tick's time)."""
+    return f"{_JOB_ID_PREFIXES.get(job, job.rsplit('.', 1)[-1])}-{key}"
+
 
 @dataclass
 class Runtime:

@@ -9,12 +9,17 @@ from typing import Any
 
 import yaml
 
+from menus.texts import to_review
+from menus.vocabulary import CallerKind
+
+# libyaml's loader when PyYAML was built with it: about five times faster.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Where the shipped trees live.
 TREES_DIR = Path(__file__).parent / "trees"
 # Node types the engine knows.
 NODE_TYPES = ("menu", "input", "place")
 # Caller kinds a tree can start and branch on.
-CALLER_KINDS = ("volunteer", "community")
+CALLER_KINDS = tuple(kind.value for kind in CallerKind)
 # Actions a tree may ask the gateway to carry out.
 ACTIONS = ("submit_report", "record_visit", "check_report", "set_language")
 # Named checks for free-text input.
@@ -93,8 +98,10 @@ class Tree:
     start: dict[str, str]
     nodes: dict[str, Node]
     strings: dict[str, Text]
-    # Languages whose strings still await a native speaker's review.
+    # Languages with texts that still await a native speaker's review.
     needs_review: tuple[str, ...] = ()
+    # (text id, language) of every text awaiting review (menus.texts names the ids).
+    to_review: frozenset[tuple[str, str]] = frozenset()
     # Keys of a summary screen: each stored answer, by the node that stores it.
     source: str = field(default="", repr=False)
 
@@ -164,7 +171,7 @@ def _node(node_id: str, raw: Any) -> Node:
 def parse_tree(source: str) -> Tree:
     """A Tree from YAML text; raises TreeError when the shape is wrong."""
     try:
-        raw = yaml.safe_load(source)
+        raw = yaml.load(source, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise TreeError(f"not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -178,13 +185,20 @@ def parse_tree(source: str) -> Tree:
     strings = raw["strings"]
     if not isinstance(strings, dict):
         raise TreeError("strings must be a mapping of name to texts")
+    parsed_nodes = {str(k): _node(str(k), v) for k, v in nodes.items()}
+    parsed_strings = {str(k): _text(v, f"string {k}") for k, v in strings.items()}
+    try:
+        pending = frozenset(to_review(raw))
+    except (AttributeError, TypeError):
+        raise TreeError("needs_review must list languages or map a language to text ids") from None
     return Tree(
         name=str(raw["name"]),
         languages=tuple(str(lang) for lang in raw["languages"]),
         start={str(k): str(v) for k, v in dict(raw["start"]).items()},
-        nodes={str(k): _node(str(k), v) for k, v in nodes.items()},
-        strings={str(k): _text(v, f"string {k}") for k, v in strings.items()},
-        needs_review=tuple(str(lang) for lang in raw.get("needs_review", [])),
+        nodes=parsed_nodes,
+        strings=parsed_strings,
+        needs_review=tuple(sorted({lang for _, lang in pending})),
+        to_review=pending,
         source=source,
     )
 

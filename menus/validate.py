@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from menus import semantics
 from menus.engine import ECHO_MAX, NOTICES, PLACE_LABEL_MAX, PLACE_LEVELS, paginate
 from menus.gsm import outside_gsm7
 from menus.reference import BODY_DIGITS
@@ -18,6 +19,7 @@ from menus.tree import (
     Text,
     Tree,
 )
+from menus.vocabulary import AgeBand, Category, Language, Sex, VisitDomain
 
 # Strings the gateway shows as the answer to "Check a report".
 STATUS_STRINGS = (
@@ -32,6 +34,13 @@ STATUS_STRINGS = (
 REQUIRED_STRINGS = (*ENGINE_STRINGS, *STATUS_STRINGS, "not_registered", "resume_sms")
 # Longest SMS: one GSM-7 segment.
 SMS_MAX_CHARS = 160
+# The answers the gateway reads, and the words each may hold (a visit stores domain_<domain>).
+STORED_VALUES: dict[str, tuple[str, ...]] = {
+    "category": tuple(Category),
+    "age_band": tuple(AgeBand),
+    "sex": tuple(Sex),
+    **{f"domain_{domain}": ("ok", "concern") for domain in VisitDomain},
+}
 _PLACEHOLDER = re.compile(r"\{([a-z_.:]+)\}")
 
 
@@ -40,6 +49,7 @@ def validate(tree: Tree, max_chars: int = 182) -> list[str]:
     problems = list(_structure(tree))
     if problems:
         return problems
+    problems += semantics.check(tree)
     problems += _texts(tree)
     if any(p.endswith(" text") and ": no " in p for p in problems):
         # Screens cannot be measured in a language that lacks texts.
@@ -51,6 +61,9 @@ def validate(tree: Tree, max_chars: int = 182) -> list[str]:
 def _structure(tree: Tree) -> Iterator[str]:
     if not tree.languages:
         yield "the tree names no language"
+    for lang in tree.languages:
+        if lang not in tuple(Language):
+            yield f"language {lang!r} is not one of {', '.join(Language)}"
     for kind in CALLER_KINDS:
         if kind not in tree.start:
             yield f"start: no first node for {kind} callers"
@@ -69,6 +82,13 @@ def _structure(tree: Tree) -> Iterator[str]:
             yield f"{where}: unknown check {node.check!r}"
         if node.action and node.action not in ACTIONS:
             yield f"{where}: unknown action {node.action!r}"
+        allowed = STORED_VALUES.get(node.store or "")
+        for option in node.options:
+            value = option.value or option.key
+            if allowed and node.type == "menu" and value not in allowed:
+                yield f"{where}: option {option.key} stores {value!r}, not one of {', '.join(allowed)}"
+            if option.action == "set_language" and value not in tuple(Language):
+                yield f"{where}: option {option.key} sets language {value!r}, not one of {', '.join(Language)}"
         keys = [o.key for o in node.options]
         for key in sorted({k for k in keys if keys.count(k) > 1}):
             yield f"{where}: option key {key!r} is used twice"
@@ -223,3 +243,17 @@ def _worst(tree: Tree, lang: str, text: str) -> str:
         return max((o.label[lang] for o in node.options), key=len)
 
     return _PLACEHOLDER.sub(longest, text)
+
+
+def worst_case(tree: Tree, lang: str, text: str) -> str:
+    """text as long as it can get on a screen: each placeholder at its longest value."""
+    return _worst(tree, lang, text)
+
+
+def problem_node(problem: str) -> str | None:
+    """The node a problem sentence is about, if any ("node age: ..." -> "age")."""
+    match = _PROBLEM_NODE.match(problem)
+    return match.group(1) if match else None
+
+
+_PROBLEM_NODE = re.compile(r"^node ([^\s:]+)")

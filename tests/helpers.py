@@ -228,3 +228,23 @@ def make_report(
         session.add(report)
         session.flush()
         return report.id, report.reference
+
+
+# --- SMS to the gateway --------------------------------------------------------------------
+
+_inbound_ids = itertools.count(1)
+
+
+def sms_in(client: FlaskClient, phone: str, text: str, sms_id: str | None = None) -> str:
+    """Post an SMS to /sms/inbound exactly as Africa's Talking does (the shared sample's fields);
+    the provider's id it used."""
+    form = at_sample("sms_inbound")
+    form.update({"from": phone, "text": text, "id": sms_id or f"ATXid_in{next(_inbound_ids):06d}"})
+    response = client.post("/sms/inbound", data=form)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(form["id"])
+
+
+def sent_to(rt: Runtime, phone: str) -> list[str]:
+    """The SMS bodies the console provider sent to phone so far (run the jobs first)."""
+    return [body for to, body in rt.sms.outbox if to == phone]  # type: ignore[attr-defined]

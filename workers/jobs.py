@@ -6,8 +6,9 @@ Jobs that depend on the time take an optional `now` (tests move the clock with i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
@@ -15,87 +16,52 @@ from sqlalchemy.orm import Session
 
 from gateway import keys, runtime
 from gateway.clock import utcnow
-from gateway.models import Event, Message, Referral, Report, Visit
-from gateway.referrals import routing
-from gateway.referrals.timeline import SYSTEM
-from gateway.runtime import Runtime
+from gateway.models import Message, Referral, Report, Visit
+from gateway.referrals import digest, lifecycle, routing
+from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
+from gateway.vocabulary import WAITING, MessageKind, MessageStatus, ReferralStatus
 
 log = logging.getLogger(__name__)
 
+# What a routing job opens a referral from.
+Routed = TypeVar("Routed", Report, Visit)
+# Reminders a case may have: its officer, then the district supervisor.
+REMINDER_STEPS = 2
 # Seconds a report may wait for its routing job before the sweeper queues it again.
 SWEEP_AFTER = 60
 
 
 def route_report(report_id: int, now: datetime | None = None) -> int | None:
     """Turn a stored report into a referral and alert its officers (once); the referral's id."""
-    rt = runtime.current()
-    with rt.db.transaction() as session:
-        report = session.get(Report, report_id)
-        if report is None:
-            log.warning("route_report: no report %s", report_id)
-            return None
-        referral = session.scalar(select(Referral).where(Referral.report_id == report_id))
-        if referral is None:
-            district = rt.places.ancestor(report.location_id, "district")
-            referral = Referral(
-                report_id=report.id,
-                reference=report.reference,
-                category=report.category,
-                urgent=report.urgent,
-                age_band=report.age_band,
-                sex=report.sex,
-                location_id=report.location_id,
-                district_id=district.id if district else report.location_id,
-                reporter_kind="volunteer" if report.volunteer_id else "community",
-                channel=report.channel,
-                status="new",
-            )
-            session.add(referral)
-            session.flush()
-            session.add(
-                Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=f"from a {report.channel} report")
-            )
-        now = now or utcnow()
-        routing.route(rt, session, referral, now)
-        report.routed_at = report.routed_at or now
-        referral_id = referral.id
-    _send_queued(rt, referral_id)
-    return referral_id
+    return _open_and_route(Report, report_id, lifecycle.open_from_report, now)
 
 
 def route_visit(visit_id: int, now: datetime | None = None) -> int | None:
     """Open the low-urgency follow-up referral of a home visit with concerns and alert its officers (once)."""
+    return _open_and_route(Visit, visit_id, lifecycle.open_from_visit, now)
+
+
+def _open_and_route(
+    model: type[Routed],
+    row_id: int,
+    opener: Callable[[Runtime, Session, Routed], Referral | None],
+    now: datetime | None,
+) -> int | None:
+    """Open the referral of a report or visit, route it, mark the row routed, then send its alerts."""
     rt = runtime.current()
     with rt.db.transaction() as session:
-        visit = session.get(Visit, visit_id)
-        if visit is None or not visit.concerns:
+        row = session.get(model, row_id)
+        if row is None:
+            log.warning("no %s %s to route", model.__tablename__, row_id)
             return None
-        referral = session.scalar(select(Referral).where(Referral.visit_id == visit_id))
+        referral = opener(rt, session, row)
         if referral is None:
-            district = rt.places.ancestor(visit.village_id, "district")
-            referral = Referral(
-                visit_id=visit.id,
-                reference=visit.reference,
-                category="placement",
-                urgent=False,
-                age_band="unknown",
-                sex="unknown",
-                location_id=visit.village_id,
-                district_id=district.id if district else visit.village_id,
-                reporter_kind="volunteer",
-                channel="visit",
-                status="new",
-                domains=list(visit.concerns),
-            )
-            session.add(referral)
-            session.flush()
-            detail = "home visit concerns: " + ", ".join(visit.concerns)
-            session.add(Event(referral_id=referral.id, kind="created", actor=SYSTEM, detail=detail))
+            return None
         now = now or utcnow()
-        routing.route(rt, session, referral, now)
-        visit.routed_at = visit.routed_at or now
+        lifecycle.route(rt, session, referral, now)
+        row.routed_at = row.routed_at or now
         referral_id = referral.id
     _send_queued(rt, referral_id)
     return referral_id
@@ -151,8 +117,8 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
         message = session.get_one(Message, message_id)
         outbox.record_result(session, message, result, now)
         if result.outcome == REJECTED:
-            follow_ups = routing.fail_over(rt, session, message, now)
-        elif result.outcome == NO_CREDIT and message.kind != "notice":
+            follow_ups = lifecycle.fail_over(rt, session, message, now)
+        elif result.outcome == NO_CREDIT and message.kind != MessageKind.NOTICE:
             follow_ups = _tell_desk_out_of_credit(rt, session)
     send_now(rt, follow_ups)
     return result
@@ -165,7 +131,7 @@ def escalate(now: datetime | None = None) -> int:
     with rt.db.reading() as session:
         due = session.scalars(
             select(Referral.id)
-            .where(Referral.status.in_(routing.WAITING), Referral.escalate_at <= now)
+            .where(Referral.status.in_(WAITING), Referral.escalate_at <= now)
             .order_by(Referral.escalate_at)
         ).all()
     moved = 0
@@ -175,12 +141,52 @@ def escalate(now: datetime | None = None) -> int:
             # Acknowledged or escalated by another run since the list was read.
             if referral is None or referral.escalate_at is None or referral.escalate_at > now:
                 continue
-            message_ids = routing.escalate(rt, session, referral, now)
+            message_ids = lifecycle.escalate(rt, session, referral, now)
             moved += 1
         send_now(rt, message_ids)
     if moved:
         log.info("escalate: %d referral(s) moved one tier up", moved)
     return moved
+
+
+def remind(now: datetime | None = None) -> int:
+    """Remind the officers (then the supervisors) of cases still open days after they were taken;
+    how many cases had a reminder."""
+    rt = runtime.current()
+    now = now or utcnow()
+    held_since = now - timedelta(days=rt.settings.reminder_days)
+    with rt.db.reading() as session:
+        due = session.scalars(
+            select(Referral.id).where(
+                Referral.status == ReferralStatus.ACKNOWLEDGED,
+                Referral.acknowledged_at <= held_since,
+                Referral.reminder_step < REMINDER_STEPS,
+            )
+        ).all()
+    reminded = 0
+    for referral_id in due:
+        with rt.db.transaction() as session:
+            referral = session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+            if referral is None:
+                continue
+            step = referral.reminder_step
+            message_ids = lifecycle.remind(rt, session, referral, now)
+            reminded += referral.reminder_step > step
+        send_now(rt, message_ids)
+    if reminded:
+        log.info("remind: %d case(s) still open had a reminder", reminded)
+    return reminded
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Today's digest to the district supervisors who have not had it (from DIGEST_HOUR on); how many went."""
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        message_ids = digest.send_due(rt, session, now or utcnow())
+    send_now(rt, message_ids)
+    if message_ids:
+        log.info("send_digests: %d supervisor(s) had today's digest", len(message_ids))
+    return len(message_ids)
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -195,9 +201,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         visits = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled)).all()
         messages = outbox.stalled(session, now)
     for report_id in reports:
-        rt.enqueue(route_report, report_id, job_id=f"route-report-{report_id}")
+        rt.enqueue(route_report, report_id, job_id=job_id(ROUTE_REPORT_JOB, report_id))
     for visit_id in visits:
-        rt.enqueue(route_visit, visit_id, job_id=f"route-visit-{visit_id}")
+        rt.enqueue(route_visit, visit_id, job_id=job_id(ROUTE_VISIT_JOB, visit_id))
     outbox.dispatch(rt, messages)
     if reports or visits or messages:
         counts = len(reports), len(visits), len(messages)
@@ -209,7 +215,7 @@ def _send_queued(rt: Runtime, referral_id: int) -> None:
     """Send a referral's messages not yet sent (again after a crash: harmless)."""
     with rt.db.reading() as session:
         queued = session.scalars(
-            select(Message.id).where(Message.referral_id == referral_id, Message.status == "queued")
+            select(Message.id).where(Message.referral_id == referral_id, Message.status == MessageStatus.QUEUED)
         ).all()
     send_now(rt, queued)
 
@@ -220,6 +226,8 @@ def _tell_desk_out_of_credit(rt: Runtime, session: Session) -> list[int]:
         return []
     log.error("the SMS account is out of credit: alerts wait for a top-up")
     return [
-        outbox.add(session, to=o.phone, body=texts.say("out_of_credit", o.language), kind="notice", officer_id=o.id).id
+        outbox.add(
+            session, to=o.phone, body=texts.say("out_of_credit", o.language), kind=MessageKind.NOTICE, officer_id=o.id
+        ).id
         for o in routing.national_desk(session)
     ]

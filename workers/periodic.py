@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 from gateway.clock import utcnow
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, job_id
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
-PERIODIC_JOBS = (jobs.sweep, jobs.escalate)
+PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests)
 
 
 def routine_lines() -> re.Pattern[str]:
@@ -23,4 +23,4 @@ def routine_lines() -> re.Pattern[str]:
 def queue_sweeps(rt: Runtime) -> None:
     stamp = utcnow().strftime("%Y%m%d%H%M%S")
     for job in PERIODIC_JOBS:
-        rt.enqueue(job, job_id=f"{job.__name__}-{stamp}")
+        rt.enqueue(job, job_id=job_id(job.__name__, stamp))

@@ -19,6 +19,29 @@ READ_REFERRAL_PRIVATE = "read_referral_private"
 READ_MESSAGES = "read_messages"
 # An officer asked for a referral's summary by SMS (INFO <ref>).
 READ_REFERRAL_SMS = "read_referral_sms"
+# Admin web: a person signed in, was refused, or signed out.
+ADMIN_LOGIN = "admin_login"
+ADMIN_LOGIN_REFUSED = "admin_login_refused"
+ADMIN_LOGOUT = "admin_logout"
+# Menu editor: a draft was made, saved, deleted, published; a version restored; translations imported.
+MENU_DRAFT_CREATED = "menu_draft_created"
+MENU_DRAFT_SAVED = "menu_draft_saved"
+MENU_DRAFT_DELETED = "menu_draft_deleted"
+MENU_PUBLISHED = "menu_published"
+MENU_RESTORED = "menu_restored"
+MENU_TRANSLATIONS_IMPORTED = "menu_translations_imported"
+# Admin web, cases: a change made through the lifecycle (detail: which, e.g. "closed: referred").
+CASE_CHANGED = "case_changed"
+# A case list was exported (detail: how many rows and the filters); private fields: one
+# READ_REFERRAL_PRIVATE line per case whose fields went out.
+EXPORT_CASES = "export_cases"
+# Admin web, registry: an officer added or changed, put on or off duty, (de)activated; a
+# volunteer (de)activated; a registry file imported (detail: what changed).
+REGISTRY_CHANGED = "registry_changed"
+# Admin web, users: created, role changed, (de)activated, tokens revoked.
+USER_CHANGED = "user_changed"
+# A person confirmed or undid a referral's "possibly the same as" link.
+DECIDE_DUPLICATE = "decide_duplicate"
 # Longest detail kept (the column's size).
 DETAIL_MAX = 300
 

@@ -16,9 +16,10 @@ from gateway.clock import utcnow
 from gateway.models import ApiToken, Location, User
 from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
+from gateway.vocabulary import UserRole
 
 # Roles of a user: an admin and a viewer see every district, an officer only their own.
-ROLES = ("admin", "officer", "viewer")
+ROLES = tuple(UserRole)
 # Shortest password accepted.
 MIN_PASSWORD = 10
 # Every token starts with this, so a leaked one is easy to recognise.
@@ -47,9 +48,9 @@ class Reader:
 
     @property
     def scoped(self) -> bool:
-        return self.role == "officer"
+        return self.role == UserRole.OFFICER
 
-    def may_read(self, district_id: int) -> bool:
+    def may_read(self, district_id: int | None) -> bool:
         return not self.scoped or district_id == self.district_id
 
 
@@ -78,9 +79,9 @@ def create_user(rt: Runtime, email: str, password: str, role: str, district: str
     role = role.strip().lower()
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if role == "officer" and not district:
+    if role == UserRole.OFFICER and not district:
         raise AccountError("an officer needs a district (--district NAME)")
-    if role != "officer" and district:
+    if role != UserRole.OFFICER and district:
         raise AccountError(f"only officers belong to a district; an {role} sees every district")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
@@ -179,6 +180,23 @@ def reader_for_token(session: Session, token: str) -> Reader | None:
             User.active.is_(True),
         )
     ).first()
-    if row is None or row.role not in ROLES or (row.role == "officer" and row.district_id is None):
+    if row is None or row.role not in ROLES or (row.role == UserRole.OFFICER and row.district_id is None):
         return None
     return Reader(user_id=row.id, email=row.email, role=row.role, district_id=row.district_id)
+
+
+def set_role(rt: Runtime, email: str, role: str, district: str | None = None) -> None:
+    """Give a user another role (an officer: with their district); the same rules as create_user."""
+    role = role.strip().lower()
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role == UserRole.OFFICER and not district:
+        raise AccountError("an officer needs a district")
+    if role != UserRole.OFFICER and district:
+        raise AccountError(f"only officers belong to a district; an {role} sees every district")
+    with rt.db.transaction() as session:
+        user = session.scalar(select(User).where(User.email == _email(email)))
+        if user is None:
+            raise AccountError(f"no user {email.strip()}")
+        user.role = role
+        user.district_id = _district(session, district).id if district else None

@@ -16,9 +16,11 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from gateway import runtime
 from gateway.accounts import audit, users
 from gateway.accounts.users import Reader
-from gateway.models import STATUSES, Referral
-from gateway.referrals import cases
+from gateway.clock import LOCAL_TIME, utcnow
+from gateway.models import Referral
+from gateway.referrals import cases, lifecycle, stats
 from gateway.registry.imports import find_district
+from gateway.vocabulary import ReferralStatus, UserRole
 from menus.reference import is_valid
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,6 +31,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 # Query parameters of the referral list.
 LIST_PARAMETERS = {"status", "district", "since", "limit", "cursor"}
+# Query parameters of the figures.
+STATS_PARAMETERS = {"from", "to", "district"}
 # Query parameters of the audit log.
 AUDIT_PARAMETERS = {"referral", "actor", "limit", "cursor"}
 _CURSOR = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
@@ -113,8 +117,8 @@ def _statuses() -> tuple[str, ...]:
     raw = _param("status")
     statuses = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
     for status in statuses:
-        if status not in STATUSES:
-            abort(400, description=f"status must be one of {', '.join(STATUSES)} (several: comma-separated)")
+        if status not in tuple(ReferralStatus):
+            abort(400, description=f"status must be one of {', '.join(ReferralStatus)} (several: comma-separated)")
     return statuses
 
 
@@ -171,6 +175,36 @@ def get_referral(reference: str):  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
+# Actions on a referral's "possibly the same as" link.
+DUPLICATE_ACTIONS = ("confirm", "undo")
+
+
+@bp.post("/referrals/<reference>/duplicate")
+def decide_duplicate(reference: str):  # type: ignore[no-untyped-def]
+    """Confirm ({"action": "confirm"}) or undo ({"action": "undo"}) the link of a referral to the
+    earlier case it is possibly about; admins and the district's officers only."""
+    reader = _reader()
+    body = request.get_json(silent=True)
+    action = body.get("action") if isinstance(body, dict) else None
+    if action not in DUPLICATE_ACTIONS:
+        abort(400, description='send JSON {"action": "confirm"} or {"action": "undo"}')
+    rt = runtime.current()
+    with rt.db.transaction() as session:
+        referral = _referral_or_404(session, reference)
+        if not cases.may_see_private(reader, referral):
+            abort(403, description="only admins and the district's officers decide whether two cases are one")
+        try:
+            if action == "confirm":
+                lifecycle.confirm_duplicate(session, referral, reader.email, utcnow())
+            else:
+                lifecycle.unlink_duplicate(session, referral, reader.email, utcnow())
+        except lifecycle.LifecycleError:
+            abort(409, description=f"referral {referral.reference} is not linked to another case")
+        audit.record(session, reader.email, audit.DECIDE_DUPLICATE, referral.id, action)
+        item = cases.summary(rt.places, referral)
+    return jsonify(item)
+
+
 @bp.get("/messages")
 def list_messages():  # type: ignore[no-untyped-def]
     """The SMS sent about one referral (?referral=<reference>), oldest first."""
@@ -188,11 +222,32 @@ def list_messages():  # type: ignore[no-untyped-def]
     return jsonify(referral=referral.reference, items=items)
 
 
+@bp.get("/stats")
+def get_stats():  # type: ignore[no-untyped-def]
+    """The programme's figures for a period and a district (an officer's: their own district)."""
+    _only(STATS_PARAMETERS)
+    reader = _reader()
+    district_id = _district_id()
+    if reader.scoped:
+        if district_id not in (None, reader.district_id):
+            abort(403, description="an officer reads the figures of their own district only")
+        district_id = reader.district_id
+    rt = runtime.current()
+    now = utcnow()
+    try:
+        period = stats.parse_period(_param("from"), _param("to"), now.astimezone(LOCAL_TIME).date(), district_id)
+    except stats.PeriodError as exc:
+        abort(400, description=str(exc))
+    with rt.db.reading() as session:
+        figures = stats.dashboard(session, rt.places, period, stats.Targets.of(rt.settings), now)
+    return jsonify(figures.as_dict())
+
+
 @bp.get("/audit")
 def list_audit():  # type: ignore[no-untyped-def]
     """The audit log, newest first (admins only); ?referral= and ?actor= narrow it."""
     reader = _reader()
-    if reader.role != "admin":
+    if reader.role != UserRole.ADMIN:
         abort(403, description="only admins read the audit log")
     _only(AUDIT_PARAMETERS)
     limit, before_id = _limit(), _cursor()

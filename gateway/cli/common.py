@@ -63,6 +63,8 @@ def import_file(kind: str, importer: Importer, file: Path) -> None:
     try:
         with progress(kind) as report:
             summary = importer(runtime.current(), read_text(file), report)
+    except registry.WrongFileError as exc:
+        raise BadInputError(f"nothing imported: {file.name} is not a CSV of {kind} ({exc})") from None
     except registry.RegistryImportError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

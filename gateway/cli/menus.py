@@ -69,8 +69,11 @@ def menus_versions() -> None:
 @click.argument("version")
 def menus_restore(version: str) -> None:
     """Make an earlier published version (or its first characters) active again."""
+    catalog = runtime.current().menus
     try:
-        tree = runtime.current().menus.restore(version)
+        tree = catalog.restore(version, by="cli")
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0])) from None
-    click.echo(f"restored {tree.name} version {tree.version[:12]}")
+    old = next(v.version for v in catalog.versions() if v.version.startswith(version))
+    # A restore is published as a new version with the earlier one's content.
+    click.echo(f"restored {tree.name} version {old[:12]} as version {tree.version[:12]}")

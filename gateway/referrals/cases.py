@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.accounts.users import Reader
@@ -21,8 +21,13 @@ from gateway.crypto import Crypto
 from gateway.models import Assignment, Message, Officer, Referral
 from gateway.phones import masked
 from gateway.registry.places import PlaceIndex
+from gateway.vocabulary import WAITING, UserRole
 from menus.reference import is_valid
 
+# Orders of the case list: newest first, or the most overdue first.
+ORDER_NEWEST = "newest"
+ORDER_OVERDUE = "overdue"
+ORDERS = (ORDER_NEWEST, ORDER_OVERDUE)
 # Levels of a referral's place shown by name, below its district.
 PLACE_LEVELS = ("village", "cell", "sector")
 
@@ -34,6 +39,9 @@ class CaseFilter:
     statuses: tuple[str, ...] = ()
     district_id: int | None = None
     since: datetime | None = None
+    until: datetime | None = None
+    urgent: bool | None = None
+    categories: tuple[str, ...] = ()
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -57,15 +65,7 @@ def page(
     session: Session, reader: Reader, narrow: CaseFilter, limit: int, before_id: int | None = None
 ) -> tuple[list[Referral], int | None]:
     """Up to limit referrals the reader may see, newest first, and the id to continue before."""
-    query = select(Referral).order_by(Referral.id.desc()).limit(limit + 1)
-    if reader.scoped:
-        query = query.where(Referral.district_id == reader.district_id)
-    if narrow.statuses:
-        query = query.where(Referral.status.in_(narrow.statuses))
-    if narrow.district_id is not None:
-        query = query.where(Referral.district_id == narrow.district_id)
-    if narrow.since is not None:
-        query = query.where(Referral.created_at >= narrow.since)
+    query = narrowed(select(Referral).order_by(Referral.id.desc()).limit(limit + 1), reader, narrow)
     if before_id is not None:
         query = query.where(Referral.id < before_id)
     rows = list(session.scalars(query))
@@ -74,9 +74,61 @@ def page(
     return rows, None
 
 
+def narrowed(query: Select[Referral], reader: Reader, narrow: CaseFilter) -> Select[Referral]:
+    """query limited to the referrals the reader may see that match narrow."""
+    if reader.scoped:
+        query = query.where(Referral.district_id == reader.district_id)
+    if narrow.statuses:
+        query = query.where(Referral.status.in_(narrow.statuses))
+    if narrow.district_id is not None:
+        query = query.where(Referral.district_id == narrow.district_id)
+    if narrow.since is not None:
+        query = query.where(Referral.created_at >= narrow.since)
+    if narrow.until is not None:
+        query = query.where(Referral.created_at < narrow.until)
+    if narrow.urgent is not None:
+        query = query.where(Referral.urgent.is_(narrow.urgent))
+    if narrow.categories:
+        query = query.where(Referral.category.in_(narrow.categories))
+    return query
+
+
+def listing(
+    session: Session,
+    reader: Reader,
+    narrow: CaseFilter,
+    order: str,
+    targets: tuple[int, int],
+    offset: int,
+    limit: int,
+) -> tuple[list[Referral], bool]:
+    """A page of the referrals the reader may see, ordered "newest" first or "overdue" first
+    (those waiting for an officer, the furthest past their escalation delay first; targets:
+    the urgent and the normal delay in seconds), and whether another page follows."""
+    query = narrowed(select(Referral), reader, narrow)
+    if order == ORDER_OVERDUE:
+        created = epoch_of(session, Referral.created_at)
+        due = case((Referral.urgent.is_(True), created + targets[0]), else_=created + targets[1])
+        waiting = Referral.status.in_(WAITING)
+        query = query.order_by(case((waiting, 0), else_=1), case((waiting, due), else_=-created), Referral.id.desc())
+    else:
+        query = query.order_by(Referral.created_at.desc(), Referral.id.desc())
+    rows = list(session.scalars(query.offset(offset).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def epoch_of(session: Session, column: Any) -> ColumnElement[Any]:
+    """Seconds since 1970 of a time column, on SQLite and PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return cast(func.strftime("%s", column), Integer)
+
+
 def may_see_private(reader: Reader, referral: Referral) -> bool:
     """Admins, and officers of the referral's district; never viewers."""
-    return reader.role == "admin" or (reader.role == "officer" and reader.district_id == referral.district_id)
+    return reader.role == UserRole.ADMIN or (
+        reader.role == UserRole.OFFICER and reader.district_id == referral.district_id
+    )
 
 
 def place(places: PlaceIndex, referral: Referral) -> dict[str, str | None]:
@@ -106,6 +158,13 @@ def summary(places: PlaceIndex, referral: Referral) -> dict[str, Any]:
         "acknowledged_at": iso(referral.acknowledged_at),
         "closed_at": iso(referral.closed_at),
         "escalation_step": referral.escalation_step,
+        "outcome": referral.outcome,
+        # An earlier case this one is possibly (confirmed: surely) about; officers confirm or undo it.
+        "possibly_same_as": (
+            {"reference": referral.duplicate_of.reference, "confirmed": referral.duplicate_confirmed}
+            if referral.duplicate_of is not None
+            else None
+        ),
     }
 
 
@@ -135,7 +194,10 @@ def detail(
         "domains": referral.domains,
         "callback_ok": report.callback_ok if report else None,
         "acknowledged_by": _officer(acknowledged_by),
-        "timeline": [{"kind": e.kind, "actor": e.actor, "detail": e.detail, "at": iso(e.at)} for e in referral.events],
+        "timeline": [
+            {"kind": e.kind, "actor": e.actor, "detail": e.detail, "at": iso(e.at), "note": None}
+            for e in referral.events
+        ],
         "assignments": [
             {"officer": _officer(a.officer), "step": a.step, "reason": a.reason, "at": iso(a.created_at)}
             for a in assignments
@@ -151,6 +213,11 @@ def detail(
         if referral.close_note_enc is not None:
             private["close_note"] = crypto.decrypt(referral.close_note_enc)
         disclosed = [name for name, value in private.items() if value is not None]
+        for line, event in zip(body["timeline"], referral.events, strict=True):
+            if event.note_enc is not None:
+                line["note"] = crypto.decrypt(event.note_enc)
+        if any(event.note_enc is not None for event in referral.events):
+            disclosed.append("notes")
     body |= private | {"private_fields": "shown" if may_see_private(reader, referral) else "hidden"}
     return body, disclosed
 
@@ -169,7 +236,7 @@ def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[
             "id": m.id,
             "kind": m.kind,
             # A number that is not an officer's may be the reporter's: never shown in full.
-            "to": m.to if reader.role == "admin" and m.officer_id is not None else masked(m.to),
+            "to": m.to if reader.role == UserRole.ADMIN and m.officer_id is not None else masked(m.to),
             "officer": _officer(officers.get(m.officer_id) if m.officer_id else None),
             "body": m.body,
             "status": m.status,

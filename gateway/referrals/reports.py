@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.models import VISIT_DOMAINS, Referral, Report, Visit
-from gateway.runtime import Runtime
+from gateway.models import Referral, Report, Visit
+from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.ussd.callers import Caller
+from gateway.vocabulary import CallerKind, ReferralStatus, VisitDomain
 from menus.reference import is_valid, new_reference
 
 log = logging.getLogger(__name__)
@@ -19,12 +22,16 @@ log = logging.getLogger(__name__)
 # Attempts at drawing a reference number nobody has.
 REFERENCE_ATTEMPTS = 10
 # The tree string that tells a referral's status in one line (any other status: on its way).
-STATUS_LINES = {
-    "new": "status_received",
-    "routed": "status_routed",
-    "acknowledged": "status_acknowledged",
-    "closed": "status_closed",
+STATUS_LINES: dict[str, str] = {
+    ReferralStatus.NEW: "status_received",
+    ReferralStatus.ROUTED: "status_routed",
+    ReferralStatus.ACKNOWLEDGED: "status_acknowledged",
+    ReferralStatus.CLOSED: "status_closed",
 }
+
+
+# What is stored with a reference number.
+Stored = TypeVar("Stored", Report, Visit)
 
 
 class ReportError(RuntimeError):
@@ -68,57 +75,76 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
         return earlier, None
 
 
+def report_values(rt: Runtime, caller: Caller, answers: dict[str, Any], lang: str, version: str) -> dict[str, Any]:
+    """The row of a report from the answers the menus store (by USSD or by a volunteer's SMS form)."""
+    details = (answers.get("details") or "").strip()
+    return dict(
+        reporter_phone_enc=rt.crypto.encrypt(caller.phone),
+        reporter_phone_hash=caller.phone_hash,
+        volunteer_id=caller.volunteer_id,
+        category=answers["category"],
+        urgent=answers.get("urgent") == "yes",
+        age_band=answers["age_band"],
+        sex=answers["sex"],
+        location_id=int(answers["location"]),
+        details_enc=rt.crypto.encrypt(details) if details else None,
+        callback_ok=caller.kind == CallerKind.VOLUNTEER or answers.get("callback") == "yes",
+        wants_sms=answers.get("sms") == "yes",
+        language=lang,
+        tree_version=version,
+    )
+
+
+def visit_values(caller: Caller, household: str, concerns: list[VisitDomain]) -> dict[str, Any]:
+    """The row of a volunteer's home visit (by USSD or by SMS)."""
+    if caller.volunteer_id is None or caller.village_id is None:
+        raise ReportError("only a registered volunteer records a home visit")
+    return dict(
+        volunteer_id=caller.volunteer_id,
+        village_id=caller.village_id,
+        household_code=household.upper(),
+        concerns=concerns,
+        # A visit with no concern has nothing to route.
+        routed_at=None if concerns else utcnow(),
+    )
+
+
 def submit_report(
     rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any], lang: str, version: str
 ) -> str:
     """Store the report of a session (once, whatever is resent); its reference number."""
-    details = (answers.get("details") or "").strip()
-    reference, report_id = _store_once(
-        rt,
-        Report,
-        dict(
-            session_id=session_id,
-            reporter_phone_enc=rt.crypto.encrypt(caller.phone),
-            reporter_phone_hash=caller.phone_hash,
-            volunteer_id=caller.volunteer_id,
-            category=answers["category"],
-            urgent=answers.get("urgent") == "yes",
-            age_band=answers["age_band"],
-            sex=answers["sex"],
-            location_id=int(answers["location"]),
-            details_enc=rt.crypto.encrypt(details) if details else None,
-            callback_ok=caller.kind == "volunteer" or answers.get("callback") == "yes",
-            wants_sms=answers.get("sms") == "yes",
-            language=lang,
-            tree_version=version,
-        ),
-    )
+    values = report_values(rt, caller, answers, lang, version)
+    reference, report_id = _store_once(rt, Report, {**values, "session_id": session_id})
     if report_id is not None:
-        _enqueue(rt, "workers.jobs.route_report", report_id, f"route-report-{report_id}")
+        queue_routing(rt, reports=[report_id])
     return reference
 
 
 def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any]) -> str:
     """Store a volunteer's home visit (once per session); its reference number."""
-    if caller.volunteer_id is None or caller.village_id is None:
-        raise ReportError("only a registered volunteer records a home visit")
-    concerns = [d for d in VISIT_DOMAINS if answers.get(f"domain_{d}") == "concern"]
-    reference, visit_id = _store_once(
-        rt,
-        Visit,
-        dict(
-            session_id=session_id,
-            volunteer_id=caller.volunteer_id,
-            village_id=caller.village_id,
-            household_code=str(answers["household"]).upper(),
-            concerns=concerns,
-            # A visit with no concern has nothing to route.
-            routed_at=None if concerns else utcnow(),
-        ),
-    )
+    concerns = [d for d in VisitDomain if answers.get(f"domain_{d}") == "concern"]
+    values = visit_values(caller, str(answers["household"]), concerns)
+    reference, visit_id = _store_once(rt, Visit, {**values, "session_id": session_id})
     if concerns and visit_id is not None:
-        _enqueue(rt, "workers.jobs.route_visit", visit_id, f"route-visit-{visit_id}")
+        queue_routing(rt, visits=[visit_id])
     return reference
+
+
+def add(session: Session, model: type[Stored], values: dict[str, Any]) -> Stored:
+    """A report or visit with a free reference, in the caller's transaction (an SMS's: its
+    provider id is recorded in the same one); queue_routing() once it is committed."""
+    row = model(**values, reference=_free_reference(session.connection()))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def queue_routing(rt: Runtime, reports: Iterable[int] = (), visits: Iterable[int] = ()) -> None:
+    """Queue the routing jobs of committed reports and visits (a visit without concerns has none)."""
+    for report_id in reports:
+        _enqueue(rt, ROUTE_REPORT_JOB, report_id, job_id(ROUTE_REPORT_JOB, report_id))
+    for visit_id in visits:
+        _enqueue(rt, ROUTE_VISIT_JOB, visit_id, job_id(ROUTE_VISIT_JOB, visit_id))
 
 
 def _enqueue(rt: Runtime, func: str, row_id: int, job_id: str) -> None:
@@ -146,7 +172,9 @@ def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
         mine = (report is not None and report.reporter_phone_hash == caller.phone_hash) or (
             visit is not None and visit.volunteer_id == caller.volunteer_id
         )
-        neighbour = caller.kind == "volunteer" and referral is not None and referral.location_id == caller.village_id
+        neighbour = (
+            caller.kind == CallerKind.VOLUNTEER and referral is not None and referral.location_id == caller.village_id
+        )
         if not (mine or neighbour) or referral is None:
             return "status_received"
         return STATUS_LINES.get(referral.status, "status_routed")

@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.models import Event, Officer
+from gateway.vocabulary import EventKind
 
-# Kinds of events, in the order a case usually meets them.
-KINDS = ("created", "routed", "sent", "delivered", "failed", "acknowledged", "escalated", "closed")
 # Actor of the gateway's own steps.
 SYSTEM = "system"
 # Actor of what the SMS provider reported.
@@ -22,10 +21,17 @@ def officer_actor(officer: Officer) -> str:
 
 
 def record(
-    session: Session, referral_id: int, kind: str, actor: str, detail: str = "", at: datetime | None = None
+    session: Session,
+    referral_id: int,
+    kind: EventKind,
+    actor: str,
+    detail: str = "",
+    at: datetime | None = None,
+    private: bytes | None = None,
 ) -> None:
-    """Add one line to a referral's timeline (in the caller's transaction)."""
-    event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300])
+    """Add one line to a referral's timeline (in the caller's transaction): the only writer of events.
+    private: encrypted words (a note), shown only to who may read the case's private fields."""
+    event = Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300], note_enc=private)
     if at is not None:
         event.at = at
     session.add(event)

@@ -1,7 +1,8 @@
 """Imports of the place list and the registries of officers and volunteers.
 
 Every import is all or nothing: a bad row is reported with its line number and
-nothing of the file is kept.
+nothing of the file is kept. A dry run (dry_run=True) changes nothing and says what the file
+would do, line by line (the admin web's preview before an upload is committed).
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import LANGUAGES, OFFICER_ROLES, Location, Officer, Volunteer
+from gateway.models import Location, Officer, Volunteer
 from gateway.phones import InvalidPhoneError, normalize
 from gateway.runtime import Runtime
 from gateway.ussd import callers
+from gateway.vocabulary import DEFAULT_LANGUAGE, Language, OfficerRole
 
 # The copy of Rwanda's divisions shipped with the gateway.
 SHIPPED_LOCATIONS = Path(__file__).parent / "data" / "rwanda-locations.json"
@@ -41,6 +43,10 @@ class RegistryImportError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class WrongFileError(RegistryImportError):
+    """A file that is not the CSV asked for (its header is not the columns)."""
 
 
 def clean_name(raw: str) -> str:
@@ -64,9 +70,41 @@ def find_district(session: Session, name: str) -> Location | None:
 @dataclass
 class ImportSummary:
     created: int = 0
+    # Rows of people already registered (those left as they were included).
     updated: int = 0
     # Rows of deactivated volunteers, updated but left inactive.
     inactive: int = 0
+    # Rows of people already registered whose every field stays the same.
+    unchanged: int = 0
+    # (line, "added" | "updated" | "unchanged", name) of every good row.
+    lines: list[tuple[int, str, str]] = field(default_factory=list)
+    # A dry run's refused lines ("line N: why"); a real import raises them instead.
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, line: int, person: Officer | Volunteer, before: tuple[object, ...] | None) -> None:
+        """Count one good row: added (before is None), updated, or unchanged."""
+        if before is None:
+            self.created += 1
+            self.lines.append((line, "added", person.name))
+            return
+        self.updated += 1
+        same = before == _fields(person)
+        self.unchanged += 1 if same else 0
+        self.lines.append((line, "unchanged" if same else "updated", person.name))
+
+
+def _fields(person: Officer | Volunteer) -> tuple[object, ...]:
+    if isinstance(person, Officer):
+        return (
+            person.name,
+            person.role,
+            person.district_id,
+            person.sector_id,
+            person.on_duty,
+            person.language,
+            person.active,
+        )
+    return (person.name, person.village_id, person.language, person.active)
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -136,7 +174,7 @@ def _rows(text: str, columns: list[str]) -> Iterable[tuple[int, dict[str, str]]]
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if header != columns:
-        raise RegistryImportError([f"line 1: the header must be {','.join(columns)}"])
+        raise WrongFileError([f"line 1: the header must be {','.join(columns)}"])
     reader.fieldnames = header
     for row in reader:
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
@@ -165,9 +203,9 @@ def _people(
         except InvalidPhoneError:
             problems.append(f"line {line}: {row.get('phone')!r} is not a valid phone number")
             continue
-        language = (row.get("language") or "rw").lower()
-        if language not in LANGUAGES:
-            problems.append(f"line {line}: language must be one of {', '.join(LANGUAGES)}")
+        language = (row.get("language") or DEFAULT_LANGUAGE).lower()
+        if language not in tuple(Language):
+            problems.append(f"line {line}: language must be one of {', '.join(Language)}")
             continue
         if phone in seen:
             problems.append(f"line {line}: {phone} is already on line {seen[phone]}")
@@ -177,15 +215,15 @@ def _people(
     progress(len(rows), len(rows))
 
 
-def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
-    """Add or update officers by phone number from the officers CSV."""
+def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False) -> ImportSummary:
+    """Add or update officers by phone number from the officers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     with rt.db.transaction() as session:
         for line, row, phone, language in _people(text, OFFICER_COLUMNS, problems, progress):
             role = row["role"].lower()
-            if role not in OFFICER_ROLES:
-                problems.append(f"line {line}: role must be one of {', '.join(OFFICER_ROLES)}")
+            if role not in tuple(OfficerRole):
+                problems.append(f"line {line}: role must be one of {', '.join(OfficerRole)}")
                 continue
             on_duty = row["on_duty"].lower()
             if on_duty not in _TRUE | _FALSE:
@@ -195,23 +233,21 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -
             if row["district"] and (district is None or district.level != "district"):
                 problems.append(f"line {line}: no district named {row['district']!r}")
                 continue
-            if district is None and role != "national_desk":
+            if district is None and role != OfficerRole.NATIONAL_DESK:
                 problems.append(f"line {line}: a {role} needs a district")
                 continue
             sector = _place(session, [row["district"], row["sector"]]) if row["sector"] else None
             if row["sector"] and sector is None:
                 problems.append(f"line {line}: no sector {row['sector']!r} in {row['district']}")
                 continue
-            if role == "sector_contact" and sector is None:
+            if role == OfficerRole.SECTOR_CONTACT and sector is None:
                 problems.append(f"line {line}: a sector_contact needs a sector")
                 continue
             officer = session.scalar(select(Officer).where(Officer.phone == phone))
+            before = None if officer is None else _fields(officer)
             if officer is None:
                 officer = Officer(phone=phone)
                 session.add(officer)
-                summary.created += 1
-            else:
-                summary.updated += 1
             officer.name = clean_name(row["name"])
             officer.role = role
             officer.district_id = district.id if district else None
@@ -219,14 +255,21 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress) -
             officer.on_duty = on_duty in _TRUE
             officer.language = language
             officer.active = True
+            summary.note(line, officer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)
     return summary
 
 
-def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress) -> ImportSummary:
-    """Add or update volunteers by phone number from the volunteers CSV."""
+def import_volunteers(
+    rt: Runtime, text: str, progress: Progress = _no_progress, dry_run: bool = False
+) -> ImportSummary:
+    """Add or update volunteers by phone number from the volunteers CSV (dry_run: only say what would change)."""
     problems: list[str] = []
     summary = ImportSummary()
     phones: list[str] = []
@@ -239,17 +282,21 @@ def import_volunteers(rt: Runtime, text: str, progress: Progress = _no_progress)
                 problems.append(f"line {line}: no village {'/'.join(names)!r}")
                 continue
             volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+            before = None if volunteer is None else _fields(volunteer)
             if volunteer is None:
                 volunteer = Volunteer(phone=phone, active=True)
                 session.add(volunteer)
-                summary.created += 1
             else:
-                summary.updated += 1
                 # A deactivation is deliberate: a file that still lists the volunteer keeps it.
                 summary.inactive += 0 if volunteer.active else 1
             volunteer.name = clean_name(row["name"])
             volunteer.village_id = village.id
             volunteer.language = language
+            summary.note(line, volunteer, before)
+        if dry_run:
+            session.rollback()
+            summary.problems = problems
+            return summary
         if problems:
             session.rollback()
             raise RegistryImportError(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -38,6 +39,7 @@ class PlaceIndex:
         self._stamp: str | None = None
         self._by_id: dict[int, Place] = {}
         self._children: dict[int | None, list[tuple[int, str]]] = {}
+        self._villages: dict[int, int] | None = None
 
     def _ensure(self) -> None:
         """Load on first use; read again only when an import changed the places."""
@@ -71,24 +73,43 @@ class PlaceIndex:
                 children.setdefault(parent, []).append((place.id, place.name))
         for siblings in children.values():
             siblings.sort(key=lambda item: item[1].casefold())
-        self._by_id, self._children = by_id, children
+        self._by_id, self._children, self._villages = by_id, children, None
 
     def children(self, parent: int | None) -> Sequence[tuple[int, str]]:
         self._ensure()
         return self._children.get(parent, [])
 
-    def get(self, place_id: int) -> Place | None:
+    def villages_per_district(self, district_id: int | None = None) -> dict[int, int]:
+        """How many villages each district (or the one given) holds; counted once per load."""
+        self._ensure()
+        counts = self._villages
+        if counts is None:
+            counted: defaultdict[int, int] = defaultdict(int)
+            for place in self._by_id.values():
+                if place.level == "village":
+                    district = self.ancestor(place.id, "district")
+                    if district is not None:
+                        counted[district.id] += 1
+            self._villages = counts = dict(counted)
+        if district_id is not None:
+            return {district_id: counts.get(district_id, 0)}
+        return counts
+
+    def get(self, place_id: int | None) -> Place | None:
+        """The place of an id (None: no place, e.g. a community SMS that named none)."""
+        if place_id is None:
+            return None
         self._ensure()
         return self._by_id.get(place_id)
 
-    def ancestor(self, place_id: int, level: str) -> Place | None:
+    def ancestor(self, place_id: int | None, level: str) -> Place | None:
         """The place of the given level that contains place_id (or is it)."""
         place = self.get(place_id)
         while place is not None and place.level != level:
             place = self.get(place.parent_id) if place.parent_id else None
         return place
 
-    def label(self, place_id: int) -> str:
+    def label(self, place_id: int | None) -> str:
         """Village and cell, or the place's own name for higher levels."""
         place = self.get(place_id)
         if place is None:
@@ -98,7 +119,7 @@ class PlaceIndex:
             return f"{place.name}, {parent.name}"
         return place.name
 
-    def path_label(self, place_id: int) -> str:
+    def path_label(self, place_id: int | None) -> str:
         """Village/cell/sector, for an SMS alert."""
         names = []
         place = self.get(place_id)

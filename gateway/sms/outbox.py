@@ -12,13 +12,12 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Message, Referral
 from gateway.referrals import timeline
-from gateway.runtime import Runtime
+from gateway.runtime import SEND_SMS_JOB, Runtime, job_id
 from gateway.sms.provider import ACCEPTED, REJECTED, SendResult
+from gateway.vocabulary import SETTLED, EventKind, MessageKind, MessageStatus
 
 log = logging.getLogger(__name__)
 
-# The job that sends one message (named, so that gateway does not import workers).
-SEND_JOB = "workers.jobs.send_sms"
 # Seconds between the attempts at a message the provider could not take now (RQ's scheduler
 # runs them): after the first attempt, one more after each.
 BACKOFF = (15, 60, 300, 900, 1800)
@@ -33,11 +32,9 @@ STALLED_AFTER = 120
 # by the sweeper (RQ's retries ran out during a long provider outage).
 RETRY_AGAIN_AFTER = 900
 # Message statuses from which a send may start.
-SENDABLE = ("queued", "retrying")
+SENDABLE = (MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Message statuses that no later answer changes.
-FINAL = ("delivered", "failed", "cancelled")
-# Referral statuses after which a waiting alert is no longer sent.
-SETTLED = ("acknowledged", "closed")
+FINAL = (MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.CANCELLED)
 # Delivery report statuses (Africa's Talking): delivered, and failed for good.
 DELIVERED = "Success"
 FINAL_FAILURES = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
@@ -48,13 +45,15 @@ def add(
     *,
     to: str,
     body: str,
-    kind: str,
+    kind: MessageKind,
     referral_id: int | None = None,
     officer_id: int | None = None,
 ) -> Message:
     """A message row, queued; once the transaction is committed, a worker sends it
     (workers.jobs.send_now) and the web app queues its send job (dispatch())."""
-    message = Message(to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status="queued")
+    message = Message(
+        to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status=MessageStatus.QUEUED
+    )
     session.add(message)
     session.flush()
     return message
@@ -73,7 +72,7 @@ def retry_later(rt: Runtime, message_id: int) -> None:
 
 def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
     try:
-        rt.enqueue(SEND_JOB, message_id, job_id=f"sms-{message_id}", retry=retry, delay=delay)
+        rt.enqueue(SEND_SMS_JOB, message_id, job_id=job_id(SEND_SMS_JOB, message_id), retry=retry, delay=delay)
     except Exception:
         log.exception("could not queue message %s; the sweeper will queue it", message_id)
 
@@ -86,26 +85,29 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
             update(Message)
             .where(
                 Message.id == message_id,
-                or_(Message.status.in_(SENDABLE), and_(Message.status == "sending", Message.updated_at < stale)),
+                or_(
+                    Message.status.in_(SENDABLE),
+                    and_(Message.status == MessageStatus.SENDING, Message.updated_at < stale),
+                ),
             )
-            .values(status="sending", attempts=Message.attempts + 1, updated_at=now)
+            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None
         message = session.get_one(Message, message_id)
-        if message.kind == "alert" and message.referral_id is not None:
+        if message.kind == MessageKind.ALERT and message.referral_id is not None:
             status = session.scalar(select(Referral.status).where(Referral.id == message.referral_id))
             if status in SETTLED:
                 # Somebody answered while this alert waited for a retry: nobody else needs it.
-                message.status, message.error = "cancelled", f"case already {status}"
+                message.status, message.error = MessageStatus.CANCELLED, f"case already {status}"
                 return None
         return message.to, message.body
 
 
 def postpone(message: Message, error: str, result: SendResult | None = None) -> None:
     """The provider could not take the message now: it waits for a retry."""
-    message.status = "retrying"
+    message.status = MessageStatus.RETRYING
     message.error = error[:200]
     if result is not None:
         message.provider_status = result.provider_status or None
@@ -116,15 +118,15 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
     message.provider_status = result.provider_status or None
     message.cost = result.cost
     if result.outcome == ACCEPTED:
-        message.status = "sent"
+        message.status = MessageStatus.SENT
         message.provider_message_id = result.provider_message_id
         message.sent_at = now
         message.error = None
-        _event(session, message, "sent", timeline.SYSTEM, "")
+        _event(session, message, EventKind.SENT, timeline.SYSTEM, "")
     elif result.outcome == REJECTED:
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         message.error = f"refused by the provider: {result.status_code} {result.provider_status}"[:200]
-        _event(session, message, "failed", timeline.SYSTEM, f"refused: {result.provider_status}")
+        _event(session, message, EventKind.FAILED, timeline.SYSTEM, f"refused: {result.provider_status}")
     else:
         postpone(message, f"provider said {result.status_code} {result.provider_status}", result)
 
@@ -135,16 +137,16 @@ def apply_delivery_report(session: Session, message: Message, status: str, reaso
         return False
     message.provider_status = status[:30]
     if status == DELIVERED:
-        message.status = "delivered"
+        message.status = MessageStatus.DELIVERED
         message.delivered_at = now
-        _event(session, message, "delivered", timeline.PROVIDER, "")
+        _event(session, message, EventKind.DELIVERED, timeline.PROVIDER, "")
         return False
     if status in FINAL_FAILURES or reason in FINAL_FAILURES:
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         message.error = f"delivery failed: {status} {reason}".strip()[:200]
-        _event(session, message, "failed", timeline.PROVIDER, f"not delivered: {reason or status}")
+        _event(session, message, EventKind.FAILED, timeline.PROVIDER, f"not delivered: {reason or status}")
         return True
-    message.status = "sent"
+    message.status = MessageStatus.SENT
     return False
 
 
@@ -157,8 +159,8 @@ def stalled(session: Session, now: datetime) -> list[int]:
             select(Message.id)
             .where(
                 or_(
-                    and_(Message.status.in_(("queued", "sending")), Message.updated_at < stale),
-                    and_(Message.status == "retrying", Message.updated_at < long_ago),
+                    and_(Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING)), Message.updated_at < stale),
+                    and_(Message.status == MessageStatus.RETRYING, Message.updated_at < long_ago),
                 )
             )
             .order_by(Message.id)
@@ -166,9 +168,9 @@ def stalled(session: Session, now: datetime) -> list[int]:
     )
 
 
-def _event(session: Session, message: Message, kind: str, actor: str, detail: str) -> None:
+def _event(session: Session, message: Message, kind: EventKind, actor: str, detail: str) -> None:
     """A referral alert's fate goes on the referral's timeline (replies to officers do not)."""
-    if message.referral_id is None or message.kind != "alert":
+    if message.referral_id is None or message.kind != MessageKind.ALERT:
         return
     to = f"officer:{message.officer_id}" if message.officer_id else "?"
     timeline.record(session, message.referral_id, kind, actor, f"alert to {to}" + (f"; {detail}" if detail else ""))

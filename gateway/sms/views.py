@@ -1,4 +1,4 @@
-"""POST /sms/inbound (officers' replies) and POST /sms/delivery (delivery reports).
+"""POST /sms/inbound (officers' commands, reports by SMS) and POST /sms/delivery (delivery reports).
 
 Both are deduplicated by the provider's `id`, do only quick SQL, and queue any SMS to send.
 """
@@ -12,8 +12,9 @@ from flask import Blueprint, request
 from gateway import runtime
 from gateway.clock import utcnow
 from gateway.phones import InvalidPhoneError, masked, normalize
-from gateway.referrals import routing
-from gateway.sms import callbacks, commands, outbox
+from gateway.referrals import lifecycle
+from gateway.sms import callbacks, outbox
+from gateway.sms import inbound as inbound_sms
 from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ PROVIDER_ID_MAX = 100
 @bp.post("/sms/inbound")
 @protected
 def inbound():  # type: ignore[no-untyped-def]
-    """An SMS to the gateway: an officer's command, answered by a queued SMS."""
+    """An SMS to the gateway: an officer's command, a volunteer's form, or anybody's concern."""
     form = request.form
     provider_id = form.get("id", "").strip()
     if not provider_id or len(provider_id) > PROVIDER_ID_MAX:
@@ -39,9 +40,9 @@ def inbound():  # type: ignore[no-untyped-def]
     with rt.db.transaction() as session:
         if not callbacks.first_time(session, "inbound", provider_id, ""):
             return plain("OK (already handled)")
-        replies = commands.handle(rt, session, phone, form.get("text", ""), utcnow())
+        effects = inbound_sms.dispatch(rt, session, provider_id, phone, form.get("text", ""), utcnow())
     log.info("inbound SMS %s from %s handled", provider_id, masked(phone))
-    outbox.dispatch(rt, replies)
+    inbound_sms.after_commit(rt, effects)
     return plain("OK")
 
 
@@ -65,6 +66,6 @@ def delivery():  # type: ignore[no-untyped-def]
             log.info("delivery report %s for no message of ours", provider_id)
             return plain("OK (unknown message)")
         if outbox.apply_delivery_report(session, message, status, form.get("failureReason", "").strip(), now):
-            follow_ups = routing.fail_over(rt, session, message, now)
+            follow_ups = lifecycle.fail_over(rt, session, message, now)
     outbox.dispatch(rt, follow_ups)
     return plain("OK")

@@ -11,16 +11,14 @@ from sqlalchemy import select
 from gateway import keys
 from gateway.models import CallerPreference, Volunteer
 from gateway.runtime import Runtime
-
-# The language of a caller nobody knows yet.
-DEFAULT_LANGUAGE = "rw"
+from gateway.vocabulary import DEFAULT_LANGUAGE, CallerKind
 
 
 @dataclass(frozen=True)
 class Caller:
     phone: str
     phone_hash: str
-    # "volunteer" (registered and active) or "community".
+    # CallerKind.VOLUNTEER (registered and active) or CallerKind.COMMUNITY.
     kind: str
     lang: str
     volunteer_id: int | None = None
@@ -31,7 +29,7 @@ class Caller:
 
     @property
     def home(self) -> dict[str, object] | None:
-        if self.kind != "volunteer" or self.village_id is None:
+        if self.kind != CallerKind.VOLUNTEER or self.village_id is None:
             return None
         return {"id": self.village_id, "name": self.village_name}
 
@@ -63,7 +61,7 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
         return Caller(
             phone=phone,
             phone_hash=phone_hash,
-            kind="volunteer",
+            kind=CallerKind.VOLUNTEER,
             lang=volunteer.language,
             volunteer_id=volunteer.id,
             village_id=volunteer.village_id,
@@ -72,7 +70,7 @@ def _from_database(rt: Runtime, phone: str, phone_hash: str) -> Caller:
     return Caller(
         phone=phone,
         phone_hash=phone_hash,
-        kind="community",
+        kind=CallerKind.COMMUNITY,
         lang=chosen or (volunteer.language if volunteer else DEFAULT_LANGUAGE),
         deactivated=volunteer is not None,
     )
@@ -82,7 +80,7 @@ def remember_language(rt: Runtime, caller: Caller, lang: str) -> None:
     """Keep a caller's chosen language for their next dial: a registered volunteer's in the
     registry (where it comes from), anybody else's by (hashed) phone number."""
     with rt.db.transaction() as session:
-        volunteer = session.get(Volunteer, caller.volunteer_id) if caller.kind == "volunteer" else None
+        volunteer = session.get(Volunteer, caller.volunteer_id) if caller.kind == CallerKind.VOLUNTEER else None
         if volunteer is not None:
             volunteer.language = lang
         else:

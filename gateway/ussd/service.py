@@ -21,6 +21,7 @@ from gateway.referrals import reports
 from gateway.runtime import Runtime
 from gateway.ussd import callers
 from gateway.ussd.callers import Caller
+from gateway.vocabulary import CallerKind, MessageKind
 from menus import engine
 from menus.engine import Outcome, Screen, State
 
@@ -227,7 +228,7 @@ class UssdService:
         if draft is None or draft.session_id != session_id:
             return  # nothing under way, or already picked up by a newer session
         self.rt.redis.expire(keys.draft(caller.phone_hash), self.rt.settings.resume_window)
-        if self.rt.settings.resume_sms_volunteers and caller.kind == "volunteer":
+        if self.rt.settings.resume_sms_volunteers and caller.kind == CallerKind.VOLUNTEER:
             self._queue_resume_sms(caller, draft)
 
     def _queue_resume_sms(self, caller: Caller, draft: Draft) -> None:
@@ -241,7 +242,7 @@ class UssdService:
             .replace("{minutes}", str(minutes))
         )
         with self.rt.db.transaction() as session:
-            session.add(Message(kind="notice", to=caller.phone, body=body))
+            session.add(Message(kind=MessageKind.NOTICE, to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> str:
         return self.rt.crypto.seal(json.dumps(session.__dict__))

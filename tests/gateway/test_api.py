@@ -391,8 +391,8 @@ def test_case_shows_its_timeline_and_who_it_was_assigned_to(client, runner, rt):
     viewer = _make_user(runner, "vic@example.org", "viewer")
     case = _ok(client, f"/api/v1/referrals/{reference}", viewer)
     assert case["timeline"] == [
-        {"kind": "routed", "actor": "system", "detail": "1 officer", "at": "2026-03-01T08:30:00Z"},
-        {"kind": "acknowledged", "actor": "Alice Uwase", "detail": "", "at": "2026-03-01T08:35:00Z"},
+        {"kind": "routed", "actor": "system", "detail": "1 officer", "at": "2026-03-01T08:30:00Z", "note": None},
+        {"kind": "acknowledged", "actor": "Alice Uwase", "detail": "", "at": "2026-03-01T08:35:00Z", "note": None},
     ]
     assert case["assignments"] == [
         {

@@ -215,12 +215,17 @@ def test_an_unreachable_redis_is_one_line(operator, settings, app, tmp_path):
     [
         (["officers", "import"], None, "Error: File '{path}' does not exist: check the file's name and folder"),
         (["volunteers", "import"], b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "Error: {path} is not a text file in UTF-8"),
-        (["locations", "import"], b"provinces: [Kigali]\n", "Error: nothing imported: places.json is not a place list"),
+        (["locations", "import"], b"provinces: [Kigali]\n", "Error: nothing imported: given.file is not a place list"),
         (["menus", "validate"], None, "Error: File '{path}' does not exist: check the file's name and folder"),
+        (
+            ["officers", "import"],
+            b"root:\n  en: Hello\n",
+            "Error: nothing imported: given.file is not a CSV of officers (line 1: the header must be name,phone,",
+        ),
     ],
 )
 def test_a_missing_or_wrong_file_is_one_line_with_status_2(runner, tmp_path, args, content, message):
-    path = tmp_path / "places.json"
+    path = tmp_path / "given.file"
     if content is not None:
         path.write_bytes(content)
     result = runner.invoke(args=[*args, str(path)])
@@ -278,3 +283,18 @@ def test_ijwi_commands_say_in_one_line_what_stops_them(settings, tmp_path, extra
     assert done.returncode == status
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(start)
+
+
+def test_log_level_debug_shows_the_traceback_too(operator):
+    result = _run(operator, ["users", "list"], _environment(LOG_LEVEL="DEBUG"))
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "ConfigError"
+    assert "SECRET_KEY is not set" in str(result.exception)
+
+
+def test_a_server_without_settings_still_refuses_to_start():
+    done = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "ConfigError: SECRET_KEY is not set" in done.stderr

@@ -8,10 +8,33 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from gateway.models import CATEGORIES, Location
+from gateway.models import Location
 from gateway.registry import imports
 from gateway.sms import texts
+from gateway.vocabulary import Category, CloseOutcome
 from menus.gsm import is_gsm7
+
+# Every category a referral can carry.
+CATEGORIES = tuple(Category)
+# Every placeholder of the SMS strings, at its longest.
+LONGEST_VALUES = dict(
+    ref="4830271",
+    other="4830271",
+    code="*801#",
+    phone="+250788123456",
+    date="20/11 09:31",
+    district="Nyamasheke",
+    days=999,
+    count=99,
+    cases="",
+    new=999,
+    open=9999,
+    overdue=999,
+    escalated=999,
+    failed=999,
+    place="Nyamasheke",
+    same=" Possibly the same as 4830271.",
+)
 
 REFERENCE = "4830271"
 VOLUNTEER = "+250788123456"
@@ -117,15 +140,53 @@ def test_info_summary_fits_one_sms(longest_place, lang, status):
 
 def test_every_string_exists_in_every_language_and_fits_one_sms():
     assert texts.NEEDS_REVIEW == ("rw",)  # Kinyarwanda awaits a native speaker's review
-    composed = {"alert_urgent", "alert_normal", "info"}  # checked whole above
+    composed = {"alert_urgent", "alert_normal", "info"}  # checked whole above (and in test_sms_cases)
     for key, by_language in texts.STRINGS.items():
         assert set(by_language) == set(texts.LANGUAGES), key
         for lang in texts.LANGUAGES:
             if key in composed:
                 continue
-            text = texts.say(key, lang, ref=REFERENCE, code="*801#", phone=VOLUNTEER, date="20/11 09:31")
+            text = texts.say(key, lang, **LONGEST_VALUES)
             assert len(text) <= 160 and is_gsm7(text), (key, lang, text)
     for table in (texts.CATEGORIES, texts.SEXES, texts.AGE_BANDS):
         assert set(table) == set(texts.LANGUAGES)
         assert all(set(table[lang]) == set(table["en"]) for lang in texts.LANGUAGES)
     assert set(texts.CATEGORIES["en"]) == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
+@pytest.mark.parametrize("unanswered", [False, True])
+def test_alert_of_a_possible_duplicate_fits_one_sms_and_names_the_earlier_case(longest_place, lang, unanswered):
+    for category in CATEGORIES:
+        for urgent in (False, True):
+            text = texts.alert(
+                lang,
+                reference=REFERENCE,
+                urgent=urgent,
+                category_key=category,
+                age_band="unknown",
+                sex="unknown",
+                place=longest_place,
+                volunteer_phone=VOLUNTEER,
+                unanswered=unanswered,
+                same_as="1234567",
+            )
+            assert len(text) <= 160 and is_gsm7(text), text
+            assert "1234567" in text and text.endswith(REFERENCE)
+
+
+@pytest.mark.parametrize("lang", texts.LANGUAGES)
+@pytest.mark.parametrize("district", [None, "Nyamasheke"])
+def test_triage_alert_fits_one_sms_in_every_language(lang, district):
+    for unanswered in (False, True):
+        text = texts.triage_alert(
+            lang, reference=REFERENCE, district=district, unanswered=unanswered, same_as="1234567"
+        )
+        assert len(text) <= 160 and is_gsm7(text), text
+        assert text.endswith(f"OK {REFERENCE}")
+
+
+def test_every_outcome_has_a_number_and_words():
+    assert [texts.outcome(str(n)) for n in range(1, 6)] == list(CloseOutcome)
+    assert set(texts.OUTCOME_WORDS) == set(CloseOutcome)
+    assert texts.outcome("0") is None and texts.outcome("maybe") is None

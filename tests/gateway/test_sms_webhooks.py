@@ -70,7 +70,7 @@ def test_ok_acknowledges_the_case_and_stops_its_escalation(client, rt, run_jobs,
     response = _sms(client, SOCIAL_WORKER, f"OK {case}")
     assert response.status_code == 200
     assert _replies(rt, run_jobs, SOCIAL_WORKER) == [
-        f"Case {case} is yours. Thank you. When it is done, send DONE {case} and a short note."
+        f"Case {case} is yours. Thank you. When it is done, send DONE {case} <outcome 1-5> and a note if useful."
     ]
     referral = _referral(rt, case)
     assert referral.status == "acknowledged" and referral.acknowledged_at is not None
@@ -83,7 +83,7 @@ def test_ok_acknowledges_the_case_and_stops_its_escalation(client, rt, run_jobs,
 def test_ok_in_lower_case_without_a_space_is_understood(client, rt, run_jobs, case):
     _sms(client, PSYCHOLOGIST, f"  ok{case} ")
     assert _replies(rt, run_jobs, PSYCHOLOGIST) == [
-        f"Dosiye {case} ni iyanyu. Murakoze. Nimurangiza, mwohereze DONE {case} n'ubutumwa bugufi."
+        f"Dosiye {case} ni iyanyu. Murakoze. Nimurangiza, mwohereze DONE {case} <uko byarangiye 1-5> (n'ubutumwa)."
     ]
     assert _referral(rt, case).status == "acknowledged"
 
@@ -112,25 +112,30 @@ def test_a_well_formed_reference_of_no_case_is_refused(client, rt, run_jobs, cas
     assert _referral(rt, case).status == "routed"
 
 
-def test_done_closes_the_case_and_keeps_the_note_encrypted(client, rt, run_jobs, case):
-    _sms(client, SOCIAL_WORKER, f"DONE {case} Visited, child referred to Isange")
+def test_done_closes_the_case_with_its_outcome_and_keeps_the_note_encrypted(client, rt, run_jobs, case):
+    _sms(client, SOCIAL_WORKER, f"DONE {case} 2 Visited, child referred to Isange")
     assert _replies(rt, run_jobs, SOCIAL_WORKER) == [f"Case {case} is closed. Thank you."]
     referral = _referral(rt, case)
     assert referral.status == "closed" and referral.closed_at is not None and referral.escalate_at is None
+    assert referral.outcome == "referred"
     assert rt.crypto.decrypt(referral.close_note_enc) == "Visited, child referred to Isange"
     assert b"Isange" not in referral.close_note_enc
     with rt.db.reading() as session:
         closed = session.scalars(select(Event).where(Event.kind == "closed")).one()
         assert "Isange" not in closed.detail
 
-    _sms(client, SOCIAL_WORKER, f"DONE {case} again")
+    _sms(client, SOCIAL_WORKER, f"DONE {case} other again")
     assert _replies(rt, run_jobs, SOCIAL_WORKER)[-1] == f"Case {case} was already closed."
     assert rt.crypto.decrypt(_referral(rt, case).close_note_enc) == "Visited, child referred to Isange"
 
 
-def test_done_without_a_note_asks_for_one(client, rt, run_jobs, case):
-    _sms(client, SOCIAL_WORKER, f"DONE {case}")
-    assert _replies(rt, run_jobs, SOCIAL_WORKER) == [f"Add a short note to close the case: DONE {case} <note>"]
+@pytest.mark.parametrize("rest", ["", " Visited the family", " 6", " 0 seen"])
+def test_done_without_a_known_outcome_asks_for_one(client, rt, run_jobs, case, rest):
+    _sms(client, SOCIAL_WORKER, f"DONE {case}{rest}")
+    assert _replies(rt, run_jobs, SOCIAL_WORKER) == [
+        f"Say how case {case} ended: DONE {case} 1 family supported, 2 referred to services, 3 placed in care, "
+        "4 unfounded, 5 other; a note may follow."
+    ]
     assert _referral(rt, case).status == "routed"
 
 
@@ -157,7 +162,7 @@ def test_the_other_officers_alerted_hear_the_case_is_taken(client, rt, run_jobs,
     # The psychologist got the same alert; the sender hears only their own reply.
     assert _replies(rt, run_jobs, PSYCHOLOGIST) == [f"Dosiye {case} yakiriwe n'undi mukozi. Nta kindi musabwa."]
     assert _replies(rt, run_jobs, SOCIAL_WORKER) == [
-        f"Case {case} is yours. Thank you. When it is done, send DONE {case} and a short note."
+        f"Case {case} is yours. Thank you. When it is done, send DONE {case} <outcome 1-5> and a note if useful."
     ]
     # A second OK from anyone tells nobody again.
     rt.sms.outbox.clear()
@@ -187,12 +192,11 @@ def test_the_national_desk_may_act_on_any_case(client, rt, run_jobs, case):
     assert _referral(rt, case).status == "acknowledged"
 
 
-def test_a_phone_that_is_no_officers_is_refused_once_an_hour(client, rt, run_jobs, case):
+def test_a_phone_that_is_no_officers_may_not_act_on_a_case(client, rt, run_jobs, case):
     _sms(client, COMMUNITY_PHONE, f"OK {case}")
-    _sms(client, COMMUNITY_PHONE, "hello?")
-    replies = _replies(rt, run_jobs, COMMUNITY_PHONE)
-    assert replies == [
-        "Ijwi yakira SMS z'abakozi banditse gusa. Gutanga amakuru: kanda *801#. Umwana ari mu kaga: 116."
+    # Its text is a community member's concern: acknowledged, never echoed, nothing done to the case.
+    assert _replies(rt, run_jobs, COMMUNITY_PHONE) == [
+        "Ijwi: murakoze, ubutumwa bwanyu bwakiriwe. Niba umwana ari mu kaga ubu, hamagara 116."
     ]
     assert _referral(rt, case).status == "routed"
 
@@ -201,7 +205,8 @@ def test_a_phone_that_is_no_officers_is_refused_once_an_hour(client, rt, run_job
 def test_anything_else_from_an_officer_gets_the_help_text(client, rt, run_jobs, case, text):
     assert _sms(client, SOCIAL_WORKER, text).status_code == 200
     assert _replies(rt, run_jobs, SOCIAL_WORKER) == [
-        "Ijwi: reply OK <case> to take a case, DONE <case> <note> to close it, INFO <case> for a summary."
+        "Ijwi: OK <case> to take it, DONE <case> <1-5> to close, INFO <case>, REOPEN <case>, "
+        "TRANSFER <case> <district>, SAME/NOTSAME <case>, CASES, DUTY ON/OFF"
     ]
     assert _referral(rt, case).status == "routed"
 

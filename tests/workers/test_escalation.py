@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from gateway.clock import utcnow
 from gateway.models import Assignment, Event, Message, Officer, Referral
-from gateway.sms.commands import acknowledge
+from gateway.referrals.lifecycle import acknowledge
 from tests.helpers import (
     NATIONAL_DESK,
     OFF_DUTY,

@@ -1,0 +1,145 @@
+"""Cases in the admin web: officers see and act on their district's cases through the
+lifecycle; viewers change nothing; private fields only where allowed, every read audited."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from flask import Flask
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from gateway.models import AuditEntry, Event, Message, Referral
+from gateway.runtime import Runtime
+from tests.admin.pages import logged_in, post
+from tests.cases import NYARUGENGE_VILLAGE, REPORTER_PHONE, insert_case, reference
+from tests.helpers import register_officers
+
+
+def _audit(rt: Runtime, actor: str) -> list[tuple[str, str]]:
+    with rt.db.reading() as session:
+        rows = session.scalars(select(AuditEntry).where(AuditEntry.actor == actor).order_by(AuditEntry.id))
+        return [(a.action, a.detail) for a in rows]
+
+
+def test_an_officer_sees_only_their_district_and_another_districts_case_is_404(app: Flask, rt: Runtime) -> None:
+    insert_case(rt, 1, details="Beaten at home", callback_ok=True)  # Rusizi
+    insert_case(rt, 2, NYARUGENGE_VILLAGE)
+    officer = logged_in(app, rt, "olive@example.org", "officer", "Rusizi")
+
+    page = officer.get("/admin/cases").get_data(as_text=True)
+    assert reference(1) in page and reference(2) not in page
+    assert officer.get(f"/admin/cases/{reference(2)}").status_code == 404
+    assert officer.get("/admin/cases/1234567").status_code == 404  # not a reference at all
+
+    case = officer.get(f"/admin/cases/{reference(1)}").get_data(as_text=True)
+    assert "Beaten at home" in case and REPORTER_PHONE in case
+    assert ("read_referral_private", "shown in the admin web: details, reporter_phone") in _audit(
+        rt, "olive@example.org"
+    )
+
+    sheet = load_workbook(io.BytesIO(officer.get("/admin/cases/export.xlsx?private=1").data)).active
+    assert sheet is not None
+    references = [row[0].value for row in sheet.iter_rows(min_row=2)]
+    assert references == [reference(1)]
+    actions = [a for a, _ in _audit(rt, "olive@example.org")]
+    assert "export_cases" in actions and actions.count("read_referral_private") == 2
+
+
+def test_a_viewer_reads_without_private_fields_and_every_change_is_refused(app: Flask, rt: Runtime) -> None:
+    insert_case(rt, 1, details="Beaten at home")
+    viewer = logged_in(app, rt, "vic@example.org", "viewer")
+    case = viewer.get(f"/admin/cases/{reference(1)}").get_data(as_text=True)
+    assert "Beaten at home" not in case and "not shown to your role" in case and "Acknowledge" not in case
+    for action in ("acknowledge", "close", "note"):
+        response = post(viewer, f"/admin/cases/{reference(1)}/{action}", {"outcome": "other", "note": "x"})
+        assert response.status_code == 403  # type: ignore[attr-defined]
+    with rt.db.reading() as session:
+        assert session.scalars(select(Referral)).one().status == "routed"
+    # The private export is not given to a viewer even when asked for.
+    data = viewer.get("/admin/cases/export.csv?private=1").data.decode("utf-8-sig")
+    assert "Details" not in data and reference(1) in data
+
+
+def test_an_officer_acknowledges_notes_and_closes_a_case_on_its_timeline(app: Flask, rt: Runtime) -> None:
+    register_officers(rt)
+    referral_id = insert_case(rt, 1, NYARUGENGE_VILLAGE)
+    officer = logged_in(app, rt, "olive@example.org", "officer", "Nyarugenge")
+    url = f"/admin/cases/{reference(1)}"
+    assert post(officer, url + "/acknowledge").status_code == 302  # type: ignore[attr-defined]
+    post(officer, url + "/note", {"note": "Visited the family with the IZU"})
+    response: Any = post(officer, url + "/close", {"outcome": "referred", "note": "Isange"})
+    assert response.status_code == 302
+    page = officer.get(url).get_data(as_text=True)
+    assert "Visited the family with the IZU" in page and "Referred to services" in page
+    with rt.db.reading() as session:
+        referral = session.get_one(Referral, referral_id)
+        events = session.scalars(select(Event).where(Event.referral_id == referral_id).order_by(Event.id)).all()
+    assert (referral.status, referral.outcome) == ("closed", "referred")
+    assert [(e.kind, e.actor) for e in events] == [
+        ("acknowledged", "user:olive@example.org"),
+        ("noted", "user:olive@example.org"),
+        ("closed", "user:olive@example.org"),
+    ]
+    assert [d for a, d in _audit(rt, "olive@example.org") if a == "case_changed"] == [
+        "acknowledged",
+        "note added",
+        "closed: referred",
+    ]
+    # Closing twice: a polite refusal, nothing changed.
+    again = post(officer, url + "/close", {"outcome": "other"})
+    assert again.status_code == 302  # type: ignore[attr-defined]
+    assert "already closed" in officer.get(url).get_data(as_text=True)
+
+
+def test_an_admin_reassigns_and_transfers_a_case_and_the_alerts_go_out(app: Flask, rt: Runtime) -> None:
+    register_officers(rt)
+    insert_case(rt, 1, NYARUGENGE_VILLAGE)
+    admin = logged_in(app, rt, "ada@example.org", "admin")
+    url = f"/admin/cases/{reference(1)}"
+    page = admin.get(url).get_data(as_text=True)
+    assert "District Supervisor" in page
+    supervisor = re.search(r'<option value="(\d+)">District Supervisor', page)
+    assert supervisor is not None
+    post(admin, url + "/reassign", {"officer": supervisor.group(1)})
+    gasabo = re.search(r'<option value="(\d+)">Gasabo</option>', page)
+    assert gasabo is not None
+    post(admin, url + "/transfer", {"district": gasabo.group(1)})
+    with rt.db.reading() as session:
+        sent = session.scalars(select(Message.to).order_by(Message.id)).all()
+        referral = session.scalars(select(Referral)).one()
+    assert sent == ["+250788000333", "+250788000555"]  # the supervisor, then Gasabo's officer
+    assert referral.district_id == int(gasabo.group(1))
+
+
+def test_bad_filters_are_told_politely_and_the_list_pages(app: Flask, rt: Runtime) -> None:
+    for n in range(30):
+        insert_case(rt, n, urgent=n % 2 == 0)
+    admin = logged_in(app, rt, "ada@example.org", "admin")
+    response = admin.get("/admin/cases?from=yesterday")
+    assert response.status_code == 200 and "From must be a date" in response.get_data(as_text=True)
+    first = admin.get("/admin/cases?urgency=urgent").get_data(as_text=True)
+    assert first.count('class="row-link"') == 15 and "Older" not in first
+    everything = admin.get("/admin/cases").get_data(as_text=True)
+    assert everything.count('class="row-link"') == 25 and "Older" in everything
+    assert admin.get("/admin/cases?page=2").get_data(as_text=True).count('class="row-link"') == 5
+
+
+def test_an_officer_links_confirms_and_undoes_a_possible_duplicate(app: Flask, rt: Runtime) -> None:
+    first, second = insert_case(rt, 1), insert_case(rt, 2)
+    officer = logged_in(app, rt, "olive@example.org", "officer", "Rusizi")
+    url = f"/admin/cases/{reference(2)}"
+    post(officer, url + "/link", {"earlier": reference(1)})
+    assert "Possibly the same as\n      <a" in officer.get(url).get_data(as_text=True)
+    post(officer, url + "/confirm")
+    with rt.db.reading() as session:
+        linked = session.get_one(Referral, second)
+        assert (linked.duplicate_of_id, linked.duplicate_confirmed) == (first, True)
+    post(officer, url + "/unlink")
+    post(officer, url + "/unlink")  # nothing left to undo: said politely
+    assert "not linked to another one" in officer.get(url).get_data(as_text=True)
+    with rt.db.reading() as session:
+        kinds = session.scalars(select(Event.kind).where(Event.referral_id == first).order_by(Event.id)).all()
+    assert kinds == ["linked", "confirmed", "unlinked"]
