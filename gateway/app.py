@@ -8,7 +8,7 @@ import click
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from gateway import log_levels
+from gateway import log_levels, logs
 from gateway import runtime as runtime_module
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.runtime import Runtime
@@ -28,23 +28,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         except ConfigError:
             if click.get_current_context(silent=True) is None:
                 raise
-    level = settings.log_level if settings else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings is not None:
+        logs.configure(settings.log_level, settings.log_format)
+    else:
+        logs.configure(logging.getLevelName(logging.INFO), "text")
     log_levels.quiet_libraries()
     app = Flask(__name__)
+    logs.init_app(app)
     # No SECRET_KEY in Flask's config: it keys the look-up hashes in gateway.crypto, and
     # only the admin web has cookie sessions, signed with keys derived for it by a session
     # interface that opens none outside /admin/ (gateway.admin.sessions).
     if settings is not None:
         runtime_module.attach(app, Runtime(settings))
 
-    from gateway import health
+    from gateway import health, metrics
     from gateway.api import views as api_views
     from gateway.cli import register_commands
     from gateway.sms import views as sms_views
     from gateway.ussd import views as ussd_views
 
-    for blueprint in (health.bp, ussd_views.bp, sms_views.bp, api_views.bp):
+    for blueprint in (health.bp, metrics.bp, ussd_views.bp, sms_views.bp, api_views.bp):
         app.register_blueprint(blueprint)
 
     register_commands(app)

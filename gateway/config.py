@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +61,15 @@ class Settings:
     # Seconds between the scheduler's sweeps (escalation, stalled work).
     scheduler_interval: int = 30
     log_level: str = "INFO"
+    # "json" (one JSON object a line, for production) or "text" (for a person at a terminal).
+    log_format: str = "json"
+    # GET /metrics: a bearer token (or ?token=) that opens it; and the addresses (comma-separated
+    # IPs or networks) allowed without one, when not through a proxy (empty: token only).
+    metrics_token: str = ""
+    metrics_allow: str = "127.0.0.1,::1"
+    # The folder where every process writes its metrics (prometheus-client's multiprocess mode;
+    # the library reads the variable itself); empty: this process's metrics only.
+    prometheus_multiproc_dir: str = ""
     # Admin web: the login cookie only over HTTPS (off in development), and minutes a
     # login lasts without a page being opened.
     admin_cookie_secure: bool = True
@@ -105,6 +115,9 @@ _STR_SETTINGS = {
     "USSD_SERVICE_CODE": "ussd_service_code",
     "WEBHOOK_TOKEN": "webhook_token",
     "LOG_LEVEL": "log_level",
+    "LOG_FORMAT": "log_format",
+    "METRICS_TOKEN": "metrics_token",
+    "PROMETHEUS_MULTIPROC_DIR": "prometheus_multiproc_dir",
 }
 _BOOL_SETTINGS = {
     "RESUME_SMS_VOLUNTEERS": "resume_sms_volunteers",
@@ -133,6 +146,8 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 values[name] = int(env[var])
             except ValueError:
                 raise ConfigError(f"{var} must be a whole number, not {env[var]!r}") from None
+    if "METRICS_ALLOW" in env:  # empty is a value: no address without the token
+        values["metrics_allow"] = env["METRICS_ALLOW"]
     for var, name in _BOOL_SETTINGS.items():
         if env.get(var):
             values[name] = env[var].strip().lower() in ("1", "true", "yes", "on")
@@ -156,6 +171,14 @@ def check(settings: Settings) -> None:
         raise ConfigError("AT_API_KEY is not set but SMS_BACKEND is africastalking")
     if settings.ussd_max_chars < 40:
         raise ConfigError("USSD_MAX_CHARS is too small for any screen")
+    if settings.log_format not in ("json", "text"):
+        raise ConfigError("LOG_FORMAT must be 'json' or 'text'")
+    for part in settings.metrics_allow.split(","):
+        try:
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(f"METRICS_ALLOW: {part.strip()!r} is not an IP address or network") from None
     if settings.log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):

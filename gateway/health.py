@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from gateway import runtime
+from gateway import metrics, runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -28,6 +28,7 @@ def readyz():  # type: ignore[no-untyped-def]
     except Exception as exc:
         log.warning("readyz: redis unreachable: %s", type(exc).__name__)
         checks["redis"] = "unreachable"
+        metrics.READINESS_FAILURES.labels("redis").inc()
     try:
         with rt.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -35,5 +36,6 @@ def readyz():  # type: ignore[no-untyped-def]
     except Exception as exc:
         log.warning("readyz: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
+        metrics.READINESS_FAILURES.labels("database").inc()
     ready = all(v == "ok" for v in checks.values())
     return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503

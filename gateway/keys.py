@@ -58,3 +58,12 @@ def sms_text(phone_and_text_hash: str) -> str:
     """Set when a phone's SMS text made a report or visit: the same text from the same phone
     again makes nothing (TTL: SMS_DUPLICATE_WINDOW)."""
     return f"{PREFIX}:sms:text:{phone_and_text_hash}"
+
+
+# Seconds a dashboard's figures are kept: officers of a district open the same one in turn.
+DASHBOARD_TTL = 60
+
+
+def dashboard(period: str) -> str:
+    """The figures of one period and district, as JSON (TTL: DASHBOARD_TTL)."""
+    return f"{PREFIX}:dashboard:{period}"

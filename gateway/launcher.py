@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 INSTANCE = Path("instance")
 KEYS_FILE = INSTANCE / "dev-keys.json"
+# Where the web and worker processes write their metrics (emptied at each start).
+METRICS_DIR = INSTANCE / "metrics"
 
 
 def development_environment() -> None:
@@ -30,6 +32,7 @@ def development_environment() -> None:
     for name, value in json.loads(KEYS_FILE.read_text()).items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{(INSTANCE / 'ijwi.db').resolve()}")
+    os.environ.setdefault("LOG_FORMAT", "text")
     # The admin web is reached over plain HTTP on a developer's machine.
     os.environ.setdefault("ADMIN_COOKIE_SECURE", "false")
     if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
@@ -91,6 +94,7 @@ def main(argv: list[str]) -> int:
         return 0
     prepare_or_explain()
     os.environ.setdefault("PORT", "5000")
+    share_metrics(os.environ)
     bin_dir = Path(sys.executable).parent
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     print(f"Ijwi gateway on http://127.0.0.1:{os.environ['PORT']}  (USSD callback: POST /ussd)", flush=True)
@@ -98,6 +102,15 @@ def main(argv: list[str]) -> int:
 
     honcho_main(honcho_args(argv, os.environ))
     return 0
+
+
+def share_metrics(environ: MutableMapping[str, str]) -> None:
+    """Let every process started here write its metrics into one folder (PROMETHEUS_MULTIPROC_DIR,
+    default instance/metrics), emptied first: a dead process's counts would otherwise stay."""
+    from gateway.metrics import prepare_multiproc_dir
+
+    folder = environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(METRICS_DIR.resolve()))
+    prepare_multiproc_dir(folder)
 
 
 def honcho_args(argv: list[str], environ: Mapping[str, str]) -> list[str]:

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from menus.tree import CALLER_KINDS, Node, Option, Tree
+from menus.vocabulary import AgeBand, Category, Sex, VisitDomain
 
-# What a report is about (the keys of Report.category).
-CATEGORIES = ("violence", "neglect", "labour", "marriage", "separated", "school", "disability", "placement", "other")
+# The words each needed answer may hold: the vocabularies the gateway stores.
+CATEGORIES = tuple(c.value for c in Category)
 URGENCY = ("yes", "no")
-AGE_BANDS = ("under5", "5-11", "12-17", "unknown")
-SEXES = ("girl", "boy", "unknown")
+AGE_BANDS = tuple(a.value for a in AgeBand)
+SEXES = tuple(s.value for s in Sex)
 # Answers of each of the five family-support domains of a home visit.
 DOMAIN_ANSWERS = ("ok", "concern")
-VISIT_DOMAINS = ("living", "health", "education", "relationships", "economy")
+VISIT_DOMAINS = tuple(d.value for d in VisitDomain)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import threading
 
 from rq import SimpleWorker
 
-from gateway import keys, log_levels, redis_conn, runtime
+from gateway import keys, log_levels, logs, redis_conn, runtime
 from gateway.config import ConfigError
 from gateway.runtime import QUEUE_NAME, Runtime
 from workers import periodic
@@ -34,7 +34,7 @@ def main() -> None:
     # A worker waits out a Redis failover instead of quitting on the first error.
     redis_conn.be_patient(rt.redis)
     redis_conn.be_patient(rt.rq_redis)
-    logging.basicConfig(level=rt.settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(rt.settings.log_level, rt.settings.log_format)
     log_levels.quiet_libraries()
     log_levels.quiet_rq_worker(periodic.routine_lines())
     stop = threading.Event()

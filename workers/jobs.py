@@ -14,7 +14,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import keys, runtime
+from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
 from gateway.models import Message, Referral, Report, Visit
 from gateway.referrals import digest, lifecycle, routing
@@ -106,7 +106,8 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
         return None
     to, body = claimed
     try:
-        result = rt.sms.send(to, body)
+        with metrics.SMS_SEND_SECONDS.time():
+            result = rt.sms.send(to, body)
     except SmsUnavailableError as exc:
         with rt.db.transaction() as session:
             outbox.postpone(session.get_one(Message, message_id), str(exc))
@@ -143,6 +144,8 @@ def escalate(now: datetime | None = None) -> int:
                 continue
             message_ids = lifecycle.escalate(rt, session, referral, now)
             moved += 1
+            urgency = "urgent" if referral.urgent else "normal"
+        metrics.ESCALATIONS.labels(urgency).inc()
         send_now(rt, message_ids)
     if moved:
         log.info("escalate: %d referral(s) moved one tier up", moved)
@@ -208,7 +211,11 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     if reports or visits or messages:
         counts = len(reports), len(visits), len(messages)
         log.info("sweep: queued again %d report(s), %d visit(s), %d message(s)", *counts)
-    return {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+    requeued = {"reports": len(reports), "visits": len(visits), "messages": len(messages)}
+    for what, count in requeued.items():
+        if count:
+            metrics.SWEEPER_REQUEUED.labels(what).inc(count)
+    return requeued
 
 
 def _send_queued(rt: Runtime, referral_id: int) -> None:

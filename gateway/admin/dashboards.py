@@ -8,6 +8,7 @@ carries the page's CSP nonce, their tooltips and comments are left out to keep p
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from markupsafe import Markup
 from pygal.style import Style
 from werkzeug.wrappers import Response
 
+from gateway import keys
 from gateway.accounts import audit
 from gateway.admin.auth import READERS, require_role, user
 from gateway.admin.base import bp, runtime
@@ -47,6 +49,8 @@ STYLE = Style(
 # pygal's config script, per-point descriptions (for its script's tooltips) and comments:
 # bytes for nothing here (and the CSP would refuse the script).
 _DESC = re.compile(r"<script[^>]*>.*?</script>|<desc[^>]*>.*?</desc>|<!--.*?-->", re.S)
+# Stands for the page's CSP nonce in a kept chart.
+NONCE = "{{nonce}}"
 _STYLE_TAG = re.compile(r"<style type=\"text/css\">")
 
 
@@ -80,6 +84,26 @@ def _svg(chart: Any, nonce: str, n: int) -> Markup:
     svg = _DESC.sub("", svg).replace(chart.uuid, f"c{n}")
     svg = _STYLE_TAG.sub(f'<style nonce="{nonce}">', svg)
     return Markup(svg)  # noqa: S704 (pygal's output with our own figures, escaped by pygal)
+
+
+def _drawn(figures: stats.Dashboard | None) -> dict[str, str]:
+    """Every chart of figures as SVG (NONCE where the page's nonce goes), drawn once while the
+    figures are kept (drawing takes longer than reading them)."""
+    if figures is None:
+        return {}
+    rt = runtime()
+    key = stats.cache_key(figures.period, "charts")
+    kept = rt.redis.get(key)
+    if isinstance(kept, str):
+        drawn: dict[str, str] = json.loads(kept)
+        return drawn
+    drawn = {}
+    for n, table in enumerate(figures.tables):
+        draw = CHARTS.get(table.key)
+        if draw is not None and table.rows:
+            drawn[table.key] = str(_svg(draw(table), NONCE, n))
+    rt.redis.set(key, json.dumps(drawn), ex=keys.DASHBOARD_TTL)
+    return drawn
 
 
 def _column(table: stats.Table, name: str) -> list[Any]:
@@ -193,7 +217,7 @@ def _figures() -> tuple[stats.Dashboard | None, str, list[tuple[int, str]]]:
             )
         except stats.PeriodError as exc:
             return None, str(exc).capitalize() + ".", choices
-        return stats.dashboard(session, rt.places, period, stats.Targets.of(rt.settings), now), "", choices
+    return stats.cached_dashboard(rt, period, now), "", choices
 
 
 @bp.get("/dashboards")
@@ -201,12 +225,7 @@ def _figures() -> tuple[stats.Dashboard | None, str, list[tuple[int, str]]]:
 def dashboards() -> str | tuple[str, int]:
     figures, error, choices = _figures()
     nonce = secrets.token_urlsafe(12)
-    charts: dict[str, Markup] = {}
-    if figures is not None:
-        for n, table in enumerate(figures.tables):
-            draw = CHARTS.get(table.key)
-            if draw is not None and table.rows:
-                charts[table.key] = _svg(draw(table), nonce, n)
+    charts = {k: Markup(svg.replace(NONCE, nonce)) for k, svg in _drawn(figures).items()}  # noqa: S704
     page = render_template(
         "admin/dashboards/index.html",
         section="admin.dashboards",

@@ -238,9 +238,7 @@ def get_stats():  # type: ignore[no-untyped-def]
         period = stats.parse_period(_param("from"), _param("to"), now.astimezone(LOCAL_TIME).date(), district_id)
     except stats.PeriodError as exc:
         abort(400, description=str(exc))
-    with rt.db.reading() as session:
-        figures = stats.dashboard(session, rt.places, period, stats.Targets.of(rt.settings), now)
-    return jsonify(figures.as_dict())
+    return jsonify(stats.cached_dashboard(rt, period, now).as_dict())
 
 
 @bp.get("/audit")

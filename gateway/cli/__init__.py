@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway.cli import backup, db, demo, locations, menus, officers, users, ussd, visits, volunteers
+from gateway.cli import backup, db, demo, locations, menus, officers, ops, users, ussd, visits, volunteers
 from gateway.cli.errors import plain_errors
 
 # Every command group (`--help` lists them by name).
@@ -25,6 +25,8 @@ GROUPS: tuple[AppGroup, ...] = (
     demo.group,
     visits.group,
     users.group,
+    ops.jobs,
+    ops.outbox,
     backup.group,
 )
 
@@ -57,3 +59,4 @@ def register_commands(app: Flask) -> None:
     for group in GROUPS:
         plain_errors(group)
         app.cli.add_command(group)
+    app.cli.add_command(ops.doctor)

@@ -30,6 +30,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.models import Assignment, Message, Officer, Referral, Report, Visit
 from gateway.referrals import routing, timeline
 from gateway.referrals.routing import NATIONAL_DESK, TIERS, Contact
@@ -149,6 +150,7 @@ def _opened(rt: Runtime, session: Session, referral: Referral, why: str) -> Refe
     session.add(referral)
     session.flush()
     timeline.record(session, referral.id, EventKind.CREATED, timeline.SYSTEM, why)
+    metrics.REFERRALS_CREATED.labels("visit" if referral.visit_id else "report").inc()
     return referral
 
 

@@ -10,11 +10,12 @@ from sqlalchemy import Connection, Table, bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.clock import utcnow
 from gateway.models import Referral, Report, Visit
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.ussd.callers import Caller
-from gateway.vocabulary import CallerKind, ReferralStatus, VisitDomain
+from gateway.vocabulary import CallerKind, Channel, ReferralStatus, VisitDomain
 from menus.reference import is_valid, new_reference
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def submit_report(
     values = report_values(rt, caller, answers, lang, version)
     reference, report_id = _store_once(rt, Report, {**values, "session_id": session_id})
     if report_id is not None:
+        _count(Report, values)
         queue_routing(rt, reports=[report_id])
     return reference
 
@@ -125,6 +127,8 @@ def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str
     concerns = [d for d in VisitDomain if answers.get(f"domain_{d}") == "concern"]
     values = visit_values(caller, str(answers["household"]), concerns)
     reference, visit_id = _store_once(rt, Visit, {**values, "session_id": session_id})
+    if visit_id is not None:
+        _count(Visit, values)
     if concerns and visit_id is not None:
         queue_routing(rt, visits=[visit_id])
     return reference
@@ -136,7 +140,16 @@ def add(session: Session, model: type[Stored], values: dict[str, Any]) -> Stored
     row = model(**values, reference=_free_reference(session.connection()))
     session.add(row)
     session.flush()
+    _count(model, values)
     return row
+
+
+def _count(model: type[Report] | type[Visit], values: dict[str, Any]) -> None:
+    """A report (by channel) or a visit (with a concern or not) newly stored, for /metrics."""
+    if model is Report:
+        metrics.REPORTS.labels(str(values.get("channel") or Channel.USSD)).inc()
+    else:
+        metrics.VISITS.labels("yes" if values.get("concerns") else "no").inc()
 
 
 def queue_routing(rt: Runtime, reports: Iterable[int] = (), visits: Iterable[int] = ()) -> None:

@@ -10,10 +10,11 @@ from rq import Retry
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.models import Message, Referral
 from gateway.referrals import timeline
 from gateway.runtime import SEND_SMS_JOB, Runtime, job_id
-from gateway.sms.provider import ACCEPTED, REJECTED, SendResult
+from gateway.sms.provider import ACCEPTED, NO_CREDIT, REJECTED, SendResult
 from gateway.vocabulary import SETTLED, EventKind, MessageKind, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ def postpone(message: Message, error: str, result: SendResult | None = None) -> 
     message.error = error[:200]
     if result is not None:
         message.provider_status = result.provider_status or None
+    metrics.SMS_RETRYING.labels(_code(result) if result is not None else "no_answer").inc()
 
 
 def record_result(session: Session, message: Message, result: SendResult, now: datetime) -> None:
@@ -122,12 +124,16 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
         message.provider_message_id = result.provider_message_id
         message.sent_at = now
         message.error = None
+        metrics.SMS_SENT.labels(message.kind, _code(result)).inc()
         _event(session, message, EventKind.SENT, timeline.SYSTEM, "")
     elif result.outcome == REJECTED:
         message.status = MessageStatus.FAILED
         message.error = f"refused by the provider: {result.status_code} {result.provider_status}"[:200]
+        metrics.SMS_FAILED.labels(message.kind, "send", _code(result)).inc()
         _event(session, message, EventKind.FAILED, timeline.SYSTEM, f"refused: {result.provider_status}")
     else:
+        if result.outcome == NO_CREDIT:
+            metrics.OUT_OF_CREDIT.inc()
         postpone(message, f"provider said {result.status_code} {result.provider_status}", result)
 
 
@@ -139,15 +145,22 @@ def apply_delivery_report(session: Session, message: Message, status: str, reaso
     if status == DELIVERED:
         message.status = MessageStatus.DELIVERED
         message.delivered_at = now
+        metrics.SMS_DELIVERED.labels(message.kind).inc()
         _event(session, message, EventKind.DELIVERED, timeline.PROVIDER, "")
         return False
     if status in FINAL_FAILURES or reason in FINAL_FAILURES:
         message.status = MessageStatus.FAILED
         message.error = f"delivery failed: {status} {reason}".strip()[:200]
+        metrics.SMS_FAILED.labels(message.kind, "delivery", status if status in FINAL_FAILURES else reason).inc()
         _event(session, message, EventKind.FAILED, timeline.PROVIDER, f"not delivered: {reason or status}")
         return True
     message.status = MessageStatus.SENT
     return False
+
+
+def _code(result: SendResult) -> str:
+    """The provider's statusCode as a metric label."""
+    return str(result.status_code) if result.status_code is not None else "none"
 
 
 def stalled(session: Session, now: datetime) -> list[int]:

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway import keys
+from gateway import keys, metrics
 from gateway.models import Message, UssdSessionEnd
 from gateway.referrals import reports
 from gateway.runtime import Runtime
@@ -82,6 +82,7 @@ class UssdService:
                 phone_hash = self.rt.crypto.lookup_hash(phone)
                 phone_data = cast(list[str | None], self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash)))
             session, outcome = self._begin(phone, phone_hash, *phone_data)
+            metrics.SESSIONS_STARTED.inc()
         else:
             new_input = self._new_input(session.last_text, text)
             if new_input is None:
@@ -92,6 +93,8 @@ class UssdService:
             outcome = engine.step(tree, State.from_dict(session.state), new_input, places, self.screen)
         caller = Caller(**session.caller)
         reply = self._carry_out(session_id, session, caller, outcome)
+        if outcome.end:
+            metrics.SESSIONS_ENDED.inc()
         session.state = outcome.state.to_dict()
         session.last_text = text
         session.ended = outcome.end

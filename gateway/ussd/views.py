@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
 
-from gateway import runtime
+from gateway import logs, metrics, runtime
 from gateway.models import UssdSessionEnd
-from gateway.phones import InvalidPhoneError, masked, normalize
-from gateway.ussd.service import UssdService
+from gateway.phones import InvalidPhoneError, normalize
+from gateway.ussd.service import DROPPED, UssdService
 from gateway.webhooks import plain, protected
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ BAD_REQUEST_REPLY = "END Sorry, this request could not be read. Please dial agai
 @protected
 def callback():  # type: ignore[no-untyped-def]
     """One USSD hop: always a text/plain CON or END, never a 500 to the network."""
+    started = time.perf_counter()
     form = _hop_form()
     session_id = form.get("sessionId", "").strip()
     text = form.get("text", "")
@@ -35,12 +37,29 @@ def callback():  # type: ignore[no-untyped-def]
         phone = normalize(form.get("phoneNumber", ""))
     except InvalidPhoneError:
         return plain(BAD_REQUEST_REPLY)
+    logs.set_phone(phone)
     service = UssdService(runtime.current())
     try:
-        return plain(service.handle(session_id, phone, text))
+        reply = service.handle(session_id, phone, text)
     except Exception:
-        log.exception("USSD hop failed (session %s, phone %s)", session_id, masked(phone))
-        return plain(service.error_reply(session_id))
+        log.exception("USSD hop failed", extra={"session": session_id})
+        metrics.HOP_ERRORS.inc()
+        reply = service.error_reply(session_id)
+    _hop_done(session_id, text, reply, time.perf_counter() - started)
+    return plain(reply)
+
+
+def _hop_done(session_id: str, text: str, reply: str, seconds: float) -> None:
+    """A hop's latency by screen kind, and its log line: at INFO for a session's END screen (one
+    line a session; a dropped one gets the network's notification's), at DEBUG before it. Never
+    the text or the screen: they may hold free text."""
+    screen = reply[:3]
+    metrics.HOP_SECONDS.labels(screen).observe(seconds)
+    level = logging.INFO if screen == "END" else logging.DEBUG
+    if log.isEnabledFor(level):
+        hop = text.count("*") + 1 if text else 0
+        ms = round(seconds * 1000, 2)
+        log.log(level, "ussd hop", extra={"session": session_id, "hop": hop, "screen": screen, "ms": ms})
 
 
 @bp.post("/ussd/events")
@@ -58,6 +77,8 @@ def session_ended():  # type: ignore[no-untyped-def]
     except InvalidPhoneError:
         phone = None
     status = form.get("status", "")[:20]
+    if phone:
+        logs.set_phone(phone)
     service = UssdService(rt)
     end = UssdSessionEnd(
         session_id=session_id,
@@ -70,6 +91,10 @@ def session_ended():  # type: ignore[no-untyped-def]
     )
     if not service.record_end(end):
         return plain("OK")
+    if status in DROPPED:
+        metrics.SESSIONS_DROPPED.inc()
+    known = status if status in ("Success", *DROPPED) else "other"
+    log.info("ussd session ended by the network", extra={"session": session_id, "status": known})
     try:
         service.session_ended(session_id, phone, status)
     except Exception:

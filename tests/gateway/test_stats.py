@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from gateway import keys
 from gateway.accounts import users
 from gateway.clock import LOCAL_TIME
 from gateway.referrals import stats
@@ -174,3 +175,16 @@ def test_a_period_given_by_its_dates_counts_those_days(client: FlaskClient, rt: 
     body = _stats(client, _token(rt, "vic@example.org", "viewer"), "?from=2026-03-07&to=2026-03-13").get_json()
     assert body["period"] == {"from": "2026-03-07", "to": "2026-03-13"}
     assert body["tables"]["per_week_by_category"]["rows"] == [["2026-03-07", 1, 1]]
+
+
+def test_a_dashboard_is_kept_a_minute_then_counted_again(rt: Runtime) -> None:
+    period = stats.Period(PERIOD.first, PERIOD.last)
+    insert_case(rt, 1, created_at=datetime(2026, 3, 8, 9, tzinfo=UTC))
+    first = stats.cached_dashboard(rt, period, NOW)
+    insert_case(rt, 2, created_at=datetime(2026, 3, 8, 10, tzinfo=UTC))
+    kept = stats.cached_dashboard(rt, period, NOW)
+    assert kept.as_dict() == first.as_dict() and _rows(kept.table("urgent_share"))["2026-03-07"][0] == 1
+    key = stats.cache_key(period)
+    assert 0 < int(rt.redis.ttl(key)) <= keys.DASHBOARD_TTL  # type: ignore[arg-type]
+    rt.redis.delete(key)  # as when the minute is over
+    assert _rows(stats.cached_dashboard(rt, period, NOW).table("urgent_share"))["2026-03-07"][0] == 2

@@ -68,10 +68,12 @@ def test_the_place_must_come_from_the_place_picker() -> None:
 
 
 def test_the_vocabularies_are_the_gateways() -> None:
-    from gateway.models import CATEGORIES, VISIT_DOMAINS
+    from gateway.vocabulary import Category, VisitDomain
 
-    assert tuple(CATEGORIES) == semantics.CATEGORIES
-    assert tuple(VISIT_DOMAINS) == semantics.VISIT_DOMAINS
+    assert semantics.CATEGORIES == ("violence", "neglect", "labour", "marriage", "separated", "school", "disability",
+                                    "placement", "other")
+    assert tuple(Category) == semantics.CATEGORIES
+    assert tuple(VisitDomain) == semantics.VISIT_DOMAINS
 
 
 def test_review_status_is_per_text_and_reads_the_older_per_language_form() -> None:

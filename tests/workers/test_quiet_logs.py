@@ -78,6 +78,7 @@ def test_a_sweep_that_queued_a_lost_report_says_so_at_info(client, rt, quiet_wor
     Dial(client, VOLUNTEER_PHONE).send("1", "2", "2", "1", "1", "1", "1", "1")
     rt.redis.flushdb()  # the routing job is lost
     caplog.set_level(logging.INFO)
+    caplog.clear()  # the session's own line (its END hop) is not the sweep's
     jobs.sweep(now=utcnow() + timedelta(minutes=2))
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert said == ["sweep: queued again 1 report(s), 0 visit(s), 0 message(s)"]
@@ -91,8 +92,9 @@ def test_a_real_worker_idle_for_several_sweep_intervals_logs_nothing_at_info(set
         SECRET_KEY=settings.secret_key,
         ENCRYPTION_KEY=settings.encryption_key,
         SCHEDULER_INTERVAL="1",
-        # DEBUG shows that the sweeps ran, and at which level each line came.
+        # DEBUG shows that the sweeps ran, and at which level each line came (read as text lines).
         LOG_LEVEL="DEBUG",
+        LOG_FORMAT="text",
     )
     log_file = tmp_path / "worker.log"
     with log_file.open("w") as out:
