@@ -30,10 +30,10 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def pg_app(settings: Settings, tmp_path, app_with) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """An app on PostgreSQL with a volunteer and a report stored."""
+def pg_app(settings: Settings, tmp_path, request) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """An app on PostgreSQL with a volunteer and a report stored (and nothing else)."""
     if settings.database_url.startswith("postgresql"):
-        app = app_with()
+        app = request.getfixturevalue("app")  # the run's database, emptied
         own = None
     else:
         own = f"ijwi_backup_{os.getpid()}"
@@ -56,8 +56,8 @@ def pg_app(settings: Settings, tmp_path, app_with) -> Iterator[object]:  # type:
     rt: Runtime = app.extensions["ijwi"]
     make_report(rt, by_volunteer=True)
     yield app
-    rt.db.engine.dispose()
     if own:
+        rt.db.engine.dispose()
         with psycopg.connect(backup.libpq_url(SERVER_URL), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
 
