@@ -1,6 +1,6 @@
 """The floor for this stack: a minimal Flask USSD endpoint doing one Redis read and one write.
 
-Served by the Procfile's web line with this app instead (gunicorn "bench.floor:create_app()").
+Served by the Procfile's web line with this app instead ("bench.floor_wsgi:app", which builds it from REDIS_URL).
 """
 
 from __future__ import annotations

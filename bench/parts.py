@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import redis
 from rq import Queue
 from sqlalchemy import func, select
 
-from bench import webhook_cost
+from bench import peer, webhook_cost
 from bench.driver import Caller
 from bench.load import LoadResult, run_wrk
 from bench.paths import mixed_paths, write_data_file
 from bench.report import Report, ms, percentile
-from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, volunteer_phone
+from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, free_port, volunteer_phone, web_argv
 from gateway import keys, migrate
 from gateway.models import Report as ReportRow
 from gateway.registry import imports
@@ -29,19 +31,25 @@ VOLUNTEER_SHARE = 0.5
 THROUGHPUT_TARGET = 0.70
 P99_TARGET = 2.0
 CONFIRM_TO_SMS_TARGET = 1.0
-# The app's gunicorn line is the Procfile's; the floor's app instead of wsgi:app.
-FLOOR_APP = "bench.floor:create_app()"
-# Server settings tried by the servers part.
-SERVER_SETTINGS = {
-    "sync, 2 workers": ["--workers", "2", "--worker-class", "sync"],
-    "sync, 4 workers": ["--workers", "4", "--worker-class", "sync"],
-    "gthread, 2 workers x 4 threads": ["--workers", "2", "--threads", "4", "--worker-class", "gthread"],
-    "gthread, 4 workers x 2 threads": ["--workers", "4", "--threads", "2", "--worker-class", "gthread"],
-    "gthread, 3 workers x 4 threads": ["--workers", "3", "--threads", "4", "--worker-class", "gthread"],
+# The app's server line is the Procfile's; the floor's app instead of wsgi:app.
+FLOOR_APP = "bench.floor_wsgi:app"
+# Server lines tried by the servers part, written as the Procfile's web line is.
+GUNICORN = "gunicorn wsgi:app --bind 0.0.0.0:$PORT --timeout 30 --keep-alive 5"
+GRANIAN = "granian --interface wsgi --host 0.0.0.0 --port $PORT --no-ws --http 1 --log-level warning"
+SERVER_LINES = {
+    "gunicorn sync, 2 workers": f"{GUNICORN} --workers 2 --worker-class sync",
+    "gunicorn gthread, 2 workers x 4 threads": f"{GUNICORN} --workers 2 --threads 4 --worker-class gthread",
+    "gunicorn gthread, 3 workers x 4 threads": f"{GUNICORN} --workers 3 --threads 4 --worker-class gthread",
+    "granian, 2 workers x 1 thread": f"{GRANIAN} --workers 2 --blocking-threads 1 wsgi:app",
+    "granian, 2 workers x 2 threads": f"{GRANIAN} --workers 2 --blocking-threads 2 wsgi:app",
+    "granian, 2 workers x 4 threads": f"{GRANIAN} --workers 2 --blocking-threads 4 wsgi:app",
+    "granian, 3 workers x 2 threads": f"{GRANIAN} --workers 3 --blocking-threads 2 wsgi:app",
 }
 _runs = iter(range(1, 10**6))
 # Seconds the SMS API takes to answer in the worker part's last row (a provider across the internet).
 SLOW_SMS_API = 0.3
+# New reports a second in the confirm part's row with that SMS API (issue 15: p95 < 1 s at 20/s).
+CONFIRM_SLOW_RATE = 20.0
 
 
 @dataclass(frozen=True)
@@ -61,10 +69,22 @@ class Profile:
     webhook_sessions: int
     tree_factors: tuple[int, ...]
     village_factors: tuple[int, ...]
+    # The peer part: connection levels, seconds per run, rounds of (Ijwi, peer, floor) per level.
+    peer_levels: tuple[int, ...] = (4, 16)
+    peer_seconds: int = 10
+    peer_rounds: int = 3
+    peer_sqlite: bool = False
 
 
-QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 10, 100), (10,))
-FULL = Profile("full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,))
+QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 10, 100), (10,), (4, 16), 5, 2)
+FULL = Profile(
+    "full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,), (4, 16), 10, 3, True
+)
+# The processes whose CPU is counted for each target of the peer part.
+PEER_PROCESSES = {"ijwi": ("web",), "worker": ("worker",), "peer": ("peer",), "floor": ("floor",)}
+# Targets against the Node peer (issue 15), in the same run: at least its hops/s, at most its p99.
+PEER_THROUGHPUT_TARGET = 1.0
+PEER_P99_TARGET = 1.0
 
 
 class Bench:
@@ -94,16 +114,25 @@ class Bench:
         for i in range(0, len(batch), 500):
             self.rt.redis.delete(*batch[i : i + 500])
 
-    def load(self, target: str, concurrency: int, seconds: int) -> LoadResult:
-        mode = "floor" if target == "floor" else "app"
+    def load(
+        self,
+        target: str,
+        concurrency: int,
+        seconds: int,
+        url: str | None = None,
+        datafile: Path | None = None,
+        mode: str | None = None,
+    ) -> LoadResult:
+        """wrk against the gateway (or another server at url), the sessions of datafile."""
+        mode = mode or ("floor" if target == "floor" else "app")
         # A hop still in flight when the last run stopped may have left a draft after that run's clean-up.
         time.sleep(1)
         self.clear_drafts()
         result = run_wrk(
             target,
-            self.stack.web_url,
+            url or self.stack.web_url,
             f"/ussd?token={WEBHOOK_TOKEN}",
-            self.datafile,
+            datafile or self.datafile,
             concurrency,
             seconds,
             next(_runs),
@@ -183,7 +212,7 @@ class Bench:
             f"{p.seconds} s per level; wrk, one connection per thread; {len(self.paths)} paths "
             f'({VOLUNTEER_SHARE:.0%} volunteers on "My village", the rest paging to a village), '
             f"{self.hops_per_session:.1f} hops per session on average. The floor: a Flask endpoint doing one Redis "
-            "GET and one SET, on the same gunicorn line, measured first; the flow runs with its worker routing "
+            "GET and one SET, on the same server line, measured first; the flow runs with its worker routing "
             "and alerting the reports it makes. A run with errors is not valid.",
         )
         self.report.table(
@@ -205,21 +234,109 @@ class Bench:
         )
         self.drain()
 
+    def peer(self, stacks: list[Stack]) -> None:
+        """Ijwi (worker running), the Node peer and the floor, driven by the same wrk script with the
+        same 8-hop report session, interleaved round by round at each level."""
+        p = self.profile
+        folder = peer.prepare()
+        datafile = self.stack.workdir / "peer-sessions.tsv"
+        write_data_file(datafile, [peer.report_path()], self.phones)
+        rows = []
+        for stack in stacks:
+            rows += self._peer_rows(stack, folder, datafile)
+        self.report.table(
+            f"USSD: Ijwi vs the Node peer (same 8-hop report, {p.peer_rounds} x {p.peer_seconds} s interleaved runs)",
+            [
+                "database",
+                "connections",
+                "Ijwi hops/s",
+                "Ijwi p50 / p99 (ms)",
+                "peer hops/s",
+                "peer p50 / p99 (ms)",
+                f"hops/s vs peer (>= {PEER_THROUGHPUT_TARGET:.1f}x)",
+                f"p99 vs peer (<= {PEER_P99_TARGET:.1f}x)",
+                "floor hops/s",
+                f"Ijwi vs floor (>= {THROUGHPUT_TARGET:.0%})",
+                "bad replies (Ijwi / peer / floor)",
+                "CPU µs per hop (Ijwi web / its worker / peer / floor)",
+                "targets",
+            ],
+            rows,
+            "Each connection walks whole sessions of the peer's report path (`1 1 1 2 1 1 <words> 1`, 9 requests) "
+            "as Africa's Talking posts them, every reply checked (`END` exactly at the last hop). Ijwi: the "
+            "Procfile's web line and worker (a registered volunteer's report: stored in SQL, queued, routed and "
+            "alerted while the load runs); the peer: `node app.js` (express, ussd-menu-builder 1.2.0, ioredis) on "
+            "the same Redis server; the floor: a Flask endpoint doing one Redis GET and SET on the Procfile's "
+            "web line. Runs rotate Ijwi, peer, floor; the worker is frozen (SIGSTOP, backlog kept) while the "
+            "peer and the floor run, so its backlog takes no CPU from them. Figures are medians of the runs "
+            "(hops/s: lowest-highest in brackets). CPU per hop: user + system time of the server's own processes "
+            "during the run over its hops (Ijwi's web, and apart its worker; not Redis, PostgreSQL or wrk), which "
+            "a busy machine disturbs less than hops/s.",
+        )
+
+    def _peer_rows(self, stack: Stack, folder: Path, datafile: Path) -> list[list[object]]:
+        p = self.profile
+        if stack is self.stack:
+            self.drain()
+        port, floor_port = free_port(), free_port()
+        peer_url = stack.start_server(
+            "peer", peer.argv(), port, cwd=folder, env=peer.env(port, stack.redis_url.rsplit("/", 1)[0] + "/2")
+        )
+        floor_url = stack.start_server("floor", web_argv(floor_port, app=FLOOR_APP), floor_port)
+        bench = self if stack is self.stack else Bench(stack, self.report, p)
+        rows: list[list[object]] = []
+        try:
+            for level in p.peer_levels:
+                runs: dict[str, list[LoadResult]] = {"ijwi": [], "peer": [], "floor": []}
+                cpu: dict[str, list[float]] = {"ijwi": [], "worker": [], "peer": [], "floor": []}
+                order = ["ijwi", "peer", "floor"]
+                for r in range(p.peer_rounds):
+                    for target in order[r % 3 :] + order[: r % 3]:
+                        before = stack.cpu_seconds(*PEER_PROCESSES[target])
+                        worker_before = stack.cpu_seconds(*PEER_PROCESSES["worker"])
+                        if target == "ijwi":
+                            stack.resume_worker()
+                            result = bench.load("Ijwi", level, p.peer_seconds, datafile=datafile)
+                        else:
+                            stack.pause_worker()
+                            url = peer_url if target == "peer" else floor_url
+                            mode = "app" if target == "peer" else "floor"
+                            result = bench.load(target, level, p.peer_seconds, url, datafile, mode)
+                        runs[target].append(result)
+                        cpu[target].append((stack.cpu_seconds(*PEER_PROCESSES[target]) - before) / max(1, result.hops))
+                        if target == "ijwi":
+                            worker = stack.cpu_seconds(*PEER_PROCESSES["worker"]) - worker_before
+                            cpu["worker"].append(worker / max(1, result.hops))
+                stack.resume_worker()
+                rows.append(_peer_row(stack.database, level, runs, cpu))
+        finally:
+            stack.resume_worker()
+            stack.stop_process("peer")
+            stack.stop_process("floor")
+        return rows
+
     def confirm_to_sms(self) -> None:
-        """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API."""
+        """Sessions at fixed rates; from the confirm screen's answer to the first alert reaching the SMS API
+        (answering at once, then as far away as a provider across the internet)."""
         stub = self.stack.stub
         assert stub is not None
         rows = []
         self.drain()
-        for rate in self.profile.confirm_rates:
+        runs = [(rate, 0.0) for rate in self.profile.confirm_rates] + [(CONFIRM_SLOW_RATE, SLOW_SMS_API)]
+        for rate, delay in runs:
             stub.clear()
-            walked = self.caller().at_rate(self.paths, rate, max(1, int(rate * self.profile.confirm_seconds)))
-            first = self._wait_for_alerts(stub, {w.reference for w in walked})
+            stub.delay = delay
+            try:
+                walked = self.caller().at_rate(self.paths, rate, max(1, int(rate * self.profile.confirm_seconds)))
+                first = self._wait_for_alerts(stub, {w.reference for w in walked})
+            finally:
+                stub.delay = 0.0
             delays = [first[w.reference] - w.confirmed_at for w in walked if w.reference in first]
             p95 = percentile(delays, 0.95)
             rows.append(
                 [
                     f"{rate:g}/s",
+                    f"{delay * 1000:.0f} ms",
                     len(walked),
                     len(walked) - len(delays),
                     ms(percentile(delays, 0.5)),
@@ -228,12 +345,22 @@ class Bench:
                 ]
             )
             self.clear_drafts()
+            self.drain()
         self.report.table(
-            "Confirm to SMS (one worker, the SMS API answered locally)",
-            ["sessions started", "reports", "no SMS", "p50", "p95", f"p95 < {CONFIRM_TO_SMS_TARGET:g} s"],
+            "Confirm to SMS (one worker)",
+            [
+                "sessions started",
+                "SMS API answers in",
+                "reports",
+                "no SMS",
+                "p50",
+                "p95",
+                f"p95 < {CONFIRM_TO_SMS_TARGET:g} s",
+            ],
             rows,
             "From the answer to the confirm hop (the END screen with the reference) to the first alert of that "
-            "reference reaching the local SMS API; whole sessions walked over HTTP at a fixed rate.",
+            "reference reaching the local SMS API; whole sessions walked over HTTP at a fixed rate. The last row: "
+            "the SMS API waits before each answer, as one across the internet does.",
         )
 
     @staticmethod
@@ -256,7 +383,7 @@ class Bench:
         n = self.profile.worker_referrals
         rows = [self._worker_rate(stack, n) for stack in stacks]
         # The same with the SMS API as far away as a provider across the internet.
-        rows.append(self._worker_rate(self.stack, max(20, n // 5), SLOW_SMS_API))
+        rows.append(self._worker_rate(self.stack, n, SLOW_SMS_API))
         self.report.table(
             "Worker throughput (one `python -m workers` process)",
             [
@@ -268,12 +395,14 @@ class Bench:
                 "alerts sent/s",
                 "routing done",
                 "last alert",
+                "worker CPU per referral",
             ],
             rows,
             "Reports made by whole USSD sessions while the worker was stopped; the clock starts when the "
             "started worker takes its first job. Each referral alerts its district's on-duty social worker "
             "and psychologist. The last row: the local SMS API waits before each answer, as a request across "
-            "the internet does (the SDK opens a new connection for each, so in production add the handshakes).",
+            f"the internet does; the worker sends on its {self.stack.settings().sms_send_threads} sender threads, "
+            "each keeping its connection open.",
         )
 
     def _worker_rate(self, stack: Stack, n: int, sms_delay: float = 0.0) -> list[object]:
@@ -295,6 +424,7 @@ class Bench:
         while jobs.count == queued and time.monotonic() < deadline:
             time.sleep(0.005)
         started = time.monotonic()
+        cpu_started = stack.cpu_seconds("worker")
         routed_at = None
         quiet_since = time.monotonic()
         seen = -1
@@ -313,6 +443,7 @@ class Bench:
         routed_s = (routed_at or time.monotonic()) - started
         last = max((a.at for a in alerts), default=started) - started
         stub.delay = 0.0
+        cpu = stack.cpu_seconds("worker") - cpu_started
         return [
             stack.database,
             f"{sms_delay * 1000:.0f} ms",
@@ -322,6 +453,7 @@ class Bench:
             f"{len(alerts) / last:.1f}" if last > 0 else "-",
             f"{routed_s:.1f} s",
             f"{last:.1f} s",
+            f"{cpu / max(1, len(references)) * 1000:.1f} ms",
         ]
 
     def redis_memory(self) -> None:
@@ -378,34 +510,75 @@ class Bench:
         )
 
     def servers(self) -> None:
-        """The full flow at one level over a few gunicorn settings, to choose the Procfile's line."""
+        """The full flow at one level over server lines (gunicorn's worker classes, granian), to choose
+        the Procfile's; each line is run twice, the order reversed the second time (the machine drifts)."""
         p = self.profile
-        rows = []
+        runs: dict[str, list[LoadResult]] = {name: [] for name in SERVER_LINES}
         # The web alone: a worker draining the earlier parts' reports would load some settings more than others.
         self.stack.stop_worker()
         try:
-            for name, options in SERVER_SETTINGS.items():
-                self.stack.start_web(server_options=options + ["--timeout", "30", "--keep-alive", "5"])
-                r = self.load("report flow", p.server_level, p.server_seconds)
-                rows.append(
-                    [
-                        name,
-                        f"{r.sessions_per_s:.1f}",
-                        f"{r.hops_per_s:.0f}",
-                        f"{r.p50_ms:.1f}",
-                        f"{r.p99_ms:.1f}",
-                        r.errors,
-                    ]
-                )
+            for order in (list(SERVER_LINES), list(reversed(SERVER_LINES))):
+                for name in order:
+                    self.stack.start_web(line=SERVER_LINES[name])
+                    runs[name].append(self.load("report flow", p.server_level, p.server_seconds))
         finally:
             self.stack.start_web()
             self.stack.start_worker()
+        rows = []
+        for name, results in runs.items():
+            hops = [r.hops_per_s for r in results]
+            rows.append(
+                [
+                    name,
+                    f"{statistics.mean(r.sessions_per_s for r in results):.1f}",
+                    f"{statistics.mean(hops):.0f} ({min(hops):.0f}-{max(hops):.0f})",
+                    f"{statistics.mean(r.p50_ms for r in results):.1f}",
+                    f"{statistics.mean(r.p99_ms for r in results):.1f}",
+                    sum(r.errors for r in results),
+                ]
+            )
         self.report.table(
-            f"Server settings (report flow, {p.server_level} connections, {p.server_seconds} s each)",
-            ["gunicorn", "sessions/s", "hops/s", "hop p50 (ms)", "hop p99 (ms)", "errors"],
+            f"Server lines (report flow, {p.server_level} connections, 2 x {p.server_seconds} s each)",
+            ["server", "sessions/s", "hops/s (lowest-highest)", "hop p50 (ms)", "hop p99 (ms)", "errors"],
             rows,
-            "The web process alone (worker stopped), each setting started from the Procfile's line.",
+            "The web process alone (worker stopped); every line run twice, in reverse order the second time; "
+            "means of the two runs.",
         )
+
+
+def _peer_row(
+    database: str, level: int, runs: dict[str, list[LoadResult]], cpu: dict[str, list[float]]
+) -> list[object]:
+    """One table row: medians over the rounds of each target."""
+
+    def median(target: str, what: str) -> float:
+        return statistics.median(getattr(r, what) for r in runs[target])
+
+    def spread(target: str) -> str:
+        values = [r.hops_per_s for r in runs[target]]
+        return f"{median(target, 'hops_per_s'):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+    ijwi, peer_hops, floor_hops = (median(t, "hops_per_s") for t in ("ijwi", "peer", "floor"))
+    speed = ijwi / peer_hops if peer_hops else 0.0
+    p99 = median("ijwi", "p99_ms") / median("peer", "p99_ms") if median("peer", "p99_ms") else float("inf")
+    share = ijwi / floor_hops if floor_hops else 0.0
+    bad = [sum(r.errors for r in runs[t]) for t in ("ijwi", "peer", "floor")]
+    ok = speed >= PEER_THROUGHPUT_TARGET and p99 <= PEER_P99_TARGET and share >= THROUGHPUT_TARGET and not any(bad)
+    return [
+        database,
+        level,
+        spread("ijwi"),
+        f"{median('ijwi', 'p50_ms'):.1f} / {median('ijwi', 'p99_ms'):.1f}",
+        spread("peer"),
+        f"{median('peer', 'p50_ms'):.1f} / {median('peer', 'p99_ms'):.1f}",
+        f"{speed:.2f}x",
+        f"{p99:.2f}x",
+        spread("floor"),
+        f"{share:.0%}",
+        " / ".join(str(b) for b in bad),
+        " / ".join(f"{statistics.median(cpu[t]) * 1e6:.0f}" for t in ("ijwi", "worker", "peer", "floor")),
+        "PASS" if ok else "FAIL",
+    ]
 
 
 def prepare_template(settings: object) -> None:

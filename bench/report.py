@@ -70,6 +70,7 @@ class Report:
                     f"- CPU: {cpu_model()}, {os.cpu_count()} cores; {platform.system()} {platform.release()}",
                     f"- Python {sys.version.split()[0]}; {_first_line(['redis-server', '--version'])}",
                     f"- PostgreSQL {postgres_version(postgres_url)}; {_first_line(['wrk', '-v'])}",
+                    f"- {load_average()} at the start (other work on the machine shows here)",
                     "",
                 ]
             )
@@ -80,6 +81,15 @@ class Report:
         target = OUT / "latest.md"
         target.write_text("\n".join(self.parts) + "\n", encoding="utf-8")
         return target
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, against its cores."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} cores"
 
 
 def ms(seconds: float) -> str:

@@ -44,11 +44,13 @@ def answer(recipients: list[str], ids: itertools.count[int]) -> dict[str, object
 
 
 class SmsStub:
-    """ThreadingHTTPServer on 127.0.0.1 (port, or a free one); arrivals() lists what came."""
+    """ThreadingHTTPServer on 127.0.0.1 (port 0: a free one); arrivals() lists what came."""
 
     def __init__(self, port: int = 0) -> None:
         self._lock = threading.Lock()
         self._arrivals: list[Arrival] = []
+        # (host, port) of every client connection a request came on.
+        self._clients: set[tuple[str, int]] = set()
         # Seconds before each answer: a provider across the internet (0: at once).
         self.delay = 0.0
         ids = itertools.count(1)
@@ -68,6 +70,7 @@ class SmsStub:
                 message = form.get("message", [""])[0]
                 with stub._lock:
                     stub._arrivals.extend(Arrival(arrived, n, message) for n in recipients)
+                    stub._clients.add(self.client_address[:2])
                 if stub.delay:
                     time.sleep(stub.delay)
                 self._send(201, answer(recipients, ids))
@@ -100,6 +103,12 @@ class SmsStub:
         with self._lock:
             return list(self._arrivals)
 
+    def connections(self) -> int:
+        """How many client connections the requests came on (fewer than requests: connections reused)."""
+        with self._lock:
+            return len(self._clients)
+
     def clear(self) -> None:
         with self._lock:
             self._arrivals.clear()
+            self._clients.clear()

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import redis
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from bench.sms_stub import SmsStub
 from gateway.config import Settings
@@ -40,12 +41,52 @@ VOLUNTEERS = 400
 # Seconds to wait for a process to be ready, and for it to stop before it is killed.
 READY_TIMEOUT = 60
 STOP_TIMEOUT = 10
+# Ports the bench may listen on, "FIRST-LAST" (empty: any free port the system gives).
+PORTS = os.environ.get("BENCH_PORTS", "")
+_handed_out: set[int] = set()
+
+
+class SetupError(RuntimeError):
+    """Something the bench needs is missing; the message says in one line what and how to get it."""
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port on 127.0.0.1: in BENCH_PORTS when set, never the same one twice in a run."""
+    if not PORTS:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    first, _, last = PORTS.partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise SetupError(f"no free port left in BENCH_PORTS={PORTS}")
+
+
+def ensure_database(url: str) -> None:
+    """Create the bench's PostgreSQL database when the server has none of that name."""
+    target = make_url(url)
+    try:
+        engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+        engine.dispose()
+    except OperationalError as exc:
+        where = f"{target.host or 'localhost'}:{target.port or 5432}"
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise SetupError(
+            f"PostgreSQL is not reachable at {where} as {target.username} ({reason}): start it "
+            "(e.g. apt-get install postgresql, trust authentication for 127.0.0.1), or set BENCH_DATABASE_URL"
+        ) from None
 
 
 def procfile_line(name: str) -> str:
@@ -57,21 +98,11 @@ def procfile_line(name: str) -> str:
     raise KeyError(f"no {name!r} process in the Procfile")
 
 
-def web_argv(port: int, app: str = "wsgi:app", server_options: list[str] | None = None) -> list[str]:
-    """The Procfile's web command for port, optionally for another app or other server settings."""
-    line = re.sub(r"\$\{PORT(:-[^}]*)?\}|\$PORT\b", str(port), procfile_line("web"))
-    argv = [app if token == "wsgi:app" else token for token in shlex.split(line)]
-    if server_options is not None:
-        kept, skip = [], False
-        for token in argv:
-            if skip:
-                skip = False
-            elif token in ("--workers", "-w", "--threads", "--worker-class", "-k"):
-                skip = True
-            else:
-                kept.append(token)
-        argv = kept + server_options
-    return argv
+def web_argv(port: int, app: str = "wsgi:app", line: str | None = None) -> list[str]:
+    """The Procfile's web command (or another server line written the same way, with $PORT and
+    wsgi:app) for port, optionally serving another app."""
+    line = re.sub(r"\$\{PORT(:-[^}]*)?\}|\$PORT\b", str(port), line or procfile_line("web"))
+    return [app if token == "wsgi:app" else token for token in shlex.split(line)]
 
 
 def officers_csv(districts: list[str]) -> str:
@@ -175,7 +206,7 @@ class Stack:
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._keys = {"SECRET_KEY": os.urandom(24).hex(), "ENCRYPTION_KEY": Fernet.generate_key().decode()}
-        self.stub = SmsStub().start()
+        self.stub = SmsStub(port=free_port()).start()
         self.start_redis()
         self.prepare_database()
         self.start_web()
@@ -199,6 +230,7 @@ class Stack:
     def prepare_database(self) -> None:
         """Fresh schema, migrations, the places, officers for every district, volunteers."""
         if self.database == "postgresql":
+            ensure_database(self.database_url)
             engine = create_engine(self.database_url)
             with engine.begin() as connection:
                 connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
@@ -223,11 +255,11 @@ class Stack:
         if result.returncode:
             raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
-    def start_web(self, app: str = "wsgi:app", server_options: list[str] | None = None) -> None:
-        """The Procfile's web line (or its server settings replaced), on a free port."""
+    def start_web(self, app: str = "wsgi:app", line: str | None = None) -> None:
+        """The Procfile's web line (or another server line), on a free port."""
         self.stop_process("web")
         self.web_port = free_port()
-        self._spawn("web", web_argv(self.web_port, app, server_options), cwd=ROOT)
+        self._spawn("web", web_argv(self.web_port, app, line), cwd=ROOT)
         url = f"http://127.0.0.1:{self.web_port}/healthz"
         self._wait(lambda: _answers(url), "web")
 
@@ -247,16 +279,52 @@ class Stack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def _spawn(self, name: str, argv: list[str], cwd: Path) -> None:
+    def start_server(
+        self, name: str, argv: list[str], port: int, cwd: Path = ROOT, env: dict[str, str] | None = None
+    ) -> str:
+        """Another HTTP server beside the web (the floor, the Node peer), listening on port; its URL."""
+        self.stop_process(name)
+        self._spawn(name, argv, cwd=cwd, extra_env=env)
+        url = f"http://127.0.0.1:{port}"
+        self._wait(lambda: _answers(url + "/"), name)
+        return url
+
+    def cpu_seconds(self, *names: str) -> float:
+        """CPU time (user + system) used so far by the live processes of the named groups (Linux
+        /proc; 0 elsewhere): less disturbed by a busy machine than requests per second."""
+        groups = {p.pid for n, p in self.procs.items() if n in names and p.poll() is None}
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+            if int(fields[2]) in groups:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def pause_worker(self) -> None:
+        """Freeze the worker (SIGSTOP), its backlog kept, so that it takes no CPU from what runs next."""
+        self._signal_worker(signal.SIGSTOP)
+
+    def resume_worker(self) -> None:
+        self._signal_worker(signal.SIGCONT)
+
+    def _signal_worker(self, signum: int) -> None:
+        proc = self.procs.get("worker")
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signum)
+
+    def _spawn(self, name: str, argv: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> None:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (the process keeps it)
-        self.procs[name] = subprocess.Popen(
-            argv, cwd=cwd, env=self.env() if name != "redis" else None, stdout=log, stderr=log, start_new_session=True
-        )
+        env = None if name == "redis" else {**self.env(), **(extra_env or {})}
+        self.procs[name] = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True)
 
     def _wait(self, ready: Callable[[], object], what: str) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            proc = self.procs.get(what if what != "redis-server" else "redis")
+            proc = self.procs.get(what.split("-")[0])
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"{what} exited (see {self.workdir}/{what.split('-')[0]}.log)")
             try:
@@ -272,6 +340,7 @@ class Stack:
         if proc is None or proc.poll() is not None:
             return
         try:
+            os.killpg(proc.pid, signal.SIGCONT)  # a paused worker must be able to stop
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -281,7 +350,7 @@ class Stack:
             pass
 
     def stop(self) -> None:
-        for name in ("worker", "web", "redis"):
+        for name in [n for n in self.procs if n != "redis"] + ["redis"]:
             self.stop_process(name)
         if self.stub is not None:
             self.stub.stop()

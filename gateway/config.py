@@ -60,6 +60,8 @@ class Settings:
     escalation_normal_seconds: int = 86400
     # Seconds between the scheduler's sweeps (escalation, stalled work).
     scheduler_interval: int = 30
+    # Threads of a worker process that send SMS side by side (0: each job sends its own, one at a time).
+    sms_send_threads: int = 32
     log_level: str = "INFO"
     # "json" (one JSON object a line, for production) or "text" (for a person at a terminal).
     log_format: str = "json"
@@ -92,6 +94,7 @@ _INT_SETTINGS = {
     "ESCALATION_URGENT_SECONDS": "escalation_urgent_seconds",
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
+    "SMS_SEND_THREADS": "sms_send_threads",
     "ADMIN_SESSION_MINUTES": "admin_session_minutes",
     "DUPLICATE_WINDOW": "duplicate_window",
     "SMS_DUPLICATE_WINDOW": "sms_duplicate_window",
@@ -169,6 +172,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("SMS_BACKEND must be 'africastalking' or 'console'")
     if settings.sms_backend == "africastalking" and not settings.at_api_key:
         raise ConfigError("AT_API_KEY is not set but SMS_BACKEND is africastalking")
+    if settings.sms_send_threads < 0:
+        raise ConfigError("SMS_SEND_THREADS must be 0 or more")
     if settings.ussd_max_chars < 40:
         raise ConfigError("USSD_MAX_CHARS is too small for any screen")
     if settings.log_format not in ("json", "text"):

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from menus.tree import CALLER_KINDS, Node, Option, Tree
 from menus.vocabulary import AgeBand, Category, Sex, VisitDomain
 
-# The words each needed answer may hold: the vocabularies the gateway stores.
-CATEGORIES = tuple(c.value for c in Category)
+# Whether the child is in danger now.
 URGENCY = ("yes", "no")
-AGE_BANDS = tuple(a.value for a in AgeBand)
-SEXES = tuple(s.value for s in Sex)
 # Answers of each of the five family-support domains of a home visit.
 DOMAIN_ANSWERS = ("ok", "concern")
-VISIT_DOMAINS = tuple(d.value for d in VisitDomain)
 
 
 @dataclass(frozen=True)
@@ -37,15 +33,15 @@ class Field:
 
 # Answers every report needs, and every home visit.
 REPORT_FIELDS = (
-    Field("category", "category", "menu", CATEGORIES),
+    Field("category", "category", "menu", tuple(Category)),
     Field("urgent", "urgency", "menu", URGENCY),
-    Field("age_band", "age band", "menu", AGE_BANDS),
-    Field("sex", "sex", "menu", SEXES),
+    Field("age_band", "age band", "menu", tuple(AgeBand)),
+    Field("sex", "sex", "menu", tuple(Sex)),
     Field("location", "place", "place"),
 )
 VISIT_FIELDS = (
     Field("household", "household code", "input"),
-    *(Field(f"domain_{d}", f"{d} domain", "menu", DOMAIN_ANSWERS) for d in VISIT_DOMAINS),
+    *(Field(f"domain_{d}", f"{d} domain", "menu", DOMAIN_ANSWERS) for d in VisitDomain),
 )
 NEEDS = {"submit_report": REPORT_FIELDS, "record_visit": VISIT_FIELDS}
 FIELDS = {f.store: f for fields in NEEDS.values() for f in fields}
@@ -60,22 +56,15 @@ def check(tree: Tree) -> list[str]:
 
 
 def _values(tree: Tree) -> Iterator[str]:
-    """A node storing a needed answer asks it the right way, with known values."""
+    """A node storing a needed answer asks it the right way (its values are checked with
+    the tree's structure, menus.validate)."""
     for node in tree.nodes.values():
         field = FIELDS.get(node.store or "")
-        if field is None:
-            continue
-        where = f"node {node.id}"
-        if node.type != field.kind:
-            yield f"{where}: the {field.label} ({field.store}) must be asked by a {field.kind} node, not a {node.type}"
-            continue
-        for option in node.options:
-            value = option.value if option.value is not None else option.key
-            if option.action is None and value not in field.values:
-                yield (
-                    f"{where} option {option.key}: {value!r} is not a known {field.label}"
-                    f" (one of {', '.join(field.values)})"
-                )
+        if field is not None and node.type != field.kind:
+            yield (
+                f"node {node.id}: the {field.label} ({field.store}) must be asked by a {field.kind} node,"
+                f" not a {node.type}"
+            )
 
 
 def _collects(node: Node, option: Option | None) -> str | None:

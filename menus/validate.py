@@ -19,7 +19,7 @@ from menus.tree import (
     Text,
     Tree,
 )
-from menus.vocabulary import Language
+from menus.vocabulary import AgeBand, Category, Language, Sex, VisitDomain
 
 # Strings the gateway shows as the answer to "Check a report".
 STATUS_STRINGS = (
@@ -34,6 +34,14 @@ STATUS_STRINGS = (
 REQUIRED_STRINGS = (*ENGINE_STRINGS, *STATUS_STRINGS, "not_registered", "resume_sms")
 # Longest SMS: one GSM-7 segment.
 SMS_MAX_CHARS = 160
+# The answers the gateway reads, and the words each may hold (a visit stores domain_<domain>).
+STORED_VALUES: dict[str, tuple[str, ...]] = {
+    "category": tuple(Category),
+    "age_band": tuple(AgeBand),
+    "sex": tuple(Sex),
+    "urgent": semantics.URGENCY,
+    **{f"domain_{domain}": semantics.DOMAIN_ANSWERS for domain in VisitDomain},
+}
 _PLACEHOLDER = re.compile(r"\{([a-z_.:]+)\}")
 
 
@@ -75,8 +83,11 @@ def _structure(tree: Tree) -> Iterator[str]:
             yield f"{where}: unknown check {node.check!r}"
         if node.action and node.action not in ACTIONS:
             yield f"{where}: unknown action {node.action!r}"
+        allowed = STORED_VALUES.get(node.store or "")
         for option in node.options:
             value = option.value or option.key
+            if allowed and node.type == "menu" and value not in allowed:
+                yield f"{where}: option {option.key} stores {value!r}, not one of {', '.join(allowed)}"
             if option.action == "set_language" and value not in tuple(Language):
                 yield f"{where}: option {option.key} sets language {value!r}, not one of {', '.join(Language)}"
         keys = [o.key for o in node.options]

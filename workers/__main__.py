@@ -10,7 +10,7 @@ from rq import SimpleWorker
 from gateway import keys, log_levels, logs, redis_conn, runtime
 from gateway.config import ConfigError
 from gateway.runtime import QUEUE_NAME, Runtime
-from workers import periodic
+from workers import periodic, sender
 
 log = logging.getLogger("workers")
 
@@ -40,12 +40,17 @@ def main() -> None:
     stop = threading.Event()
     periodic.queue_sweeps(rt)
     threading.Thread(target=tick_forever, args=(rt, stop), daemon=True, name="ticker").start()
+    # Jobs hand their SMS to a pool of sender threads: requests to the SMS API overlap.
+    pool = sender.BackgroundSender(rt.settings.sms_send_threads) if rt.settings.sms_send_threads > 0 else None
+    sender.install(pool)
     # SimpleWorker runs jobs in this process: no fork, so the database pool stays valid.
     worker = SimpleWorker([QUEUE_NAME], connection=rt.rq_redis)
     try:
         worker.work(with_scheduler=True, logging_level=rt.settings.log_level)
     finally:
         stop.set()
+        if pool is not None:
+            pool.shutdown()  # the messages handed over are sent before the process ends
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Jobs that depend on the time take an optional `now` (tests move the clock with i
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
 from gateway.vocabulary import WAITING, MessageKind, MessageStatus, ReferralStatus
+from workers import sender
 
 log = logging.getLogger(__name__)
 
@@ -78,22 +80,31 @@ def send_sms(message_id: int) -> str:
 
 
 def send_now(rt: Runtime, message_ids: Iterable[int]) -> None:
-    """Send messages just committed, in this job, as send_sms does: one the provider cannot take
-    now gets a send job after the first backoff interval; one whose sending broke is left to the
-    sweeper (it stays queued or sending)."""
+    """Send messages just committed, as send_sms does: one the provider cannot take now gets a
+    send job after the first backoff interval; one whose sending broke is left to the sweeper
+    (it stays queued or sending). On the process's sender pool when there is one (the job goes
+    on at once, the messages are sent side by side), else here, one after the other."""
+    pool = sender.current()
     for message_id in message_ids:
-        try:
-            result = _send(rt, message_id)
-        except SmsUnavailableError:
-            outbox.retry_later(rt, message_id)
-            continue
-        except JobTimeoutException:
-            raise
-        except Exception:
-            log.exception("sending message %s failed; the sweeper will queue it", message_id)
-            continue
-        if result is not None and not result.settled:
-            outbox.retry_later(rt, message_id)
+        if pool is not None:
+            pool.submit(functools.partial(_send_now, rt, message_id))
+        else:
+            _send_now(rt, message_id)
+
+
+def _send_now(rt: Runtime, message_id: int) -> None:
+    try:
+        result = _send(rt, message_id)
+    except SmsUnavailableError:
+        outbox.retry_later(rt, message_id)
+        return
+    except JobTimeoutException:
+        raise
+    except Exception:
+        log.exception("sending message %s failed; the sweeper will queue it", message_id)
+        return
+    if result is not None and not result.settled:
+        outbox.retry_later(rt, message_id)
 
 
 def _send(rt: Runtime, message_id: int) -> SendResult | None:

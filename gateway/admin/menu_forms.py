@@ -42,7 +42,7 @@ def _number(form: Mapping[str, str], name: str, default: int) -> int:
 
 def _next(form: Mapping[str, str], prefix: str) -> str | dict[str, str] | None:
     if f"{prefix}.volunteer" in form:
-        by_caller = {kind: form.get(f"{prefix}.{kind}", "").strip() for kind in CALLER_KINDS}
+        by_caller = {str(kind): form.get(f"{prefix}.{kind}", "").strip() for kind in CALLER_KINDS}
         return {k: v for k, v in by_caller.items() if v} or None
     return form.get(prefix, "").strip() or None
 

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, exists, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, bindparam, exists, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway import metrics
@@ -53,27 +53,43 @@ def _free_reference(connection: Connection) -> str:
     raise ReportError("no free reference number found")
 
 
+def _insert_statement(rt: Runtime, model: type[Report] | type[Visit], values: dict[str, Any]) -> Any:
+    """INSERT the row with values (a reference included) unless the other table has that reference,
+    doing nothing on a taken session_id or reference; RETURNING its id. One statement, so that in
+    autocommit it is one round trip to the database."""
+    table = cast(Table, model.__table__)
+    other = cast(Table, (Visit if model is Report else Report).__table__)
+    columns = list(values)
+    row = select(*[literal(values[c], type_=table.c[c].type) for c in columns]).where(
+        ~exists().where(other.c.reference == values["reference"])
+    )
+    dialect = rt.db.engine.dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert if dialect == "sqlite" else None
+    if insert_into is None:
+        raise ReportError(f"no single-statement insert for {dialect}")
+    return insert_into(table).from_select(columns, row).on_conflict_do_nothing().returning(table.c.id)
+
+
 def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str, Any]) -> tuple[str, int | None]:
     """Insert the row of a USSD session, with a free reference: (its reference, its id);
     when the session stored one already (a resent hop), (that one's reference, None).
 
-    The unique session_id decides, so the usual case costs no look-up first. One plain
-    connection and Core statements: an ORM session doubled the confirm hop's SQL cost.
+    The confirm hop waits on this, so the usual case is one statement in autocommit: one round
+    trip to the database, durable when it returns. Nothing inserted means the session has its
+    row already (a replay), or the reference drawn was taken (then another is drawn).
     """
     table = cast(Table, model.__table__)
-    try:
-        with rt.db.engine.begin() as connection:
-            reference = _free_reference(connection)
-            result = connection.execute(insert(table), {**values, "reference": reference})
-            primary_key = result.inserted_primary_key
-            assert primary_key is not None
-            return reference, int(primary_key[0])
-    except IntegrityError:
-        with rt.db.engine.connect() as connection:
+    for _ in range(REFERENCE_ATTEMPTS):
+        reference = new_reference()
+        statement = _insert_statement(rt, model, {**values, "reference": reference})
+        with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            row_id = connection.scalar(statement)
+            if row_id is not None:
+                return reference, int(row_id)
             earlier = connection.scalar(select(table.c.reference).where(table.c.session_id == values["session_id"]))
-        if earlier is None:
-            raise
-        return earlier, None
+        if earlier is not None:
+            return earlier, None
+    raise ReportError("no free reference number found")
 
 
 def report_values(rt: Runtime, caller: Caller, answers: dict[str, Any], lang: str, version: str) -> dict[str, Any]:

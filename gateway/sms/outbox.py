@@ -82,6 +82,7 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
     """Mark a message as being sent (one sender at a time); its (to, body), or None if not ours to send."""
     stale = now - timedelta(seconds=STALLED_AFTER)
     with rt.db.transaction() as session:
+        # One statement claims the message and returns what sending it needs.
         claimed = session.execute(
             update(Message)
             .where(
@@ -92,18 +93,24 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
                 ),
             )
             .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
+            .returning(Message.to, Message.body, Message.kind, Message.referral_id)
             .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        ).one_or_none()
+        if claimed is None:
             return None
-        message = session.get_one(Message, message_id)
-        if message.kind == MessageKind.ALERT and message.referral_id is not None:
-            status = session.scalar(select(Referral.status).where(Referral.id == message.referral_id))
+        to, body, kind, referral_id = claimed
+        if kind == MessageKind.ALERT and referral_id is not None:
+            status = session.scalar(select(Referral.status).where(Referral.id == referral_id))
             if status in SETTLED:
                 # Somebody answered while this alert waited for a retry: nobody else needs it.
-                message.status, message.error = MessageStatus.CANCELLED, f"case already {status}"
+                session.execute(
+                    update(Message)
+                    .where(Message.id == message_id)
+                    .values(status=MessageStatus.CANCELLED, error=f"case already {status}")
+                    .execution_options(synchronize_session=False)
+                )
                 return None
-        return message.to, message.body
+        return str(to), str(body)
 
 
 def postpone(message: Message, error: str, result: SendResult | None = None) -> None:

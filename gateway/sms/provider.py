@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
 import requests
-from africastalking.Service import AfricasTalkingException
+from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from gateway.config import Settings
@@ -64,6 +65,41 @@ class SmsProvider(Protocol):
     def send(self, to: str, body: str) -> SendResult: ...
 
 
+class KeepAliveSMSService(SMSService):  # type: ignore[misc]
+    """The SDK's SMS service, its requests sent over connections kept open and reused.
+
+    The SDK builds each request (URL, headers, form) and reads each answer itself, but posts
+    with requests.post, which opens a new connection (TCP and TLS handshakes) for every SMS.
+    This replaces only that transport function of the SDK's Service (the name it calls) with a
+    requests.Session per thread, so that a sender thread's requests reuse one connection.
+    """
+
+    _local = threading.local()
+
+    @classmethod
+    def _http(cls) -> requests.Session:
+        session: requests.Session | None = getattr(cls._local, "session", None)
+        if session is None:
+            session = cls._local.session = requests.Session()
+        return session
+
+    @classmethod
+    def _Service__make_post_request(  # noqa: N802 (the SDK's private name, as Python mangles it)
+        cls,
+        url: str,
+        headers: dict[str, str],
+        data: Any,
+        params: Any,
+        callback: Any = None,
+        timeout: Any = DEFAULT_TIMEOUT_S,
+    ) -> requests.Response | None:
+        res = cls._http().post(url=url, headers=headers, params=params, data=data, timeout=timeout)
+        if callback is None or callback == {}:
+            return res
+        callback(res)
+        return None
+
+
 class AfricasTalkingSms:
     """Africa's Talking through the official SDK; its client is made on first send (no I/O before)."""
 
@@ -79,7 +115,7 @@ class AfricasTalkingSms:
     @cached_property
     def _service(self) -> SMSService:
         # The SDK picks the sandbox URL itself when the username is "sandbox".
-        service = SMSService(self.username, self._api_key)
+        service = KeepAliveSMSService(self.username, self._api_key)
         if self.base_url:
             # The SDK builds its URLs as _baseUrl + "/version1" + "/messaging".
             service._baseUrl = self.base_url + "/version1"

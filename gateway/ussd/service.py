@@ -7,11 +7,11 @@ got before and changes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -140,7 +140,7 @@ class UssdService:
             return None
         key = keys.draft(caller.phone_hash)
         try:
-            draft = Draft(**json.loads(self.rt.crypto.unseal(raw)))
+            draft = Draft(**orjson.loads(self.rt.crypto.unseal(raw)))
             self.rt.menus.get(draft.version)
         except Exception:
             # A draft nobody can resume must not stand between the caller and the menu.
@@ -201,7 +201,7 @@ class UssdService:
         ):
             # session.state is the outcome's state, as a dict already.
             draft = Draft(version=session.version, session_id=session_id, state=session.state)
-            pipe.set(draft_key, self.rt.crypto.seal(json.dumps(draft.__dict__)), ex=settings.resume_window)
+            pipe.set(draft_key, self.rt.crypto.seal(_json(draft.__dict__)), ex=settings.resume_window)
         else:
             pipe.delete(draft_key)
         pipe.execute()
@@ -248,7 +248,12 @@ class UssdService:
             session.add(Message(kind=MessageKind.NOTICE, to=caller.phone, body=body))
 
     def _dump(self, session: Session) -> str:
-        return self.rt.crypto.seal(json.dumps(session.__dict__))
+        return self.rt.crypto.seal(_json(session.__dict__))
 
     def _load(self, raw: str) -> Session:
-        return Session(**json.loads(self.rt.crypto.unseal(raw)))
+        return Session(**orjson.loads(self.rt.crypto.unseal(raw)))
+
+
+def _json(data: dict[str, Any]) -> str:
+    """JSON text of a session or draft (orjson: about half the cost of json on every hop)."""
+    return orjson.dumps(data).decode("utf-8")

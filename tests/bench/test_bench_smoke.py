@@ -3,15 +3,23 @@ Talking, its in-process part runs. (wrk, gunicorn and the servers run only in ./
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
-from bench import webhook_cost
+from bench import parts, peer, webhook_cost
+from bench import report as report_module
+from bench import stack as stack_module
+from bench.__main__ import missing
 from bench.growth import grown_tree_source
+from bench.parts import Profile
 from bench.paths import mixed_paths, report_path, write_data_file
+from bench.report import Report
 from bench.sms_stub import SmsStub
-from bench.stack import procfile_line, web_argv
+from bench.stack import SetupError, Stack, ensure_database, free_port, procfile_line, web_argv
 from gateway.sms.provider import ACCEPTED, AfricasTalkingSms
 from gateway.ussd import callers
 from menus.tree import parse_tree
@@ -64,9 +72,9 @@ def test_the_sms_stub_answers_like_africas_talking_and_notes_the_message():
 def test_the_web_command_is_the_procfiles_with_the_port_and_app_put_in():
     assert "wsgi:app" in procfile_line("web")
     argv = web_argv(8123)
-    assert argv[0] == "gunicorn" and "0.0.0.0:8123" in argv and "wsgi:app" in argv
-    floor = web_argv(8123, app="bench.floor:create_app()", server_options=["--workers", "3"])
-    assert "bench.floor:create_app()" in floor and "--threads" not in floor and floor[-2:] == ["--workers", "3"]
+    assert argv[0] == "granian" and "8123" in argv and "wsgi:app" in argv and "$PORT" not in " ".join(argv)
+    floor = web_argv(8123, app="bench.floor_wsgi:app", line="granian --port $PORT --workers 3 wsgi:app")
+    assert floor == ["granian", "--port", "8123", "--workers", "3", "bench.floor_wsgi:app"]
 
 
 def test_grown_trees_stay_valid_with_more_nodes():
@@ -83,3 +91,106 @@ def test_the_webhook_cost_part_runs_with_tiny_counts(base_settings, tmp_path):
     assert [r.variant for r in rows] == ["tree x1, villages x1", "tree x2, villages x1", "tree x1, villages x2"]
     assert rows[2].villages == 2 * rows[0].villages
     assert all(r.hops > 5 and r.mean_us > 0 for r in rows)
+
+
+# --- the peer, the stack's set-up, and the parts against real servers ---------------------
+
+
+def _fake_tools(folder: Path, calls: Path) -> str:
+    """A PATH whose npm notes its arguments and makes node_modules, and whose node exists."""
+    folder.mkdir()
+    (folder / "npm").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nmkdir -p node_modules\n')
+    (folder / "node").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("npm", "node"):
+        (folder / tool).chmod(0o755)
+    return f"{folder}:/usr/bin:/bin"
+
+
+def test_the_peer_is_copied_and_its_packages_installed_once_until_its_source_changes(tmp_path, monkeypatch):
+    source = tmp_path / "shared" / "peer"
+    source.mkdir(parents=True)
+    for name in peer.SOURCE_FILES:
+        (source / name).write_text(f"// {name}\n")
+    calls = tmp_path / "npm-calls"
+    monkeypatch.setenv("PATH", _fake_tools(tmp_path / "bin", calls))
+    target = tmp_path / "out" / "peer"
+    assert peer.prepare(source, target) == target
+    assert (target / "app.js").read_text() == "// app.js\n"
+    peer.prepare(source, target)
+    assert calls.read_text().split()[:1] == ["ci"] and calls.read_text().count("\n") == 1
+    (source / "app.js").write_text("// changed\n")
+    peer.prepare(source, target)
+    assert (target / "app.js").read_text() == "// changed\n" and calls.read_text().count("\n") == 2
+
+
+def test_without_node_or_wrk_the_bench_says_what_is_missing_in_one_line_each(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    problems = missing(["peer", "ussd"])
+    assert len(problems) == 2 and all("\n" not in p for p in problems)
+    assert "apt-get install wrk" in problems[0] and "node and npm" in problems[1]
+    with pytest.raises(SetupError, match="node and npm"):
+        peer.prepare(tmp_path, tmp_path / "out")
+
+
+def test_an_unreachable_postgresql_is_named_in_one_line():
+    with pytest.raises(SetupError) as caught:
+        ensure_database("postgresql+psycopg://postgres@127.0.0.1:1/ijwi_nowhere")
+    assert "127.0.0.1:1" in str(caught.value) and "BENCH_DATABASE_URL" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_bench_creates_its_postgresql_database_when_missing(base_settings):
+    if not base_settings.database_url.startswith("postgresql"):
+        pytest.skip("needs a PostgreSQL server")
+    name = f"ijwi_bench_smoke_{os.getpid()}"
+    url = make_url(base_settings.database_url).set(database=name)
+    admin = create_engine(make_url(base_settings.database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        ensure_database(url.render_as_string(hide_password=False))
+        ensure_database(url.render_as_string(hide_password=False))  # there already: nothing to do
+        with admin.connect() as connection:
+            assert connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) == 1
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def test_ports_come_from_bench_ports_and_are_never_handed_out_twice(monkeypatch):
+    monkeypatch.setattr(stack_module, "PORTS", "7690-7699")
+    monkeypatch.setattr(stack_module, "_handed_out", set())
+    ports = [free_port() for _ in range(3)]
+    assert len(set(ports)) == 3 and all(7690 <= p <= 7699 for p in ports)
+
+
+TINY = Profile("smoke", (2,), 1, 2, 1, (2,), 1, 4, False, 5, 1, (1,), (1,), (2,), 1, 1, False)
+
+
+def test_the_load_and_worker_parts_run_small_against_a_real_stack(tmp_path, monkeypatch):
+    """Each part that needs running servers, tiny: no timing is asserted, only that it runs whole
+    with every reply right (wrk, node and the peer's packages are needed, as ./ijwi bench needs)."""
+    problems = missing(["peer", "ussd"])
+    if problems:
+        pytest.skip("; ".join(problems))
+    monkeypatch.setattr(parts, "CONFIRM_SLOW_RATE", 2.0)
+    monkeypatch.setattr(parts, "SERVER_LINES", dict(list(parts.SERVER_LINES.items())[-1:]))
+    monkeypatch.setattr(report_module, "OUT", tmp_path / "out")
+    stack = Stack(tmp_path / "stack", database="sqlite", say=lambda s: None)
+    report = Report()
+    try:
+        stack.start()
+        bench = parts.Bench(stack, report, TINY)
+        bench.confirm_to_sms()
+        bench.worker([stack])
+        bench.redis_memory()
+        bench.ussd()
+        bench.peer([stack])
+        bench.servers()
+    finally:
+        stack.stop()
+    text_out = "\n".join(report.parts)
+    for title in ("Confirm to SMS", "Worker throughput", "Redis memory", "whole report sessions vs the floor"):
+        assert title in text_out
+    [peer_row] = [line for line in report.parts[-2].splitlines() if line.startswith("| sqlite | 2 |")]
+    assert peer_row.split(" | ")[10] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
+    assert "| 0 |" in report.parts[-1]  # the server line's run had no errors
