@@ -292,7 +292,7 @@ class Cluster(Stack):
 
     def start_node(self, i: int) -> None:
         port = self.base + 10 + i
-        argv = [token.replace("0.0.0.0:", "127.0.0.1:") for token in web_argv(port)]
+        argv = [token.replace("0.0.0.0", "127.0.0.1") for token in web_argv(port)]
         self._spawn(f"web{i}", argv, cwd=ROOT)
         self._wait(lambda: requests.get(f"{self.node_urls[i]}/readyz", timeout=2).ok, f"web{i}")
 
