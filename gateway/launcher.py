@@ -58,7 +58,7 @@ def development_environment() -> list[str]:
     os.environ.setdefault("LOG_FORMAT", "text")
     # The admin web is reached over plain HTTP on a developer's machine.
     os.environ.setdefault("ADMIN_COOKIE_SECURE", "false")
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and not os.environ.get("REDIS_SENTINELS"):
         from gateway.redis_conn import embedded_url
 
         os.environ["REDIS_URL"] = embedded_url(str((INSTANCE / "redis.db").resolve()))

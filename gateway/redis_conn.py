@@ -1,16 +1,46 @@
-"""Redis connections: the app's (decoded text) and RQ's (bytes), real or embedded."""
+"""Redis connections: the app's (decoded text) and RQ's (bytes), real, embedded or behind Sentinel."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import time
+from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.retry import Retry
+from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
+
+from gateway.config import Settings, sentinel_addresses
 
 # Embedded servers kept alive for the life of this process, by database file.
 _EMBEDDED: dict[str, object] = {}
 # Clients of embedded servers, closed at exit so that the server may stop with its last user.
 _EMBEDDED_CLIENTS: list[redis.Redis] = []
+
+# Errors after which a command is sent again on a new connection: a primary gone, or demoted to a
+# replica (a client of a Sentinel-managed pool then asks the Sentinels for the new primary).
+RETRIED_ERRORS = (ConnectionError, TimeoutError, ReadOnlyError)
+# A web process's retries: 0.1, 0.2, 0.4, then 0.5 s apart, about 3 s in all, so that a USSD hop
+# still answers within the network's deadline while Sentinel promotes a replica (about 1 s when
+# asked with SENTINEL FAILOVER; a primary that dies unannounced takes down-after-milliseconds more,
+# and those hops get the polite error screen).
+WEB_RETRIES = 8
+WEB_BACKOFF = (0.05, 0.5)  # (base, cap) in seconds
+# A worker's retries: up to 2 s apart, about 40 s in all, enough for Sentinel to notice a dead
+# primary (down-after-milliseconds, 5 s in docs/deploy.md) and promote a replica; RQ's worker quits on
+# an error outside its dequeue, so it must not see one during a failover.
+WORKER_RETRIES = 24
+WORKER_BACKOFF = (0.1, 2.0)
+# Seconds between two questions to the Sentinels about where the primary is (see FollowingPool):
+# the longest a client keeps writing to an old primary after a SENTINEL FAILOVER.
+MASTER_CHECK = 0.25
+# Seconds to wait for a Sentinel's answer, or to connect to a Redis server.
+SENTINEL_TIMEOUT = 0.5
+CONNECT_TIMEOUT = 1.0
 
 
 def _close_embedded_clients() -> None:
@@ -38,6 +68,93 @@ def embedded_url(dbfile: str) -> str:
         atexit.register(_close_embedded_clients)
     server = _EMBEDDED[dbfile]
     return f"unix://{server.socket_file}"  # type: ignore[attr-defined]
+
+
+def _retry(retries: int, backoff: tuple[float, float]) -> Retry:
+    base, cap = backoff
+    return Retry(ExponentialBackoff(cap=cap, base=base), retries, supported_errors=RETRIED_ERRORS)
+
+
+class NewestSentinel(Sentinel):
+    """Asks every Sentinel where the primary is and believes the newest configuration (the highest
+    config-epoch): after a failover the other Sentinels learn of it only at their next hello, about
+    2 s later, and redis-py's own Sentinel believes the first that answers."""
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        newest: tuple[int, tuple[str, int]] | None = None
+        for sentinel in self.sentinels:
+            try:
+                masters: Any = sentinel.sentinel_masters()
+                state = masters.get(service_name)
+            except (ConnectionError, TimeoutError):
+                continue
+            if state and self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
+                epoch = int(state.get("config-epoch", 0))
+                if newest is None or epoch > newest[0]:
+                    newest = (epoch, (state["ip"], int(state["port"])))
+        if newest is None:
+            raise MasterNotFoundError(f"No master found for {service_name!r}")
+        return newest[1]
+
+
+class FollowingPool(SentinelConnectionPool):
+    """A Sentinel-managed pool that asks the Sentinels where the primary is at most every MASTER_CHECK
+    seconds, and leaves the old primary within that time when the answer changes.
+
+    redis-py's own pool asks only when it opens a connection. After a SENTINEL FAILOVER the old
+    primary is still up and still takes writes until the Sentinels demote it, at their next look
+    (about 10 s), and then throws those writes away: sessions' screens and queued jobs. Measured
+    by the scale-out rehearsal (bench/RESULTS.md); the question is one SENTINEL MASTERS round trip.
+    """
+
+    # time.monotonic() of the last question.
+    _checked_at = 0.0
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if now - self._checked_at >= MASTER_CHECK:
+            self._checked_at = now
+            # Disconnects the idle connections if the primary moved (in-use ones on release). With no
+            # primary known, the connection's own connect raises, and the command is retried.
+            with contextlib.suppress(MasterNotFoundError):
+                self.get_master_address()  # type: ignore[no-untyped-call]
+        return super().get_connection(*args, **kwargs)
+
+
+def connect_sentinel(settings: Settings) -> tuple[redis.Redis, redis.Redis]:
+    """(app client with decoded responses, RQ client with bytes) of the primary the Sentinels name.
+
+    Each new connection asks the Sentinels where the primary is; after a failover a command that
+    fails (connection closed, or READONLY from the old primary, now a replica) is sent again, up to
+    WEB_RETRIES times, to the new primary.
+    """
+    sentinel = NewestSentinel(  # type: ignore[no-untyped-call]
+        sentinel_addresses(settings.redis_sentinels),
+        sentinel_kwargs={
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "password": settings.redis_sentinel_password or None,
+        },
+        password=settings.redis_password or None,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+    )
+    name = settings.redis_sentinel_master
+    app: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        name,
+        connection_pool_class=FollowingPool,
+        decode_responses=True,
+        socket_timeout=5,
+        retry=_retry(WEB_RETRIES, WEB_BACKOFF),
+    )
+    jobs: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        name, connection_pool_class=FollowingPool, socket_timeout=30, retry=_retry(WEB_RETRIES, WEB_BACKOFF)
+    )
+    return app, jobs
+
+
+def be_patient(client: redis.Redis) -> None:
+    """Let client's commands wait out a failover for WORKER_RETRIES (for workers, where nobody waits on a screen)."""
+    client.set_retry(_retry(WORKER_RETRIES, WORKER_BACKOFF))
 
 
 def connect(url: str) -> tuple[redis.Redis, redis.Redis]:

@@ -24,7 +24,7 @@ from gateway import keys
 from gateway.config import Settings, load_settings, webhook_networks
 from gateway.crypto import Crypto
 from gateway.db import Database
-from gateway.redis_conn import connect, embedded_url
+from gateway.redis_conn import connect, connect_sentinel, embedded_url
 from gateway.registry.places import PlaceIndex
 from gateway.sms.provider import SmsProvider, provider
 from gateway.ussd.catalog import MenuCatalog
@@ -74,8 +74,10 @@ class Runtime:
         self.db = Database(
             self.settings.database_url, self.settings.db_statement_timeout_ms, self.settings.db_lock_timeout_ms
         )
-        url = self.settings.redis_url or embedded_url(EMBEDDED_REDIS_FILE)
-        self.redis, self.rq_redis = connect(url)
+        if self.settings.redis_sentinels:
+            self.redis, self.rq_redis = connect_sentinel(self.settings)
+        else:
+            self.redis, self.rq_redis = connect(self.settings.redis_url or embedded_url(EMBEDDED_REDIS_FILE))
 
     @cached_property
     def crypto(self) -> Crypto:

@@ -20,7 +20,7 @@ from types import FrameType
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 
-from gateway import keys, log_levels, logs, runtime
+from gateway import keys, log_levels, logs, redis_conn, runtime
 from gateway.config import ConfigError
 from gateway.runtime import WORKER_QUEUES, Runtime
 from workers import periodic, sender
@@ -79,6 +79,9 @@ def work(queues: list[str]) -> None:
         rt = runtime.current()
     except ConfigError as exc:
         raise SystemExit(f"worker not started: {exc}") from None
+    # A worker waits out a Redis failover instead of quitting on the first error.
+    redis_conn.be_patient(rt.redis)
+    redis_conn.be_patient(rt.rq_redis)
     logs.configure(rt.settings.log_level, rt.settings.log_format)
     log_levels.quiet_libraries()
     log_levels.quiet_rq_worker(periodic.routine_lines())

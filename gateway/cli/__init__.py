@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway.cli import db, demo, keys, locations, menus, officers, ops, users, ussd, visits, volunteers
+from gateway.cli import backup, db, demo, keys, locations, menus, officers, ops, users, ussd, visits, volunteers
 from gateway.cli.errors import plain_errors
 
 # Every command group (`--help` lists them by name).
@@ -28,6 +28,7 @@ GROUPS: tuple[AppGroup, ...] = (
     ops.jobs,
     ops.outbox,
     keys.group,
+    backup.group,
 )
 
 

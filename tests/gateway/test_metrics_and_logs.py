@@ -141,7 +141,7 @@ def test_readiness_fails_and_metrics_say_so_when_redis_is_down(app_with):
     before = scrape(client)
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.get_json() == {"status": "not ready", "redis": "unreachable", "database": "ok"}
+    assert ready.get_json() == {"status": "not ready", "redis": "unreachable", "database": "ok", "encryption_key": "ok"}
     after = scrape(client)
     assert after[("ijwi_ready", frozenset({("dependency", "redis")}))] == 0
     assert after[("ijwi_ready", frozenset({("dependency", "database")}))] == 1
