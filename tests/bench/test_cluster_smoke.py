@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
@@ -99,7 +100,7 @@ def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alert
 
 
 def test_redis_sentinels_is_read_as_host_port_pairs_and_a_bad_one_names_the_variable():
-    base = {"SECRET_KEY": "s", "ENCRYPTION_KEY": "k"}
+    base = {"SECRET_KEY": "s", "ENCRYPTION_KEY": Fernet.generate_key().decode()}
     settings = load_settings({**base, "REDIS_SENTINELS": "10.0.0.1:26379, redis-b:26380", "REDIS_SENTINEL_MASTER": "x"})
     assert settings.redis_sentinel_master == "x"
     assert sentinel_addresses(settings.redis_sentinels) == [("10.0.0.1", 26379), ("redis-b", 26380)]

@@ -192,7 +192,7 @@ def test_a_hop_logs_one_json_line_with_the_masked_phone_and_no_free_text(app_wit
     records = _json_lines(capsys.readouterr().err)
     hops = [r for r in records if r["message"] == "ussd hop"]
     assert len(hops) == 9
-    masked = VOLUNTEER_PHONE[:7] + "***" + VOLUNTEER_PHONE[-3:]
+    masked = VOLUNTEER_PHONE[:4] + "*" * 7 + VOLUNTEER_PHONE[-3:]
     assert {r["phone"] for r in hops} == {masked}
     assert [r["screen"] for r in hops] == ["CON"] * 8 + ["END"]
     assert [r["level"] for r in hops] == ["DEBUG"] * 8 + ["INFO"]  # one line a session at INFO
