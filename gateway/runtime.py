@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from gateway import keys
@@ -150,7 +150,12 @@ class Runtime:
         try:
             self._enqueue(target, func, args, job_id, retry, delay)
         except DuplicateJobError:
-            old = Job.fetch(job_id, connection=self.rq_redis)
+            try:
+                old = Job.fetch(job_id, connection=self.rq_redis)
+            except NoSuchJobError:
+                # It finished (and was deleted) between the two looks: queue it again.
+                self._enqueue(target, func, args, job_id, retry, delay)
+                return
             status = old.get_status(refresh=True)
             if status in _IN_FLIGHT and not (status == JobStatus.STARTED and not self.worker_alive(old.worker_name)):
                 return

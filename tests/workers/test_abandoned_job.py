@@ -4,6 +4,7 @@ And a job of the same id that finishes while it is queued again is no error."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from rq import SimpleWorker
@@ -11,6 +12,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
+from gateway import keys
 from gateway.clock import utcnow
 from gateway.models import Referral, Report
 from tests.helpers import make_report, register_officers
@@ -24,6 +26,7 @@ def test_a_report_whose_routing_worker_died_is_routed_once_its_job_is_abandoned(
     # A worker takes the job and dies before finishing it: the job stays "started".
     worker = SimpleWorker([rt.queue], connection=rt.rq_redis)
     worker.register_birth()
+    rt.redis.zadd(keys.workers(), {worker.name: time.time()})  # its heartbeat, as a live worker writes it
     job_id = rt.queue.pop_job_id()
     assert job_id is not None
     job = Job.fetch(job_id, connection=rt.rq_redis)
@@ -39,8 +42,7 @@ def test_a_report_whose_routing_worker_died_is_routed_once_its_job_is_abandoned(
         assert session.scalar(select(Report.routed_at).where(Report.id == report_id)) is None
 
     # The heartbeat runs out (nobody renews it): the job is abandoned, the sweeper queues it again.
-    registry = rt.queue.started_job_registry
-    rt.rq_redis.zadd(registry.key, {member: 1 for member in rt.rq_redis.zrange(registry.key, 0, -1)})
+    rt.redis.zadd(keys.workers(), {worker.name: time.time() - rt.settings.worker_heartbeat_ttl - 1})
     jobs.sweep(now=later)
     run_jobs()
     with rt.db.reading() as session:

@@ -160,7 +160,7 @@ def test_on_the_pool_an_alert_the_provider_cannot_take_now_waits_for_its_retry(r
     assert (_status(rt, SOCIAL_WORKER), _status(rt, PSYCHOLOGIST)) == ("retrying", "sent")
     with rt.db.reading() as session:
         message_id = session.scalars(select(Message.id).where(Message.to == SOCIAL_WORKER)).one()
-    assert rt.queue.scheduled_job_registry.get_job_ids() == [f"sms-{message_id}"]
+    assert rt.sending_queue.scheduled_job_registry.get_job_ids() == [f"sms-{message_id}"]
 
 
 def test_stopping_the_pool_sends_every_message_handed_over_first(rt, at):

@@ -94,7 +94,7 @@ def test_sigterm_lets_the_worker_finish_the_sms_in_hand_then_stop(rt, app_with, 
     assert requests == 1
     sent = _message(rt)
     assert sent.status == "sent" and sent.provider_message_id
-    assert rt.queue.failed_job_registry.count == 0
+    assert rt.queue.failed_job_registry.count == rt.sending_queue.failed_job_registry.count == 0
     # The worker's counters are in the shared folder, and /metrics sums them.
     scrape = app_with(prometheus_multiproc_dir=str(tmp_path / "metrics")).test_client().get("/metrics")
     samples = {
@@ -114,4 +114,4 @@ def test_a_worker_killed_mid_send_leaves_the_sms_for_the_sweeper(rt, settings, t
     assert _message(rt).status == "sending"  # cut off before the provider's answer was recorded
     # The sweeper finds it once it has waited STALLED_AFTER, and the next send goes out.
     assert jobs.sweep(now=utcnow() + timedelta(seconds=outbox.STALLED_AFTER + 60))["messages"] == 1
-    assert rt.queue.fetch_job(f"sms-{_message(rt).id}") is not None
+    assert rt.sending_queue.fetch_job(f"sms-{_message(rt).id}") is not None
