@@ -104,7 +104,12 @@ class Outcome:
 
     @property
     def reply(self) -> str:
-        return ("END " if self.end else "CON ") + self.text
+        return reply(self.end, self.text)
+
+
+def reply(end: bool, text: str) -> str:
+    """A screen as the network takes it: "END ..." closes the session, "CON ..." asks more."""
+    return ("END " if end else "CON ") + text
 
 
 @dataclass(frozen=True)

@@ -81,4 +81,4 @@ def _carry_out(rt: Runtime, tree: Tree, caller: Caller, outcome: Outcome) -> Pre
             reference = str(effect.data.get("reference", ""))
             key = reports.status_key(rt, reference, caller)
             text = text.replace("{status}", tree.string(key, outcome.state.lang).replace("{reference}", reference))
-    return PreviewScreen(("END " if outcome.end else "CON ") + text, outcome.end, tuple(pretended))
+    return PreviewScreen(engine.reply(outcome.end, text), outcome.end, tuple(pretended))

@@ -217,7 +217,7 @@ class UssdService:
             elif effect.action == "set_language":
                 callers.remember_language(self.rt, caller, effect.data["lang"])
                 session.caller["lang"] = effect.data["lang"]
-        return ("END " if outcome.end else "CON ") + text
+        return engine.reply(outcome.end, text)
 
     def _may_file(self, caller: Caller) -> bool:
         """Within the phone's reports this hour (a registered volunteer may file more)."""
