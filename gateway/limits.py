@@ -4,17 +4,16 @@ Fixed-window counters (INCR and EXPIRE in one round trip): the limits count thin
 phone does inside a hop or an SMS (a report filed, a look-up, a command), not HTTP
 requests, so a request-level limiter (Flask-Limiter) does not fit: the hop that files a
 report is the same route as every other hop, and the phone is known only once the form
-is read. Each refusal is logged as one structured line and passed to the hooks in
-ON_LIMITED (metrics count them there).
+is read. Each refusal is logged as one structured line and counted in the metrics
+(`ijwi_rate_limited_total{what=...}`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from enum import StrEnum
 
-from gateway import keys
+from gateway import keys, metrics
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,10 +30,6 @@ class Limit(StrEnum):
     COMMAND = "command"
     # A help or refusal SMS the gateway pays for: one an hour.
     HELP_SMS = "help_sms"
-
-
-# Called with the kind of every refusal (e.g. a metrics counter); nothing by default.
-ON_LIMITED: list[Callable[[Limit], None]] = []
 
 
 def allow(rt: Runtime, kind: Limit, phone_hash: str, per_hour: int) -> bool:
@@ -58,10 +53,6 @@ def allow(rt: Runtime, kind: Limit, phone_hash: str, per_hour: int) -> bool:
 
 
 def limited(kind: Limit) -> None:
-    """Record one refusal by a limit: a structured log line, and the hooks."""
+    """Record one refusal by a limit: a structured log line and the metric."""
     log.info("rate_limited kind=%s", kind.value)
-    for hook in ON_LIMITED:
-        try:
-            hook(kind)
-        except Exception:
-            log.exception("a rate-limit hook failed")
+    metrics.RATE_LIMITED.labels(kind.value).inc()

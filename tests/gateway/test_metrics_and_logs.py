@@ -15,6 +15,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from gateway import limits
 from gateway.clock import utcnow
 from gateway.metrics import prepare_multiproc_dir
 from gateway.models import Message
@@ -275,3 +276,10 @@ def test_metrics_count_home_visits_and_their_referrals(client, rt, run_jobs):
     assert moved(before, after, "ijwi_visits_total", concern="yes") == 1
     assert moved(before, after, "ijwi_visits_total", concern="no") == 1
     assert moved(before, after, "ijwi_referrals_created_total", source="visit") == 1
+
+
+def test_a_phone_past_its_look_up_limit_is_counted_in_the_metrics(client, rt):
+    before = scrape(client)
+    allowed = [limits.allow(rt, limits.Limit.LOOKUP, "a-phone-hash", per_hour=1) for _ in range(3)]
+    assert allowed == [True, False, False]
+    assert moved(before, scrape(client), "ijwi_rate_limited_total", what="lookup") == 2
