@@ -170,6 +170,10 @@ def test_the_load_and_worker_parts_run_small_against_a_real_stack(tmp_path, monk
     """Each part that needs running servers, tiny: no timing is asserted, only that it runs whole
     with every reply right (wrk, node and the peer's packages are needed, as ./ijwi bench needs)."""
     problems = missing(["peer", "ussd"])
+    try:
+        peer.source_dir()
+    except SetupError as exc:
+        problems.append(str(exc))
     if problems:
         pytest.skip("; ".join(problems))
     monkeypatch.setattr(parts, "CONFIRM_SLOW_RATE", 2.0)

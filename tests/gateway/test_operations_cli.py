@@ -11,6 +11,7 @@ import pytest
 import responses
 from cryptography.fernet import Fernet
 
+from gateway import canary
 from gateway.clock import utcnow
 from gateway.config import ConfigError
 from gateway.models import Message
@@ -139,6 +140,7 @@ def test_doctor_on_a_broken_setup_says_what_to_fix_and_exits_1(app_with, setting
 
 def test_doctor_fails_when_the_key_does_not_open_the_stored_reports(app, app_with, rt):
     make_report(rt)
+    assert canary.check(rt) == canary.KeyCheck.OK  # the stored canary, in the app's key
     # A server with a key that opens nothing stored refuses to start (the key canary) ...
     with pytest.raises(ConfigError, match="canary"):
         app_with(encryption_key=Fernet.generate_key().decode())
