@@ -256,13 +256,7 @@ def import_officers(rt: Runtime, text: str, progress: Progress = _no_progress, d
             officer.language = language
             officer.active = True
             summary.note(line, officer, before)
-        if dry_run:
-            session.rollback()
-            summary.problems = problems
-            return summary
-        if problems:
-            session.rollback()
-            raise RegistryImportError(problems)
+        _settle(session, summary, problems, dry_run)
     return summary
 
 
@@ -293,12 +287,20 @@ def import_volunteers(
             volunteer.village_id = village.id
             volunteer.language = language
             summary.note(line, volunteer, before)
-        if dry_run:
-            session.rollback()
-            summary.problems = problems
+        if not _settle(session, summary, problems, dry_run):
             return summary
-        if problems:
-            session.rollback()
-            raise RegistryImportError(problems)
     callers.forget(rt, [rt.crypto.lookup_hash(p) for p in phones])
     return summary
+
+
+def _settle(session: Session, summary: ImportSummary, problems: list[str], dry_run: bool) -> bool:
+    """End an import: a dry run keeps nothing and lists the problems in the summary; a file with
+    problems keeps nothing and raises them; otherwise True (the caller's transaction commits)."""
+    if dry_run or problems:
+        session.rollback()
+    if dry_run:
+        summary.problems = problems
+        return False
+    if problems:
+        raise RegistryImportError(problems)
+    return True
