@@ -113,6 +113,8 @@ def generate(rt: Runtime, referrals: int, say: Callable[[str], None]) -> tuple[f
     values: dict[str, Any] = {"newest": newest, "step": SPAN.total_seconds() / referrals, "referrals": referrals}
     with rt.db.engine.begin() as connection:
         connection.execute(text("SET LOCAL synchronous_commit = off"))
+        # Making a million rows takes minutes: longer than the gateway's statement timeout.
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         truncate = "TRUNCATE messages, events, assignments, audit_log, referrals RESTART IDENTITY CASCADE"
         connection.execute(text(truncate))
         connection.execute(text(VILLAGES_SQL))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.clock import utcnow
@@ -146,6 +148,8 @@ class Referral(Timestamped, Base):
         Index("ix_referrals_district_created", "district_id", "created_at", postgresql_include=DASHBOARD_COLUMNS[1:]),
         # Open cases (few among many closed ones) per district, read from the index alone.
         Index("ix_referrals_status_district", "status", "district_id", postgresql_include=["urgent", "created_at"]),
+        # What changed since the dashboards' roll-up was last checked (gateway/referrals/rollup.py).
+        Index("ix_referrals_updated_at", "updated_at", postgresql_include=["created_at"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
@@ -207,6 +211,8 @@ class Message(Timestamped, Base):
     # The dashboards count a period's SMS.
     __table_args__ = (
         Index("ix_messages_created_at", "created_at", postgresql_include=["status", "attempts", "referral_id"]),
+        # What changed since the dashboards' roll-up was last checked (gateway/referrals/rollup.py).
+        Index("ix_messages_updated_at", "updated_at", postgresql_include=["created_at"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
@@ -375,3 +381,57 @@ class KeyCanary(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     token: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Seconds, one per case: a JSON list on SQLite, an array of doubles on PostgreSQL.
+SECONDS = JSON().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
+
+
+class DailyFigures(Base):
+    """The dashboards' roll-up: what one Rwanda day counted in one district (None: referrals
+    with no place, and SMS about no referral). Kept only for the days in DailyFiguresDay;
+    gateway/referrals/rollup.py says when a day is counted again."""
+
+    __tablename__ = "daily_figures"
+    __table_args__ = (Index("ix_daily_figures_day_district", "day", "district_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    # Referrals made that day: all, urgent, escalated, reached the national desk, flagged.
+    referrals: Mapped[int] = mapped_column(Integer, default=0)
+    urgent: Mapped[int] = mapped_column(Integer, default=0)
+    escalated: Mapped[int] = mapped_column(Integer, default=0)
+    desk: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[int] = mapped_column(Integer, default=0)
+    # {category: referrals}
+    categories: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Seconds from creation to acknowledgement and to closing, of that day's referrals.
+    acknowledge_urgent: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    acknowledge_other: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    close_urgent: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    close_other: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    # SMS written that day, by state (stats.SMS_LINES), about the district's referrals.
+    sms_written: Mapped[int] = mapped_column(Integer, default=0)
+    sms_delivered: Mapped[int] = mapped_column(Integer, default=0)
+    sms_sent: Mapped[int] = mapped_column(Integer, default=0)
+    sms_failed: Mapped[int] = mapped_column(Integer, default=0)
+    sms_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    sms_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    sms_retried: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyFiguresDay(Base):
+    """A Rwanda day whose figures are kept in daily_figures, and when they were counted."""
+
+    __tablename__ = "daily_figures_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DailyFiguresCheck(Base):
+    """One row: every kept day is right for the records as they were at checked_through
+    (rows written since are looked for from there)."""
+
+    __tablename__ = "daily_figures_check"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_through: Mapped[datetime] = mapped_column(UTCDateTime())

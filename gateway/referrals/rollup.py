@@ -1,0 +1,289 @@
+"""The dashboards' daily roll-up: what each of Rwanda's days counted, per district, kept in
+`daily_figures`, so that a dashboard over 12 weeks or a year adds up a few thousand rows
+instead of counting a million referrals and two million SMS (gateway/referrals/stats.py).
+
+A row holds, for one day and one district (None: referrals with no place, and SMS about no
+referral), what a dashboard counts over a period: the day's referrals (all, urgent,
+escalated, at the national desk, flagged, per category); the seconds each took to be
+acknowledged and to be closed, every value, so that the median and 90th percentile of any
+period come out exactly as counting the referrals gives them and "within target" follows
+any target; and the SMS written that day by state, in the district of their referral. Home
+visits and the open cases are not rolled up: distinct families of a month do not add up
+over days, and open cases are a figure of now; stats counts them from the records.
+
+When a day is kept, and when it is counted again (nothing in the write path takes part):
+
+- A day is kept once it is over (before today in Rwanda's time) and asked for: `refresh`,
+  called before a dashboard is counted and by `./ijwi stats rollup`. Today is counted from
+  the records every time.
+- Every write to a referral or an SMS stamps its `updated_at` with the time of the write
+  (`Timestamped`; a raw SQL write must set it too). `daily_figures_check.checked_through`
+  says up to when the kept days are known to be right; the rows written since are found
+  from ix_referrals_updated_at and ix_messages_updated_at, and a kept day is stale when one
+  of them was created that day: a referral acknowledged, closed, reopened, escalated,
+  transferred or erased later (its day), an SMS sent, delivered, failed or retried later
+  (its day), and every SMS of a referral that changed (a transfer moves them to another
+  district). A new row is a write too, so a late insert into a kept day makes it stale.
+- `refresh` counts the stale and the missing days again from the records, replaces them,
+  and moves checked_through to the time it started less MARGIN: a write stamped before that
+  but committed after the count is still found next time. It runs in its own transaction,
+  one at a time (a second one finding the first at work leaves it the job).
+- `figures` reads the kept days of a period and counts from the records the days that are
+  not kept or stale since the last refresh, so its answer is right between refreshes too.
+- The gateway never deletes referrals or SMS. After rows are deleted by hand or a backup is
+  restored into the database, run `./ijwi stats rollup --rebuild`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, cast, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from gateway.clock import LOCAL_TIME
+from gateway.models import DailyFigures, DailyFiguresCheck, DailyFiguresDay, Message, Referral
+from gateway.vocabulary import MessageStatus
+
+# How long after its updated_at a write may still be uncommitted (or its clock behind the
+# refresh's): the next check looks back this far again.
+MARGIN = timedelta(minutes=10)
+# Days counted in one query when many are counted at once.
+CHUNK_DAYS = 31
+# SMS still on their way out.
+IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.RETRYING)
+# The SMS lines of a day, in the order of stats.SMS_LINES, and which line each state adds to.
+SMS_COLUMNS = ("written", "delivered", "sent", "failed", "waiting", "cancelled", "retried")
+_SMS_LINE = {
+    MessageStatus.DELIVERED: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.FAILED: 3,
+    **{status: 4 for status in IN_FLIGHT},
+    MessageStatus.CANCELLED: 5,
+}
+# Response times kept per day: (measure, urgent) -> column.
+SECONDS_COLUMNS = {
+    ("acknowledge", True): "acknowledge_urgent",
+    ("acknowledge", False): "acknowledge_other",
+    ("close", True): "close_urgent",
+    ("close", False): "close_other",
+}
+_CHECK_ID = 1
+
+
+@dataclass
+class DayCounts:
+    """What one day counted in one district."""
+
+    day: date
+    district_id: int | None
+    referrals: int = 0
+    urgent: int = 0
+    escalated: int = 0
+    desk: int = 0
+    flagged: int = 0
+    categories: Counter[str] = field(default_factory=Counter)
+    # SECONDS_COLUMNS' names -> seconds, one per referral acknowledged (or closed).
+    seconds: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in SECONDS_COLUMNS.values()})
+    # Counts in the order of SMS_COLUMNS.
+    sms: list[int] = field(default_factory=lambda: [0] * len(SMS_COLUMNS))
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "district_id": self.district_id,
+            "referrals": self.referrals,
+            "urgent": self.urgent,
+            "escalated": self.escalated,
+            "desk": self.desk,
+            "flagged": self.flagged,
+            "categories": dict(self.categories),
+            **self.seconds,
+            **{f"sms_{name}": value for name, value in zip(SMS_COLUMNS, self.sms, strict=True)},
+        }
+
+    @classmethod
+    def of(cls, row: Any) -> DayCounts:
+        return cls(
+            row.day,
+            row.district_id,
+            row.referrals,
+            row.urgent,
+            row.escalated,
+            row.desk,
+            row.flagged,
+            Counter(row.categories),
+            {c: list(getattr(row, c)) for c in SECONDS_COLUMNS.values()},
+            [getattr(row, f"sms_{name}") for name in SMS_COLUMNS],
+        )
+
+
+def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """Seconds from earlier to later (NULL while later is), as a float, on both databases."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", later - earlier), Float)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_TIME).date()
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of a day in Rwanda."""
+    return datetime.combine(day, time.min, LOCAL_TIME)
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def count_days(session: Session, first: date, last: date, district_id: int | None = None) -> list[DayCounts]:
+    """Days first..last counted from the records (one district's only, when given)."""
+    start, end = day_start(first), day_start(last + timedelta(days=1))
+    found: dict[tuple[date, int | None], DayCounts] = {}
+
+    def at(moment: datetime, district: int | None) -> DayCounts:
+        day = local_day(moment)
+        counts = found.get((day, district))
+        if counts is None:
+            counts = found[(day, district)] = DayCounts(day, district)
+        return counts
+
+    referrals = select(
+        Referral.created_at,
+        Referral.district_id,
+        Referral.category,
+        Referral.urgent,
+        Referral.escalation_step,
+        Referral.flagged,
+        seconds_between(session, Referral.acknowledged_at, Referral.created_at),
+        seconds_between(session, Referral.closed_at, Referral.created_at),
+    ).where(Referral.created_at >= start, Referral.created_at < end)
+    if district_id is not None:
+        referrals = referrals.where(Referral.district_id == district_id)
+    for created, district, category, urgent, step, flagged, acknowledge, close in session.execute(referrals):
+        counts = at(created, district)
+        counts.referrals += 1
+        counts.urgent += 1 if urgent else 0
+        counts.escalated += 1 if step > 0 else 0
+        counts.desk += 1 if step >= 3 else 0
+        counts.flagged += 1 if flagged else 0
+        counts.categories[category] += 1
+        for measure, value in (("acknowledge", acknowledge), ("close", close)):
+            if value is not None:
+                counts.seconds[SECONDS_COLUMNS[(measure, bool(urgent))]].append(float(value))
+
+    messages = (
+        select(Message.created_at, Referral.district_id, Message.status, Message.attempts)
+        .outerjoin(Referral, Referral.id == Message.referral_id)
+        .where(Message.created_at >= start, Message.created_at < end)
+    )
+    if district_id is not None:
+        messages = messages.where(Referral.district_id == district_id)
+    for created, district, status, attempts in session.execute(messages):
+        sms = at(created, district).sms
+        sms[0] += 1
+        line = _SMS_LINE.get(status)
+        if line is not None:
+            sms[line] += 1
+        if attempts > 1:
+            sms[6] += 1
+    return list(found.values())
+
+
+def changed_days(session: Session, since: datetime) -> set[date]:
+    """Days whose figures rows written at or after since may have changed."""
+    referrals = select(Referral.created_at).where(Referral.updated_at >= since)
+    messages = select(Message.created_at).where(Message.updated_at >= since)
+    messages_of_referrals = (
+        select(Message.created_at)
+        .join(Referral, Referral.id == Message.referral_id)
+        .where(Referral.updated_at >= since)
+    )
+    found: set[date] = set()
+    for query in (referrals, messages, messages_of_referrals):
+        found.update(local_day(moment) for moment in session.scalars(query))
+    return found
+
+
+def _runs(wanted: Iterable[date]) -> Iterator[tuple[date, date]]:
+    """Sorted days as runs of consecutive days, each at most CHUNK_DAYS long."""
+    first: date | None = None
+    last: date | None = None
+    for day in sorted(wanted):
+        if first is not None and last is not None and day == last + timedelta(days=1) and (day - first).days < CHUNK_DAYS:
+            last = day
+            continue
+        if first is not None and last is not None:
+            yield first, last
+        first = last = day
+    if first is not None and last is not None:
+        yield first, last
+
+
+def _store(session: Session, first: date, last: date, now: datetime) -> None:
+    """Count days first..last from the records and keep them, in place of what was kept."""
+    counted = count_days(session, first, last)
+    session.execute(delete(DailyFigures).where(DailyFigures.day >= first, DailyFigures.day <= last))
+    session.execute(delete(DailyFiguresDay).where(DailyFiguresDay.day >= first, DailyFiguresDay.day <= last))
+    if counted:
+        session.execute(insert(DailyFigures), [c.row() for c in counted])
+    session.execute(insert(DailyFiguresDay), [{"day": d, "counted_at": now} for d in days(first, last)])
+
+
+def _lock_check(session: Session, now: datetime) -> DailyFiguresCheck | None:
+    """The check row, made when missing and locked for this transaction; None while
+    another refresh holds it."""
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert_into(DailyFiguresCheck).values(id=_CHECK_ID, checked_through=now - MARGIN).on_conflict_do_nothing()
+    )
+    query = select(DailyFiguresCheck).where(DailyFiguresCheck.id == _CHECK_ID).with_for_update(skip_locked=True)
+    return session.scalars(query).one_or_none()
+
+
+def refresh(session: Session, first: date, last: date, now: datetime, rebuild: bool = False) -> int | None:
+    """Count again the kept days that are stale, and count and keep the days of first..last
+    that are over and not kept yet (every kept day again with rebuild); how many days were
+    counted, or None when another refresh was at work. now: the clock's time (utcnow), the
+    time writes are stamped with. The caller commits."""
+    check = _lock_check(session, now)
+    if check is None:
+        return None
+    today = local_day(now)
+    kept = set(session.scalars(select(DailyFiguresDay.day)))
+    stale = kept if rebuild else changed_days(session, check.checked_through) & kept
+    wanted = set(days(first, min(last, today - timedelta(days=1)))) - kept
+    for run_first, run_last in _runs(stale | wanted):
+        _store(session, run_first, run_last, now)
+    check.checked_through = max(check.checked_through, now - MARGIN)
+    return len(stale | wanted)
+
+
+def figures(session: Session, first: date, last: date, district_id: int | None, now: datetime) -> list[DayCounts]:
+    """What days first..last counted (in one district, when given): the kept days read from
+    daily_figures, every other day (today, days not kept, days stale since the last
+    refresh) counted from the records. now: the clock's time (utcnow)."""
+    check = session.get(DailyFiguresCheck, _CHECK_ID)
+    kept: set[date] = set()
+    if check is not None:
+        in_period = select(DailyFiguresDay.day).where(DailyFiguresDay.day >= first, DailyFiguresDay.day <= last)
+        kept = set(session.scalars(in_period)) - changed_days(session, check.checked_through)
+    kept = {d for d in kept if d < local_day(now)}
+    found: list[DayCounts] = []
+    if kept:
+        query = select(DailyFigures.__table__).where(DailyFigures.day >= min(kept), DailyFigures.day <= max(kept))
+        if district_id is not None:
+            query = query.where(DailyFigures.district_id == district_id)
+        found = [DayCounts.of(row) for row in session.execute(query)]
+        found = [c for c in found if c.day in kept]
+    for run_first, run_last in _runs(set(days(first, last)) - kept):
+        found += count_days(session, run_first, run_last, district_id)
+    return found
