@@ -59,7 +59,7 @@ CHUNK_DAYS = 31
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.RETRYING)
 # The SMS lines of a day, in the order of stats.SMS_LINES, and which line each state adds to.
 SMS_COLUMNS = ("written", "delivered", "sent", "failed", "waiting", "cancelled", "retried")
-_SMS_LINE = {
+_SMS_LINE: dict[str, int] = {
     MessageStatus.DELIVERED: 1,
     MessageStatus.SENT: 2,
     MessageStatus.FAILED: 3,
@@ -217,7 +217,12 @@ def _runs(wanted: Iterable[date]) -> Iterator[tuple[date, date]]:
     first: date | None = None
     last: date | None = None
     for day in sorted(wanted):
-        if first is not None and last is not None and day == last + timedelta(days=1) and (day - first).days < CHUNK_DAYS:
+        if (
+            first is not None
+            and last is not None
+            and day == last + timedelta(days=1)
+            and (day - first).days < CHUNK_DAYS
+        ):
             last = day
             continue
         if first is not None and last is not None:

@@ -24,7 +24,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("district_id", sa.Integer(), nullable=True),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in ("referrals", "urgent", "escalated", "desk", "flagged")),
+        *(
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in ("referrals", "urgent", "escalated", "desk", "flagged")
+        ),
         sa.Column("categories", sa.JSON(), nullable=False),
         *(
             sa.Column(name, SECONDS, nullable=False)
