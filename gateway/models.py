@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.clock import utcnow
-from gateway.db import Base, UTCDateTime
+from gateway.db import Base, Floats, UTCDateTime
 from gateway.vocabulary import (
     DEFAULT_LANGUAGE,
     Channel,
@@ -383,8 +383,9 @@ class KeyCanary(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# Seconds, one per case: a JSON list on SQLite, an array of doubles on PostgreSQL.
-SECONDS = JSON().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
+# Seconds, one per case, kept exactly: an array of doubles on PostgreSQL (whose percentile_cont
+# reads them), packed doubles elsewhere.
+SECONDS = Floats().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
 
 
 class DailyFigures(Base):
@@ -404,7 +405,9 @@ class DailyFigures(Base):
     desk: Mapped[int] = mapped_column(Integer, default=0)
     flagged: Mapped[int] = mapped_column(Integer, default=0)
     # {category: referrals}
-    categories: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    categories: Mapped[dict[str, int]] = mapped_column(
+        JSON().with_variant(postgresql.JSONB(), "postgresql"), default=dict
+    )
     # Seconds from creation to acknowledgement and to closing, of that day's referrals.
     acknowledge_urgent: Mapped[list[float]] = mapped_column(SECONDS, default=list)
     acknowledge_other: Mapped[list[float]] = mapped_column(SECONDS, default=list)

@@ -36,13 +36,15 @@ When a day is kept, and when it is counted again (nothing in the write path take
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, cast, delete, func, insert, select
+from sqlalchemy import ColumnElement, Date, Float, Integer, cast, delete, func, insert, literal, select, true, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,18 +110,20 @@ class DayCounts:
         }
 
     @classmethod
-    def of(cls, row: Any) -> DayCounts:
+    def of(cls, row: Any, with_seconds: bool) -> DayCounts:
+        """A day read from daily_figures (with its seconds, or with none when they were not read)."""
+        values = row._mapping
         return cls(
-            row.day,
-            row.district_id,
-            row.referrals,
-            row.urgent,
-            row.escalated,
-            row.desk,
-            row.flagged,
-            Counter(row.categories),
-            {c: list(getattr(row, c)) for c in SECONDS_COLUMNS.values()},
-            [getattr(row, f"sms_{name}") for name in SMS_COLUMNS],
+            values["day"],
+            values["district_id"],
+            values["referrals"],
+            values["urgent"],
+            values["escalated"],
+            values["desk"],
+            values["flagged"],
+            Counter(values["categories"]),
+            {c: values[c] if with_seconds else [] for c in SECONDS_COLUMNS.values()},
+            [values[f"sms_{name}"] for name in SMS_COLUMNS],
         )
 
 
@@ -272,9 +276,58 @@ def refresh(session: Session, first: date, last: date, now: datetime, rebuild: b
     return len(stale | wanted)
 
 
-def figures(session: Session, first: date, last: date, district_id: int | None, now: datetime) -> list[DayCounts]:
-    """What days first..last counted (in one district, when given): the kept days read from
-    daily_figures, every other day (today, days not kept, days stale since the last
+@dataclass
+class Figures:
+    """What the days of a period counted, in DayCounts whose `day` is any day of their week
+    (the kept days come added up per week and district, and their categories per week in
+    rows of no district and no referrals)."""
+
+    days: list[DayCounts]
+    kept: list[date]
+    district_id: int | None
+    # Seconds to add to those of the kept days: the other days' (and the kept days' too on
+    # SQLite; PostgreSQL works out the percentiles of what it keeps itself).
+    seconds: dict[str, list[float]]
+
+    def responses(self, session: Session, measure: str, urgent: bool, limit: float) -> tuple[Any, ...]:
+        """(cases, within limit, median, 90th percentile) of the seconds to acknowledge or to
+        close, as PostgreSQL's percentile_cont gives them over the same seconds."""
+        column = SECONDS_COLUMNS[(measure, urgent)]
+        values = self.seconds[column]
+        if session.get_bind().dialect.name != "postgresql":
+            return spread(values, limit)
+        table = DailyFigures.__table__.c
+        kept = select(func.unnest(table[column]).label("v")).where(*self._kept(table))
+        counted = select(func.unnest(literal(values, postgresql.ARRAY(postgresql.DOUBLE_PRECISION))).label("v"))
+        every = union_all(kept, counted).subquery()
+        return tuple(
+            session.execute(
+                select(
+                    func.count(every.c.v),
+                    func.count().filter(every.c.v <= limit),
+                    func.percentile_cont(0.5).within_group(every.c.v),
+                    func.percentile_cont(0.9).within_group(every.c.v),
+                )
+            ).one()
+        )
+
+    def _kept(self, table: Any) -> list[ColumnElement[bool]]:
+        where = [table.day.in_(self.kept)]
+        if self.district_id is not None:
+            where.append(table.district_id == self.district_id)
+        return where
+
+
+def _week(session: Session, day: Any, first: date) -> ColumnElement[int]:
+    """Which week (0, 1, ...) after first a date column is in."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(day - literal(first, Date), Integer) // 7
+    return cast(func.julianday(day) - func.julianday(first.isoformat()), Integer) // 7
+
+
+def figures(session: Session, first: date, last: date, district_id: int | None, now: datetime) -> Figures:
+    """What days first..last counted (in one district, when given): the kept days added up
+    from daily_figures, every other day (today, days not kept, days stale since the last
     refresh) counted from the records. now: the clock's time (utcnow)."""
     check = session.get(DailyFiguresCheck, _CHECK_ID)
     kept: set[date] = set()
@@ -282,13 +335,55 @@ def figures(session: Session, first: date, last: date, district_id: int | None, 
         in_period = select(DailyFiguresDay.day).where(DailyFiguresDay.day >= first, DailyFiguresDay.day <= last)
         kept = set(session.scalars(in_period)) - changed_days(session, check.checked_through)
     kept = {d for d in kept if d < local_day(now)}
-    found: list[DayCounts] = []
+    found = Figures([], sorted(kept), district_id, {c: [] for c in SECONDS_COLUMNS.values()})
     if kept:
-        query = select(DailyFigures.__table__).where(DailyFigures.day >= min(kept), DailyFigures.day <= max(kept))
-        if district_id is not None:
-            query = query.where(DailyFigures.district_id == district_id)
-        found = [DayCounts.of(row) for row in session.execute(query)]
-        found = [c for c in found if c.day in kept]
+        table = DailyFigures.__table__.c
+        week = _week(session, table.day, first)
+        sums = ["referrals", "urgent", "escalated", "desk", "flagged", *(f"sms_{name}" for name in SMS_COLUMNS)]
+        query = select(week, table.district_id, *(func.sum(table[c]) for c in sums))
+        for row in session.execute(query.where(*found._kept(table)).group_by(week, table.district_id)):
+            referrals, urgent, escalated, desk, flagged, *sms = (int(v) for v in row[2:])
+            day = first + timedelta(days=7 * int(row[0]))
+            found.days.append(DayCounts(day, row[1], referrals, urgent, escalated, desk, flagged, sms=sms))
+        postgres = session.get_bind().dialect.name == "postgresql"
+        each = (func.jsonb_each_text if postgres else func.json_each)(table.categories).table_valued("key", "value")
+        per_category = (
+            select(week, each.c.key, func.sum(cast(each.c.value, Integer)))
+            .select_from(DailyFigures.__table__)
+            .join(each, true())
+            .where(*found._kept(table))
+            .group_by(week, each.c.key)
+        )
+        for index, category, count in session.execute(per_category):
+            found.days.append(
+                DayCounts(first + timedelta(days=7 * int(index)), None, categories=Counter({category: int(count)}))
+            )
+        if not postgres:
+            seconds = select(*(table[c] for c in SECONDS_COLUMNS.values())).where(*found._kept(table))
+            for row in session.execute(seconds):
+                for column, kept_values in zip(SECONDS_COLUMNS.values(), row, strict=True):
+                    found.seconds[column] += kept_values
     for run_first, run_last in _runs(set(days(first, last)) - kept):
-        found += count_days(session, run_first, run_last, district_id)
+        for counts in count_days(session, run_first, run_last, district_id):
+            found.days.append(counts)
+            for column, values in counts.seconds.items():
+                found.seconds[column] += values
     return found
+
+
+def spread(values: list[float], limit: float) -> tuple[int, int, float | None, float | None]:
+    """(cases, within limit, median, 90th percentile) of seconds, as PostgreSQL counts them."""
+    values = sorted(values)
+    return len(values), bisect_right(values, limit), percentile(values, 0.5), percentile(values, 0.9)
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont(fraction) of sorted values, the same arithmetic step by
+    step (so that the same values give the same float): linear between the two nearest ranks."""
+    if not ordered:
+        return None
+    rank = fraction * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    if low == high:
+        return ordered[low]
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)

@@ -13,8 +13,6 @@ it is. Days, weeks and months are Rwanda's.
 from __future__ import annotations
 
 import json
-import math
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -265,23 +263,21 @@ def counted_live(session: Session, period: Period, targets: Targets) -> Counted:
 def counted_rolled(session: Session, period: Period, targets: Targets) -> Counted:
     """The same figures as counted_live, added up from the daily roll-up."""
     counted = Counted()
-    seconds: dict[str, list[float]] = defaultdict(list)
-    for day in rollup.figures(session, period.first, period.last, period.district_id, utcnow()):
+    rolled = rollup.figures(session, period.first, period.last, period.district_id, utcnow())
+    for day in rolled.days:
+        week = (day.day - period.first).days // 7
+        for category, count in day.categories.items():
+            counted.by_category[week][category] += count
         if day.referrals:
-            week = (day.day - period.first).days // 7
-            for category, count in day.categories.items():
-                counted.by_category[week][category] += count
             counted.by_district[day.district_id][week] += day.referrals
             counted.urgent[week][0] += day.referrals
             counted.urgent[week][1] += day.urgent
             for i, value in enumerate((day.referrals, day.escalated, day.desk, day.flagged)):
                 counted.escalations[day.district_id][i] += value
-            for column, values in day.seconds.items():
-                seconds[column] += values
         counted.sms = [a + b for a, b in zip(counted.sms, day.sms, strict=True)]
-    for (measure, is_urgent), column in rollup.SECONDS_COLUMNS.items():
+    for measure, is_urgent in rollup.SECONDS_COLUMNS:
         limit = targets.urgent_seconds if is_urgent else targets.normal_seconds
-        counted.responses[(measure, is_urgent)] = _spread(seconds[column], limit)
+        counted.responses[(measure, is_urgent)] = rolled.responses(session, measure, is_urgent, limit)
     return counted
 
 
@@ -365,28 +361,10 @@ def _responses_live(session: Session, period: Period, targets: Targets) -> dict[
             seconds = rollup.seconds_between(session, end, Referral.created_at)
             for is_urgent, limit in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
                 where = [*_in_period(period), end.is_not(None), Referral.urgent.is_(is_urgent)]
-                found[(label, is_urgent)] = _spread(
+                found[(label, is_urgent)] = rollup.spread(
                     [float(v) for v in session.scalars(select(seconds).where(*where))], limit
                 )
     return found
-
-
-def _spread(values: list[float], limit: int) -> tuple[int, int, float | None, float | None]:
-    """(cases, within limit, median, 90th percentile) of seconds, as PostgreSQL counts them."""
-    values = sorted(values)
-    return len(values), bisect_right(values, limit), percentile(values, 0.5), percentile(values, 0.9)
-
-
-def percentile(ordered: list[float], fraction: float) -> float | None:
-    """PostgreSQL's percentile_cont(fraction) of sorted values, the same arithmetic step by
-    step (so that the same values give the same float): linear between the two nearest ranks."""
-    if not ordered:
-        return None
-    rank = fraction * (len(ordered) - 1)
-    low, high = math.floor(rank), math.ceil(rank)
-    if low == high:
-        return ordered[low]
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _response_table(found: dict[tuple[str, bool], tuple[Any, ...]], targets: Targets) -> Table:

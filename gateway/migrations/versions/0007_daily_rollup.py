@@ -15,7 +15,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-SECONDS = sa.JSON().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
+# Seconds, one per case, kept exactly (gateway.models.SECONDS).
+SECONDS = gateway.db.Floats().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
 
 
 def upgrade() -> None:
@@ -28,7 +29,7 @@ def upgrade() -> None:
             sa.Column(name, sa.Integer(), nullable=False)
             for name in ("referrals", "urgent", "escalated", "desk", "flagged")
         ),
-        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("categories", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         *(
             sa.Column(name, SECONDS, nullable=False)
             for name in ("acknowledge_urgent", "acknowledge_other", "close_urgent", "close_other")
