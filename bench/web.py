@@ -223,7 +223,7 @@ def measures(rt: Runtime) -> dict[str, Callable[[], object]]:
         return run
 
     def after_writes(period: stats.Period) -> Callable[[], object]:
-        touched = []
+        touched: list[bool] = []
 
         def run() -> object:
             if not touched:

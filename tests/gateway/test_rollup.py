@@ -42,7 +42,8 @@ def _same(rt: Runtime, period: stats.Period = PERIOD) -> dict[str, dict[str, Any
     """The rolled-up dashboard, after checking it equals the one counted from the records."""
     rolled = _rolled(rt, period)
     assert rolled == _live(rt, period)
-    return rolled["tables"]
+    tables: dict[str, dict[str, Any]] = rolled["tables"]
+    return tables
 
 
 def _row(table: dict[str, Any], name: str) -> list[Any]:
