@@ -26,10 +26,14 @@ When a day is kept, and when it is counted again (nothing in the write path take
   district). A new row is a write too, so a late insert into a kept day makes it stale.
 - `refresh` counts the stale and the missing days again from the records, replaces them,
   and moves checked_through to the time it started less MARGIN: a write stamped before that
-  but committed after the count is still found next time. It runs in its own transaction,
-  one at a time (a second one finding the first at work leaves it the job).
-- `figures` reads the kept days of a period and counts from the records the days that are
-  not kept or stale since the last refresh, so its answer is right between refreshes too.
+  but committed after the count is still found next time (MARGIN bounds how long a write
+  transaction lasts and how far the clocks of the gateway's machines disagree). It runs in
+  its own transaction, one at a time (a second one finding the first at work leaves it the
+  job; the dashboard is still right, see `figures`).
+- `figures` adds up the kept days of a period (per week and district, in SQL) and counts
+  from the records the days that are not kept or stale since the last refresh, so its
+  answer is right between refreshes too. The percentiles: PostgreSQL's percentile_cont over
+  the kept seconds and the counted ones; on SQLite `percentile`, the same arithmetic.
 - The gateway never deletes referrals or SMS. After rows are deleted by hand or a backup is
   restored into the database, run `./ijwi stats rollup --rebuild`.
 """
