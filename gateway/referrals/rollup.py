@@ -48,7 +48,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Float, Integer, cast, delete, func, insert, literal, select, true, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -205,14 +219,18 @@ def count_days(session: Session, first: date, last: date, district_id: int | Non
     return list(found.values())
 
 
-def changed_days(session: Session, since: datetime) -> set[date]:
-    """Days whose figures rows written at or after since may have changed."""
-    referrals = select(Referral.created_at).where(Referral.updated_at >= since)
-    messages = select(Message.created_at).where(Message.updated_at >= since)
+def changed_days(session: Session, since: datetime, until: datetime | None = None) -> set[date]:
+    """Days whose figures rows written at or after since (and before until) may have changed."""
+
+    def written(column: Any) -> list[ColumnElement[bool]]:
+        return [column >= since] if until is None else [column >= since, column < until]
+
+    referrals = select(Referral.created_at).where(*written(Referral.updated_at))
+    messages = select(Message.created_at).where(*written(Message.updated_at))
     messages_of_referrals = (
         select(Message.created_at)
         .join(Referral, Referral.id == Message.referral_id)
-        .where(Referral.updated_at >= since)
+        .where(*written(Referral.updated_at))
     )
     found: set[date] = set()
     for query in (referrals, messages, messages_of_referrals):
@@ -272,7 +290,9 @@ def refresh(session: Session, first: date, last: date, now: datetime, rebuild: b
         return None
     today = local_day(now)
     kept = set(session.scalars(select(DailyFiguresDay.day)))
-    stale = kept if rebuild else changed_days(session, check.checked_through) & kept
+    # Days written to within MARGIN stay stale after this count (see above): counting them
+    # now would be lost work, so they wait for a refresh after MARGIN has passed.
+    stale = kept if rebuild else changed_days(session, check.checked_through, now - MARGIN) & kept
     wanted = set(days(first, min(last, today - timedelta(days=1)))) - kept
     for run_first, run_last in _runs(stale | wanted):
         _store(session, run_first, run_last, now)
@@ -289,21 +309,28 @@ class Figures:
     days: list[DayCounts]
     kept: list[date]
     district_id: int | None
-    # Seconds to add to those of the kept days: the other days' (and the kept days' too on
-    # SQLite; PostgreSQL works out the percentiles of what it keeps itself).
+    # On SQLite: the seconds of every day of the period. PostgreSQL works out the
+    # percentiles itself, from the kept days' seconds and the referrals of the `live` times.
     seconds: dict[str, list[float]]
+    # Times (start, end) counted from the records.
+    live: list[tuple[datetime, datetime]] = field(default_factory=list)
 
     def responses(self, session: Session, measure: str, urgent: bool, limit: float) -> tuple[Any, ...]:
         """(cases, within limit, median, 90th percentile) of the seconds to acknowledge or to
         close, as PostgreSQL's percentile_cont gives them over the same seconds."""
         column = SECONDS_COLUMNS[(measure, urgent)]
-        values = self.seconds[column]
         if session.get_bind().dialect.name != "postgresql":
-            return spread(values, limit)
+            return spread(self.seconds[column], limit)
         table = DailyFigures.__table__.c
-        kept = select(func.unnest(table[column]).label("v")).where(*self._kept(table))
-        counted = select(func.unnest(literal(values, postgresql.ARRAY(postgresql.DOUBLE_PRECISION))).label("v"))
-        every = union_all(kept, counted).subquery()
+        parts = [select(func.unnest(table[column]).label("v")).where(*self._kept(table))]
+        end = Referral.acknowledged_at if measure == "acknowledge" else Referral.closed_at
+        seconds = seconds_between(session, end, Referral.created_at)
+        for start, stop in self.live:
+            where = [Referral.created_at >= start, Referral.created_at < stop, Referral.urgent.is_(urgent)]
+            if self.district_id is not None:
+                where.append(Referral.district_id == self.district_id)
+            parts.append(select(seconds.label("v")).where(*where, end.is_not(None)))
+        every = union_all(*parts).subquery()
         return tuple(
             session.execute(
                 select(
@@ -368,11 +395,87 @@ def figures(session: Session, first: date, last: date, district_id: int | None, 
                 for column, kept_values in zip(SECONDS_COLUMNS.values(), row, strict=True):
                     found.seconds[column] += kept_values
     for run_first, run_last in _runs(set(days(first, last)) - kept):
-        for counts in count_days(session, run_first, run_last, district_id):
-            found.days.append(counts)
-            for column, values in counts.seconds.items():
-                found.seconds[column] += values
+        _count_live(session, found, day_start(run_first), day_start(run_last + timedelta(days=1)))
     return found
+
+
+def _local_date(session: Session, column: Any) -> ColumnElement[Any]:
+    """The day in Rwanda of a time column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Africa/Kigali", column))
+    return func.date(column, "+2 hours")
+
+
+def _count_live(session: Session, found: Figures, start: datetime, end: datetime) -> None:
+    """Add to found what the records say of start..end, added up by SQL (the days a dashboard
+    cannot take from the roll-up); on PostgreSQL the seconds stay for `responses` to read."""
+    by_day: dict[tuple[date, int | None], DayCounts] = {}
+
+    def at(day: Any, district: int | None) -> DayCounts:
+        day = day if isinstance(day, date) else date.fromisoformat(day)
+        counts = by_day.get((day, district))
+        if counts is None:
+            counts = by_day[(day, district)] = DayCounts(day, district)
+        return counts
+
+    day = _local_date(session, Referral.created_at)
+    where = [Referral.created_at >= start, Referral.created_at < end]
+    if found.district_id is not None:
+        where.append(Referral.district_id == found.district_id)
+    referrals = (
+        select(
+            day,
+            Referral.district_id,
+            Referral.category,
+            Referral.urgent,
+            func.count(),
+            func.sum(case((Referral.escalation_step > 0, 1), else_=0)),
+            func.sum(case((Referral.escalation_step >= 3, 1), else_=0)),
+            func.sum(case((Referral.flagged.is_(True), 1), else_=0)),
+        )
+        .where(*where)
+        .group_by(day, Referral.district_id, Referral.category, Referral.urgent)
+    )
+    for when, district, category, urgent, count, escalated, desk, flagged in session.execute(referrals):
+        counts = at(when, district)
+        counts.referrals += count
+        counts.urgent += count if urgent else 0
+        counts.escalated += int(escalated or 0)
+        counts.desk += int(desk or 0)
+        counts.flagged += int(flagged or 0)
+        counts.categories[category] += count
+
+    sent_day = _local_date(session, Message.created_at)
+    retried = case((Message.attempts > 1, 1), else_=0)
+    messages = (
+        select(sent_day, Referral.district_id, Message.status, retried, func.count())
+        .outerjoin(Referral, Referral.id == Message.referral_id)
+        .where(Message.created_at >= start, Message.created_at < end)
+        .group_by(sent_day, Referral.district_id, Message.status, retried)
+    )
+    if found.district_id is not None:
+        messages = messages.where(Referral.district_id == found.district_id)
+    for when, district, status, was_retried, count in session.execute(messages):
+        sms = at(when, district).sms
+        sms[0] += count
+        line = _SMS_LINE.get(status)
+        if line is not None:
+            sms[line] += count
+        if was_retried:
+            sms[6] += count
+    found.days += by_day.values()
+
+    found.live.append((start, end))
+    if session.get_bind().dialect.name != "postgresql":
+        seconds = select(
+            Referral.urgent,
+            seconds_between(session, Referral.acknowledged_at, Referral.created_at),
+            seconds_between(session, Referral.closed_at, Referral.created_at),
+        ).where(*where)
+        for urgent, acknowledge, close in session.execute(seconds):
+            for measure, value in (("acknowledge", acknowledge), ("close", close)):
+                if value is not None:
+                    found.seconds[SECONDS_COLUMNS[(measure, bool(urgent))]].append(float(value))
 
 
 def spread(values: list[float], limit: float) -> tuple[int, int, float | None, float | None]:
