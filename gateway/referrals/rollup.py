@@ -201,13 +201,14 @@ def count_days(session: Session, first: date, last: date, district_id: int | Non
             if value is not None:
                 counts.seconds[SECONDS_COLUMNS[(measure, bool(urgent))]].append(float(value))
 
-    messages = (
-        select(Message.created_at, Referral.district_id, Message.status, Message.attempts)
-        .outerjoin(Referral, Referral.id == Message.referral_id)
-        .where(Message.created_at >= start, Message.created_at < end)
+    # The district of each SMS's referral, looked up one by one (a join would make PostgreSQL
+    # read every referral to count a day's SMS).
+    district_of = select(Referral.district_id).where(Referral.id == Message.referral_id).scalar_subquery()
+    messages = select(Message.created_at, district_of, Message.status, Message.attempts).where(
+        Message.created_at >= start, Message.created_at < end
     )
     if district_id is not None:
-        messages = messages.where(Referral.district_id == district_id)
+        messages = messages.where(district_of == district_id)
     for created, district, status, attempts in session.execute(messages):
         sms = at(created, district).sms
         sms[0] += 1
@@ -447,14 +448,17 @@ def _count_live(session: Session, found: Figures, start: datetime, end: datetime
 
     sent_day = _local_date(session, Message.created_at)
     retried = case((Message.attempts > 1, 1), else_=0)
+    # Nationally the SMS need no district (the dashboard adds them all up); in one district,
+    # those about its referrals.
     messages = (
-        select(sent_day, Referral.district_id, Message.status, retried, func.count())
-        .outerjoin(Referral, Referral.id == Message.referral_id)
+        select(sent_day, literal(found.district_id), Message.status, retried, func.count())
         .where(Message.created_at >= start, Message.created_at < end)
-        .group_by(sent_day, Referral.district_id, Message.status, retried)
+        .group_by(sent_day, Message.status, retried)
     )
     if found.district_id is not None:
-        messages = messages.where(Referral.district_id == found.district_id)
+        messages = messages.join(Referral, Referral.id == Message.referral_id).where(
+            Referral.district_id == found.district_id
+        )
     for when, district, status, was_retried, count in session.execute(messages):
         sms = at(when, district).sms
         sms[0] += count
