@@ -316,35 +316,48 @@ class Figures:
     # Times (start, end) counted from the records.
     live: list[tuple[datetime, datetime]] = field(default_factory=list)
 
-    def responses(self, session: Session, measure: str, urgent: bool, limit: float) -> tuple[Any, ...]:
-        """(cases, within limit, median, 90th percentile) of the seconds to acknowledge or to
-        close, as PostgreSQL's percentile_cont gives them over the same seconds."""
-        column = SECONDS_COLUMNS[(measure, urgent)]
+    def responses(self, session: Session, limits: dict[bool, float]) -> dict[tuple[str, bool], tuple[Any, ...]]:
+        """(measure, urgent) -> (cases, within limits[urgent], median, 90th percentile) of the
+        seconds to acknowledge or to close, as PostgreSQL's percentile_cont gives them."""
         if session.get_bind().dialect.name != "postgresql":
-            return spread(self.seconds[column], limit)
+            return {key: spread(self.seconds[c], limits[key[1]]) for key, c in SECONDS_COLUMNS.items()}
+        # One pass: the four kept columns side by side (unnest pads the shorter with NULLs,
+        # which the aggregates leave out), then the referrals of the days counted live.
         table = DailyFigures.__table__.c
-        parts = [select(func.unnest(table[column]).label("v")).where(*self._kept(table))]
-        end = Referral.acknowledged_at if measure == "acknowledge" else Referral.closed_at
-        seconds = seconds_between(session, end, Referral.created_at)
+        names = list(SECONDS_COLUMNS.values())
+        parts = (
+            [select(*(func.unnest(table[c]).label(c) for c in names)).where(*self._kept(table))] if self.kept else []
+        )
         for start, stop in self.live:
-            where = [Referral.created_at >= start, Referral.created_at < stop, Referral.urgent.is_(urgent)]
+            where = [Referral.created_at >= start, Referral.created_at < stop]
             if self.district_id is not None:
                 where.append(Referral.district_id == self.district_id)
-            parts.append(select(seconds.label("v")).where(*where, end.is_not(None)))
-        every = union_all(*parts).subquery()
-        return tuple(
-            session.execute(
-                select(
-                    func.count(every.c.v),
-                    func.count().filter(every.c.v <= limit),
-                    func.percentile_cont(0.5).within_group(every.c.v),
-                    func.percentile_cont(0.9).within_group(every.c.v),
-                )
-            ).one()
-        )
+            columns = []
+            for (measure, urgent), name in SECONDS_COLUMNS.items():
+                end = Referral.acknowledged_at if measure == "acknowledge" else Referral.closed_at
+                seconds = seconds_between(session, end, Referral.created_at)
+                columns.append(case((Referral.urgent.is_(urgent), seconds), else_=None).label(name))
+            parts.append(select(*columns).where(*where))
+        every = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+        aggregates: list[Any] = []
+        for (_, urgent), name in SECONDS_COLUMNS.items():
+            v = every.c[name]
+            aggregates += [
+                func.count(v),
+                func.count().filter(v <= limits[urgent]),
+                func.percentile_cont(0.5).within_group(v),
+                func.percentile_cont(0.9).within_group(v),
+            ]
+        row = session.execute(select(*aggregates)).one()
+        return {key: tuple(row[4 * i : 4 * i + 4]) for i, key in enumerate(SECONDS_COLUMNS)}
 
     def _kept(self, table: Any) -> list[ColumnElement[bool]]:
-        where = [table.day.in_(self.kept)]
+        # A range less the few days in it not kept (a long IN list is slow to test per row).
+        first, last = self.kept[0], self.kept[-1]
+        gaps = sorted(set(days(first, last)) - set(self.kept))
+        where = [table.day >= first, table.day <= last]
+        if gaps:
+            where.append(table.day.not_in(gaps))
         if self.district_id is not None:
             where.append(table.district_id == self.district_id)
         return where

@@ -275,9 +275,8 @@ def counted_rolled(session: Session, period: Period, targets: Targets) -> Counte
             for i, value in enumerate((day.referrals, day.escalated, day.desk, day.flagged)):
                 counted.escalations[day.district_id][i] += value
         counted.sms = [a + b for a, b in zip(counted.sms, day.sms, strict=True)]
-    for measure, is_urgent in rollup.SECONDS_COLUMNS:
-        limit = targets.urgent_seconds if is_urgent else targets.normal_seconds
-        counted.responses[(measure, is_urgent)] = rolled.responses(session, measure, is_urgent, limit)
+    limits: dict[bool, float] = {True: targets.urgent_seconds, False: targets.normal_seconds}
+    counted.responses = rolled.responses(session, limits)
     return counted
 
 

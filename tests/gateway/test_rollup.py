@@ -214,3 +214,11 @@ def test_percentiles_are_postgresqls_percentile_cont(values: list[float]) -> Non
         if len(values) % 2
         else sum(ordered[len(values) // 2 - 1 : len(values) // 2 + 1]) / 2
     )
+
+
+def test_a_period_of_today_alone_is_counted_from_the_records(rt: Runtime) -> None:
+    _cases(rt)
+    today = stats.Period(TODAY, TODAY)
+    tables = _same(rt, today)
+    assert _row(tables["per_week_by_category"], TODAY.isoformat())[-1] == 1
+    assert _kept_days(rt) == 0
