@@ -109,7 +109,7 @@ class DayCounts:
     flagged: int = 0
     categories: Counter[str] = field(default_factory=Counter)
     # SECONDS_COLUMNS' names -> seconds, one per referral acknowledged (or closed).
-    seconds: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in SECONDS_COLUMNS.values()})
+    seconds: dict[str, list[float]] = field(default_factory=dict)
     # Counts in the order of SMS_COLUMNS.
     sms: list[int] = field(default_factory=lambda: [0] * len(SMS_COLUMNS))
 
@@ -123,26 +123,9 @@ class DayCounts:
             "desk": self.desk,
             "flagged": self.flagged,
             "categories": dict(self.categories),
-            **self.seconds,
+            **{c: self.seconds.get(c, []) for c in SECONDS_COLUMNS.values()},
             **{f"sms_{name}": value for name, value in zip(SMS_COLUMNS, self.sms, strict=True)},
         }
-
-    @classmethod
-    def of(cls, row: Any, with_seconds: bool) -> DayCounts:
-        """A day read from daily_figures (with its seconds, or with none when they were not read)."""
-        values = row._mapping
-        return cls(
-            values["day"],
-            values["district_id"],
-            values["referrals"],
-            values["urgent"],
-            values["escalated"],
-            values["desk"],
-            values["flagged"],
-            Counter(values["categories"]),
-            {c: values[c] if with_seconds else [] for c in SECONDS_COLUMNS.values()},
-            [values[f"sms_{name}"] for name in SMS_COLUMNS],
-        )
 
 
 def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -199,7 +182,7 @@ def count_days(session: Session, first: date, last: date, district_id: int | Non
         counts.categories[category] += 1
         for measure, value in (("acknowledge", acknowledge), ("close", close)):
             if value is not None:
-                counts.seconds[SECONDS_COLUMNS[(measure, bool(urgent))]].append(float(value))
+                counts.seconds.setdefault(SECONDS_COLUMNS[(measure, bool(urgent))], []).append(float(value))
 
     # The district of each SMS's referral, looked up one by one (a join would make PostgreSQL
     # read every referral to count a day's SMS).
