@@ -338,8 +338,12 @@ class User(Timestamped, Base):
     # A UserRole.
     role: Mapped[str] = mapped_column(String(10))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    # The registry officer this person is: the cases sent to that officer are theirs to see,
+    # and what they do on the web is recorded as that officer's (as by SMS).
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     district: Mapped[Location | None] = relationship()
+    officer: Mapped[Officer | None] = relationship()
 
 
 class ApiToken(Base):

@@ -15,9 +15,22 @@ SYSTEM = "system"
 PROVIDER = "provider"
 
 
+# How an officer appears as an actor: this and their id.
+OFFICER_PREFIX = "officer:"
+# How a person of the admin web appears as an actor: this and their email.
+USER_PREFIX = "user:"
+
+
 def officer_actor(officer: Officer) -> str:
     """How an officer appears as an actor (an id, never a phone number)."""
-    return f"officer:{officer.id}"
+    return f"{OFFICER_PREFIX}{officer.id}"
+
+
+def officer_of(actor: str) -> int | None:
+    """The id of the officer an actor names (officer_actor's inverse), or None."""
+    if not actor.startswith(OFFICER_PREFIX) or not actor[len(OFFICER_PREFIX) :].isdigit():
+        return None
+    return int(actor[len(OFFICER_PREFIX) :])
 
 
 def record(
