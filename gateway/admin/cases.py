@@ -255,6 +255,7 @@ def case_detail(reference: str) -> str:
         officers = _officers_for(session, referral) if may_act else []
         choices = sorted(districts(session), key=lambda d: d[1]) if may_act else []
         is_overdue = overdue(referral, utcnow())
+        elsewhere = reader.scoped and referral.district_id != reader.district_id
     return render_template(
         "admin/cases/detail.html",
         section="admin.cases",
@@ -266,6 +267,7 @@ def case_detail(reference: str) -> str:
         district_id=referral.district_id,
         outcomes=OUTCOME_LABELS,
         acting_as=acting_as,
+        elsewhere=elsewhere,
         overdue=is_overdue,
         waiting=body["status"] in lifecycle.WAITING,
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from gateway.accounts.users import Reader
 from gateway.crypto import Crypto
-from gateway.models import Assignment, Message, Officer, Referral
+from gateway.models import Assignment, Event, Message, Officer, Referral
 from gateway.phones import mask_numbers, masked
 from gateway.referrals import routing, timeline
 from gateway.registry.places import PlaceIndex
@@ -186,16 +186,25 @@ def summary(places: PlaceIndex, referral: Referral) -> dict[str, Any]:
     }
 
 
-def actor_names(session: Session, actors: list[str]) -> dict[str, str]:
-    """How people read the actors of a timeline: an officer by name, a person of the admin web
-    by email (the others, "system" and "provider", as they are)."""
-    ids = {i for i in map(timeline.officer_of, actors) if i is not None}
-    names = {
-        timeline.officer_actor(o): f"{o.name} ({o.role.replace('_', ' ')})"
-        for o in session.scalars(select(Officer).where(Officer.id.in_(ids)))
-    }
-    people = {a: a.removeprefix(timeline.USER_PREFIX) for a in actors if a.startswith(timeline.USER_PREFIX)}
-    return names | people
+class Names:
+    """How people read a timeline: an officer by name and role instead of officer:<id>, a person
+    of the admin web by email (the others, "system" and "provider", as they are)."""
+
+    def __init__(self, session: Session, events: Sequence[Event]) -> None:
+        ids = {int(i) for e in events for i in timeline.OFFICER_MENTION.findall(f"{e.actor} {e.detail}")}
+        self.officers = {
+            o.id: f"{o.name} ({o.role.replace('_', ' ')})"
+            for o in session.scalars(select(Officer).where(Officer.id.in_(ids)))
+        }
+
+    def actor(self, actor: str) -> str:
+        officer_id = timeline.officer_of(actor)
+        if officer_id is not None:
+            return self.officers.get(officer_id, actor)
+        return actor.removeprefix(timeline.USER_PREFIX)
+
+    def detail(self, detail: str) -> str:
+        return timeline.OFFICER_MENTION.sub(lambda m: self.officers.get(int(m[1]), m[0]), detail)
 
 
 def _officer(officer: Officer | None) -> dict[str, str] | None:
@@ -218,7 +227,7 @@ def detail(
         .order_by(Assignment.step, Assignment.id)
     ).all()
     acknowledged_by = session.get(Officer, referral.acknowledged_by_id) if referral.acknowledged_by_id else None
-    by = actor_names(session, [e.actor for e in referral.events])
+    names = Names(session, referral.events)
     report = referral.report
     body = summary(places, referral) | {
         "channel": referral.channel,
@@ -226,8 +235,9 @@ def detail(
         "callback_ok": report.callback_ok if report else None,
         "acknowledged_by": _officer(acknowledged_by),
         "timeline": [
-            {"kind": e.kind, "actor": e.actor, "by": by.get(e.actor, e.actor), "detail": e.detail, "at": iso(e.at)}
-            | {"note": None}
+            {"kind": e.kind, "actor": e.actor, "detail": e.detail, "at": iso(e.at), "note": None}
+            # The same as people read it (officers by name).
+            | {"by": names.actor(e.actor), "said": names.detail(e.detail)}
             for e in referral.events
         ],
         "assignments": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ PROVIDER = "provider"
 OFFICER_PREFIX = "officer:"
 # How a person of the admin web appears as an actor: this and their email.
 USER_PREFIX = "user:"
+# An officer named in an actor or a detail ("step 0: officer:1 (on_duty)").
+OFFICER_MENTION = re.compile(rf"\b{OFFICER_PREFIX}(\d+)\b")
 
 
 def officer_actor(officer: Officer) -> str:
@@ -28,9 +31,8 @@ def officer_actor(officer: Officer) -> str:
 
 def officer_of(actor: str) -> int | None:
     """The id of the officer an actor names (officer_actor's inverse), or None."""
-    if not actor.startswith(OFFICER_PREFIX) or not actor[len(OFFICER_PREFIX) :].isdigit():
-        return None
-    return int(actor[len(OFFICER_PREFIX) :])
+    found = OFFICER_MENTION.fullmatch(actor)
+    return int(found[1]) if found else None
 
 
 def record(

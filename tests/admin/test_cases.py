@@ -12,13 +12,17 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from gateway.accounts.users import create_user, issue_token
-from gateway.clock import utcnow
 from gateway.models import AuditEntry, Event, Message, Officer, Referral
-from gateway.referrals import lifecycle
 from gateway.runtime import Runtime
 from tests.admin.conftest import PASSWORD
 from tests.admin.pages import logged_in, post
-from tests.cases import NYARUGENGE_VILLAGE, REPORTER_PHONE, insert_case, place_id, reference
+from tests.cases import (
+    NYARUGENGE_VILLAGE,
+    REPORTER_PHONE,
+    insert_case,
+    reference,
+    sent_to_nyarugenge_then_moved_to_gasabo,
+)
 from tests.helpers import SOCIAL_WORKER, register_officers
 
 
@@ -149,23 +153,10 @@ def test_an_officer_links_confirms_and_undoes_a_possible_duplicate(app: Flask, r
     assert kinds == ["linked", "confirmed", "unlinked"]
 
 
-def _sent_to_nyarugenge_then_moved_to_gasabo(rt: Runtime) -> int:
-    """A case reported in Nyarugenge, alerted to its on-duty officers, then transferred to Gasabo
-    (placed in the wrong district): a Gasabo case that Nyarugenge's officers were alerted about."""
-    register_officers(rt)
-    referral_id = insert_case(rt, 1, NYARUGENGE_VILLAGE, status="new", details="Locked in at night")
-    with rt.db.transaction() as session:
-        referral = session.get_one(Referral, referral_id)
-        lifecycle.route(rt, session, referral, utcnow())
-        gasabo = place_id(rt, "Gasabo")
-        lifecycle.transfer(rt, session, referral, None, gasabo, utcnow(), via="admin web", actor="user:ada@example.org")
-    return referral_id
-
-
 def test_an_officer_linked_to_the_registry_sees_a_case_sent_to_them_from_another_district_and_acts_as_that_officer(
     app: Flask, rt: Runtime
 ) -> None:
-    referral_id = _sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    referral_id = sent_to_nyarugenge_then_moved_to_gasabo(rt)
     linked = logged_in(app, rt, "sw@example.org", "officer", None, officer=SOCIAL_WORKER)
     url = f"/admin/cases/{reference(1)}"
 
@@ -205,7 +196,7 @@ def test_an_officer_linked_to_the_registry_sees_a_case_sent_to_them_from_another
 def test_the_same_case_is_404_to_an_unlinked_officer_of_the_district_it_left_and_to_another_district(
     app: Flask, rt: Runtime
 ) -> None:
-    _sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    sent_to_nyarugenge_then_moved_to_gasabo(rt)
     for email, district in (("nyarugenge@example.org", "Nyarugenge"), ("rusizi@example.org", "Rusizi")):
         other = logged_in(app, rt, email, "officer", district)
         assert other.get(f"/admin/cases/{reference(1)}").status_code == 404
@@ -225,7 +216,7 @@ def test_the_same_case_is_404_to_an_unlinked_officer_of_the_district_it_left_and
 def test_the_api_lists_and_opens_a_case_sent_to_the_linked_officer_and_nothing_else_of_that_district(
     app: Flask, rt: Runtime
 ) -> None:
-    _sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    sent_to_nyarugenge_then_moved_to_gasabo(rt)
     insert_case(rt, 2, ("Gasabo", "Remera", "Rukiri I", "Amajyambere"))
     create_user(rt, "sw@example.org", PASSWORD, "officer", officer=SOCIAL_WORKER)
     create_user(rt, "nyarugenge@example.org", PASSWORD, "officer", "Nyarugenge")
