@@ -231,3 +231,21 @@ def test_the_api_lists_and_opens_a_case_sent_to_the_linked_officer_and_nothing_e
 
     assert seen("sw@example.org") == ([reference(1)], 200)
     assert seen("nyarugenge@example.org") == ([], 404)
+
+
+def test_an_admin_linked_to_an_officer_acts_as_that_officer_only_where_the_officer_may_act(
+    app: Flask, rt: Runtime
+) -> None:
+    register_officers(rt)
+    insert_case(rt, 1, NYARUGENGE_VILLAGE)
+    insert_case(rt, 2)  # Rusizi: never sent to the Nyarugenge social worker
+    admin = logged_in(app, rt, "ada@example.org", "admin", officer=SOCIAL_WORKER)
+    assert "You act as yourself (ada@example.org)" in admin.get(f"/admin/cases/{reference(2)}").get_data(as_text=True)
+    for n in (1, 2):
+        post(admin, f"/admin/cases/{reference(n)}/acknowledge")
+    with rt.db.reading() as session:
+        officer_id = session.scalars(select(Officer.id).where(Officer.phone == SOCIAL_WORKER)).one()
+        taken = {r.reference: r.acknowledged_by_id for r in session.scalars(select(Referral))}
+        actors = session.scalars(select(Event.actor).order_by(Event.id)).all()
+    assert taken == {reference(1): officer_id, reference(2): None}
+    assert actors == [f"officer:{officer_id}", "user:ada@example.org"]
