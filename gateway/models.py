@@ -340,7 +340,7 @@ class User(Timestamped, Base):
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     # The registry officer this person is: the cases sent to that officer are theirs to see,
     # and what they do on the web is recorded as that officer's (as by SMS).
-    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), unique=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     district: Mapped[Location | None] = relationship()
     officer: Mapped[Officer | None] = relationship()

@@ -77,7 +77,7 @@ def users_revoke(email: str) -> None:
 
 @group.command("list")
 def users_list() -> None:
-    """Every user: email, role, district, active or not, live tokens, the registry officer they are."""
+    """Every user, with role, district, tokens and officer."""
     rows = accounts.list_users(runtime.current())
     for row in rows:
         state = "active" if row.active else "deactivated"

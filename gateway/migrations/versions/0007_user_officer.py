@@ -14,14 +14,22 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("officer_id", sa.Integer(), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_users_officer_id"), ["officer_id"])
-        batch_op.create_foreign_key(batch_op.f("fk_users_officer_id_officers"), "officers", ["officer_id"], ["id"])
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a column with its reference in place; the batch mode's copy of users would
+        # be refused (api_tokens refer to the users it drops).
+        op.execute("ALTER TABLE users ADD COLUMN officer_id INTEGER REFERENCES officers (id)")
+    else:
+        op.add_column("users", sa.Column("officer_id", sa.Integer(), nullable=True))
+        op.create_foreign_key("fk_users_officer_id_officers", "users", "officers", ["officer_id"], ["id"])
+    # One user per officer.
+    op.create_index("ix_users_officer_id", "users", ["officer_id"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_users_officer_id_officers"), type_="foreignkey")
-        batch_op.drop_constraint(batch_op.f("uq_users_officer_id"), type_="unique")
-        batch_op.drop_column("officer_id")
+    op.drop_index("ix_users_officer_id", table_name="users")
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("users", schema=None) as batch_op:
+            batch_op.drop_column("officer_id")
+    else:
+        op.drop_constraint("fk_users_officer_id_officers", "users", type_="foreignkey")
+        op.drop_column("users", "officer_id")
