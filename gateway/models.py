@@ -190,7 +190,11 @@ class Assignment(Base):
     """An officer a referral was sent to, at one step of its chain."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("referral_id", "officer_id"),)
+    __table_args__ = (
+        UniqueConstraint("referral_id", "officer_id"),
+        # The cases sent to one officer (an officer's case list in the admin web and the API).
+        Index("ix_assignments_officer_referral", "officer_id", "referral_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"))

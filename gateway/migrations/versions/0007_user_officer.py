@@ -1,4 +1,4 @@
-"""A web user linked to the registry officer they are
+"""A web user linked to the registry officer they are, and the index of the cases sent to an officer
 
 Revision ID: 0007
 Revises: 0006
@@ -23,9 +23,12 @@ def upgrade() -> None:
         op.create_foreign_key("fk_users_officer_id_officers", "users", "officers", ["officer_id"], ["id"])
     # One user per officer.
     op.create_index("ix_users_officer_id", "users", ["officer_id"], unique=True)
+    # The cases sent to one officer, read from the index alone.
+    op.create_index("ix_assignments_officer_referral", "assignments", ["officer_id", "referral_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_assignments_officer_referral", table_name="assignments")
     op.drop_index("ix_users_officer_id", table_name="users")
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("users", schema=None) as batch_op:
