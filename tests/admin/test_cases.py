@@ -206,6 +206,9 @@ def test_the_same_case_is_404_to_an_unlinked_officer_of_the_district_it_left_and
         assert refused.status_code == 404  # type: ignore[attr-defined]
     # Gasabo's own officer (not linked) sees it, and acts as themselves, as before.
     gasabo = logged_in(app, rt, "gasabo@example.org", "officer", "Gasabo")
+    assert "Ask an administrator to link your account" in gasabo.get(f"/admin/cases/{reference(1)}").get_data(
+        as_text=True
+    )
     post(gasabo, f"/admin/cases/{reference(1)}/acknowledge")
     with rt.db.reading() as session:
         referral = session.scalars(select(Referral)).one()
