@@ -15,6 +15,8 @@ NO_CREDIT_TTL = 900
 DEAD_WORKERS_KEPT = 86400
 # Seconds between two runs of the retention job.
 RETENTION_EVERY = 3600
+# Seconds between two refreshes of the dashboards' daily roll-up by the workers.
+ROLLUP_EVERY = 600
 
 
 def ussd_session(session_id: str) -> str:
@@ -62,6 +64,11 @@ def rate(kind: str, subject: str, window: int) -> str:
     """A fixed-window counter of kind (report, lookup, command, help) for a phone hash
     (TTL: the window, seconds)."""
     return f"{PREFIX}:rate:{kind}:{subject}:{window}"
+
+
+def rollup_lock() -> str:
+    """Held by the one worker refreshing the dashboards' roll-up (TTL: ROLLUP_EVERY)."""
+    return f"{PREFIX}:rollup"
 
 
 def retention_lock() -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
 from gateway.models import Message, Referral, Report, Visit
-from gateway.referrals import digest, lifecycle, retention, routing
+from gateway.referrals import digest, lifecycle, retention, rollup, routing
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
@@ -264,3 +264,33 @@ def erase_expired(now: datetime | None = None) -> dict[str, int]:
     if erased.cases:
         log.info("retention: personal data of %s closed cases erased", erased.cases)
     return {"cases": erased.cases, "callbacks": erased.callbacks, "session_ends": erased.session_ends}
+
+
+# Days back the workers keep the dashboards' roll-up counted (a year's dashboard and more),
+# and how many days one transaction counts (each stays well inside the statement timeout).
+ROLLUP_DAYS = 400
+ROLLUP_CHUNK_DAYS = 31
+
+
+def refresh_rollup(now: datetime | None = None) -> int:
+    """Keep the dashboards' daily roll-up counted (every ROLLUP_EVERY at most: queued every
+    tick, it does nothing while another run's lock holds), so that no officer's dashboard
+    waits for days to be counted; how many days were counted."""
+    rt = runtime.current()
+    if now is None and not rt.redis.set(keys.rollup_lock(), "1", nx=True, ex=keys.ROLLUP_EVERY):
+        return 0
+    now = now or utcnow()
+    yesterday = rollup.local_day(now) - timedelta(days=1)
+    first = yesterday - timedelta(days=ROLLUP_DAYS)
+    counted = 0
+    while first <= yesterday:
+        last = min(first + timedelta(days=ROLLUP_CHUNK_DAYS - 1), yesterday)
+        with rt.db.transaction() as session:
+            done = rollup.refresh(session, first, last, now)
+        if done is None:
+            break  # another refresh is at work (a dashboard's, or the command's)
+        counted += done
+        first = last + timedelta(days=1)
+    if counted:
+        log.info("roll-up: %s days counted for the dashboards", counted)
+    return counted

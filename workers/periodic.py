@@ -9,7 +9,7 @@ from gateway.runtime import Runtime, job_id
 from workers import jobs
 
 # Jobs queued every tick: each sweeps the database for what is due.
-PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests, jobs.erase_expired)
+PERIODIC_JOBS = (jobs.sweep, jobs.escalate, jobs.remind, jobs.send_digests, jobs.erase_expired, jobs.refresh_rollup)
 
 
 def routine_lines() -> re.Pattern[str]:

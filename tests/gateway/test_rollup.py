@@ -222,3 +222,22 @@ def test_a_period_of_today_alone_is_counted_from_the_records(rt: Runtime) -> Non
     tables = _same(rt, today)
     assert _row(tables["per_week_by_category"], TODAY.isoformat())[-1] == 1
     assert _kept_days(rt) == 0
+
+
+def test_the_workers_keep_the_roll_up_counted_so_no_dashboard_waits(rt):
+    """The periodic job counts every day of the last ROLLUP_DAYS that is over, a month a
+    transaction, at most once every ROLLUP_EVERY; the dashboards then only count today."""
+    from workers import jobs
+
+    _cases(rt)
+    counted = jobs.refresh_rollup(now=NOW)
+    assert counted == jobs.ROLLUP_DAYS + 1  # every day up to yesterday, kept
+    assert _kept_days(rt) == jobs.ROLLUP_DAYS + 1
+    assert jobs.refresh_rollup(now=NOW) == 0  # nothing changed since
+    _same(rt)
+
+    assert jobs.refresh_rollup() >= 0  # takes the lock
+    with rt.db.transaction() as session:
+        session.execute(update(Referral).values(urgent=False, updated_at=NOW))
+    assert jobs.refresh_rollup() == 0  # within ROLLUP_EVERY of the last run: left alone
+    _same(rt)  # a day changed since is still counted right, from the records
