@@ -292,5 +292,5 @@ def refresh_rollup(now: datetime | None = None) -> int:
         counted += done
         first = last + timedelta(days=1)
     if counted:
-        log.info("roll-up: %s days counted for the dashboards", counted)
+        log.debug("roll-up: %s days counted for the dashboards", counted)
     return counted
