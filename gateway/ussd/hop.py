@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
+from werkzeug.exceptions import Forbidden, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
 from gateway import logs, metrics, webhooks
@@ -52,8 +52,12 @@ class UssdRoute:
         self.max_bytes = rt.settings.max_request_bytes
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+        if environ.get("PATH_INFO") != PATH:
             return self.app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            refused = webhooks.error_answer(MethodNotAllowed(["POST"]))
+            refused.headers["Allow"] = "POST"
+            return refused(environ, start_response)
         started = time.perf_counter()
         request_id = logs.start_request(environ.get("HTTP_X_REQUEST_ID", ""))
         try:
