@@ -48,8 +48,12 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
 
 
 def post(app: WsgiApp, path: str, form: dict[str, str]) -> str:
-    """One POST through the WSGI callable, as gunicorn would make it."""
-    body = urlencode(form).encode()
+    """One POST through the WSGI callable, as a server would make it."""
+    return post_body(app, path, urlencode(form).encode())
+
+
+def post_body(app: WsgiApp, path: str, body: bytes) -> str:
+    """One POST of an urlencoded body through the WSGI callable."""
     environ = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
@@ -147,8 +151,9 @@ class Times:
         return len(self.wall)
 
     def post(self, app: WsgiApp, path: str, form: dict[str, str]) -> str:
+        body = urlencode(form).encode()  # the client's work, not timed
         w0, c0 = time.perf_counter(), time.thread_time()
-        reply = post(app, path, form)
+        reply = post_body(app, path, body)
         self.cpu.append(time.thread_time() - c0)
         self.wall.append(time.perf_counter() - w0)
         return reply
