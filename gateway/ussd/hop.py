@@ -68,7 +68,7 @@ class UssdRoute:
                 return response(environ, start_response)
             reply = self._reply(environ, started)
         except Exception:
-            log.exception("USSD hop failed before its session was read")
+            log.exception("USSD hop failed outside its session's handling")
             metrics.HOP_ERRORS.inc()
             reply = BAD_REQUEST_REPLY
         finally:
@@ -97,7 +97,7 @@ class UssdRoute:
         over MAX_REQUEST_BYTES raises RequestEntityTooLarge before it is read."""
         media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
         length = environ.get("CONTENT_LENGTH", "")
-        if media_type == FORM_TYPE and length.isdigit():
+        if media_type == FORM_TYPE and length.isascii() and length.isdigit():
             if int(length) > self.max_bytes:
                 raise RequestEntityTooLarge()
             return _fields(environ["wsgi.input"].read(int(length)))
