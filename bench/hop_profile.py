@@ -1,10 +1,11 @@
 """CPU per USSD hop, in process: whole report sessions through the app's WSGI callable,
 against a "floor" Flask app in the same process doing one Redis GET and one SET.
 
-    python -m bench.hop_profile [--sessions N] [--rounds R] [--profile]
+    python -m bench.hop_profile [--sessions N] [--rounds R] [--profile] [--flow peer] [--database-url URL]
 
 Redis: BENCH_REDIS_URL (default redis://127.0.0.1:6379/14, emptied); SQL: SQLite in a
-temporary folder. The machine may be busy: compare the ratio, and run it more than once.
+temporary folder, or --database-url. --flow peer times the peer part's report path only.
+The machine may be busy: compare the ratio, and run it more than once.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from sqlalchemy import create_engine, text
 
 from bench.floor import create_app as create_floor_app
+from bench.peer import REPORT_INPUTS
+from bench.stack import ensure_database
 from gateway import migrate
 from gateway.app import create_app
 from gateway.config import Settings
@@ -48,8 +52,12 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
 
 
 def post(app: WsgiApp, path: str, form: dict[str, str]) -> str:
-    """One POST through the WSGI callable, as gunicorn would make it."""
-    body = urlencode(form).encode()
+    """One POST through the WSGI callable, as a server would make it."""
+    return post_body(app, path, urlencode(form).encode())
+
+
+def post_body(app: WsgiApp, path: str, body: bytes) -> str:
+    """One POST of an urlencoded body through the WSGI callable."""
     environ = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",
@@ -111,16 +119,26 @@ def community_inputs(app: WsgiApp) -> list[str]:
     return inputs
 
 
-def build(redis_url: str, tmp: Path) -> tuple[Flask, Runtime]:
-    """A gateway app as the tests make one: migrated SQLite with places, a volunteer."""
+def build(redis_url: str, tmp: Path, database_url: str = "") -> tuple[Flask, Runtime]:
+    """A gateway app as the tests make one: migrated SQLite (or database_url: a PostgreSQL
+    database, its public schema recreated) with places, a volunteer."""
+    if database_url:
+        ensure_database(database_url)
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
     settings = Settings(
-        database_url=f"sqlite:///{tmp / 'bench.db'}",
+        database_url=database_url or f"sqlite:///{tmp / 'bench.db'}",
         redis_url=redis_url,
         secret_key="bench-secret",
         encryption_key=Fernet.generate_key().decode(),
         sms_backend="console",
         log_level="WARNING",
         dev_mode=True,  # hops are posted in process, without a webhook token
+        # One phone files every report here: no limit may turn a confirm into a refusal.
+        reports_per_hour_volunteer=10**9,
+        reports_per_hour_unknown=10**9,
     )
     migrate.upgrade(settings.database_url)
     app = create_app(settings)
@@ -147,8 +165,9 @@ class Times:
         return len(self.wall)
 
     def post(self, app: WsgiApp, path: str, form: dict[str, str]) -> str:
+        body = urlencode(form).encode()  # the client's work, not timed
         w0, c0 = time.perf_counter(), time.thread_time()
-        reply = post(app, path, form)
+        reply = post_body(app, path, body)
         self.cpu.append(time.thread_time() - c0)
         self.wall.append(time.perf_counter() - w0)
         return reply
@@ -192,19 +211,31 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50, help="sessions of each flow per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile (CPU time) one round of the flows")
+    parser.add_argument(
+        "--flow",
+        choices=("mixed", "peer"),
+        default="mixed",
+        help="mixed: a volunteer's and a community caller's reports; peer: the peer part's 8-hop report only",
+    )
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL database to use (its public schema is recreated)"
+    )
     args = parser.parse_args()
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
     with tempfile.TemporaryDirectory() as tmp:
-        app, rt = build(redis_url, Path(tmp))
+        app, rt = build(redis_url, Path(tmp), args.database_url)
         floor = create_floor_app(redis_url)
-        flows = [
-            ("volunteer", VOLUNTEER_PHONE, VOLUNTEER_INPUTS),
-            ("community", COMMUNITY_PHONE, community_inputs(app)),
-        ]
+        if args.flow == "peer":
+            flows = [("peer", VOLUNTEER_PHONE, list(REPORT_INPUTS))]
+        else:
+            flows = [
+                ("volunteer", VOLUNTEER_PHONE, VOLUNTEER_INPUTS),
+                ("community", COMMUNITY_PHONE, community_inputs(app)),
+            ]
         time_sessions(app, flows, 3, "warm", Times(), _kinds())
         time_floor(floor, 200, Times())
-        print(f"hops per session: volunteer {len(flows[0][2]) + 1}, community {len(flows[1][2]) + 1}")
+        print("hops per session: " + ", ".join(f"{name} {len(inputs) + 1}" for name, _, inputs in flows))
         print("µs per request (mean, p99); ratio = floor/flow, the flow's share of the floor's throughput")
         head = f"{'flow':>11} {'floor':>11} {'ratio':>5}"
         print(f"{'':>5} | {'wall clock':^29} | {'CPU':^29}")

@@ -84,6 +84,8 @@ FULL = Profile(
 PEER_PROCESSES = {"ijwi": ("web",), "worker": ("worker",), "peer": ("peer",), "floor": ("floor",)}
 # Targets against the Node peer (issue 15), in the same run: at least its hops/s, at most its p99.
 PEER_THROUGHPUT_TARGET = 1.0
+# Seconds of the untimed run each server of the peer part gets before the timed ones.
+PEER_WARM_UP_SECONDS = 3
 PEER_P99_TARGET = 1.0
 
 
@@ -267,8 +269,9 @@ class Bench:
             "Procfile's web line and worker (a registered volunteer's report: stored in SQL, queued, routed and "
             "alerted while the load runs); the peer: `node app.js` (express, ussd-menu-builder 1.2.0, ioredis) on "
             "the same Redis server; the floor: a Flask endpoint doing one Redis GET and SET on the Procfile's "
-            "web line. Runs rotate Ijwi, peer, floor; the worker is frozen (SIGSTOP, backlog kept) while the "
-            "peer and the floor run, so its backlog takes no CPU from them. Figures are medians of the runs "
+            f"web line. After one untimed {PEER_WARM_UP_SECONDS} s run of each, runs rotate Ijwi, peer, floor; "
+            "the worker is frozen (SIGSTOP, backlog kept) while the peer and the floor run, so its backlog "
+            "takes no CPU from them. Figures are medians of the runs "
             "(hops/s: lowest-highest in brackets). CPU per hop: user + system time of the server's own processes "
             "during the run over its hops (Ijwi's web, and apart its worker; not Redis, PostgreSQL or wrk), which "
             "a busy machine disturbs less than hops/s.",
@@ -286,6 +289,12 @@ class Bench:
         bench = self if stack is self.stack else Bench(stack, self.report, p)
         rows: list[list[object]] = []
         try:
+            # One untimed run of each server first: what each does once (Ijwi's workers load the places
+            # and cache the callers' profiles, node compiles) counts in no timed run's CPU per hop.
+            bench.load("Ijwi", max(p.peer_levels), PEER_WARM_UP_SECONDS, datafile=datafile)
+            bench.load("peer", max(p.peer_levels), PEER_WARM_UP_SECONDS, peer_url, datafile, "app")
+            bench.load("floor", max(p.peer_levels), PEER_WARM_UP_SECONDS, floor_url, datafile, "floor")
+            bench.drain()
             for level in p.peer_levels:
                 runs: dict[str, list[LoadResult]] = {"ijwi": [], "peer": [], "floor": []}
                 cpu: dict[str, list[float]] = {"ijwi": [], "worker": [], "peer": [], "floor": []}

@@ -9,7 +9,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from gateway import log_levels, logs
+from gateway import log_levels, logs, webhooks
 from gateway import runtime as runtime_module
 from gateway.config import ConfigError, Settings, check_webhooks, load_settings
 from gateway.runtime import Runtime
@@ -63,8 +63,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     if settings is not None:
         from gateway import admin
+        from gateway.ussd.hop import UssdRoute
 
         admin.init_app(app, settings)
+        # POST /ussd is answered in front of Flask's request cycle (gateway.ussd.hop).
+        app.wsgi_app = UssdRoute(app.wsgi_app, rt)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             from gateway.admin import base as admin_pages
 
             return admin_pages.http_error(exc)
-        return jsonify(error=exc.name, message=exc.description), exc.code
+        return webhooks.error_answer(exc)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]

@@ -125,9 +125,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        _request_id.set(given if given and _GOOD_REQUEST_ID.fullmatch(given) else new_request_id())
-        _phone.set(None)
+        start_request(request.headers.get(REQUEST_ID_HEADER, ""))
 
     @app.after_request
     def stamp(response: Response) -> Response:
@@ -138,5 +136,19 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def forget(_exc: BaseException | None) -> None:
-        _request_id.set(None)
-        _phone.set(None)
+        end_request()
+
+
+def start_request(given: str) -> str:
+    """A request begins: its id is given (the X-Request-Id header's value) if usable, else made
+    here; no phone yet. Returns the id (to send back in the REQUEST_ID_HEADER)."""
+    request_id = given if given and _GOOD_REQUEST_ID.fullmatch(given) else new_request_id()
+    _request_id.set(request_id)
+    _phone.set(None)
+    return request_id
+
+
+def end_request() -> None:
+    """A request is over: later lines of this thread carry neither its id nor its phone."""
+    _request_id.set(None)
+    _phone.set(None)

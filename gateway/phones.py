@@ -9,7 +9,8 @@ import phonenumbers
 
 # Numbers without a country code are read as Rwandan.
 DEFAULT_REGION = "RW"
-# Numbers whose normal form is remembered (parsing one takes longer than a whole USSD hop's logic).
+# Numbers whose normal and masked forms are remembered (parsing one takes longer than a whole
+# USSD hop's logic; every hop logs its caller's masked number).
 CACHED_NUMBERS = 16384
 
 
@@ -35,6 +36,7 @@ MASK = "*******"
 _NUMBER_IN_TEXT = re.compile(r"\+?\d[\d ]{7,17}\d")
 
 
+@lru_cache(maxsize=CACHED_NUMBERS)
 def masked(e164: str) -> str:
     """A number safe for logs and for readers who may not see it: the country code and the
     last 3 digits only, the rest a fixed-width mask (+250*******456)."""

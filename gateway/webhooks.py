@@ -9,7 +9,9 @@ from functools import wraps
 from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
+import orjson
 from flask import Response, abort, request
+from werkzeug.exceptions import HTTPException
 
 from gateway import runtime
 
@@ -26,18 +28,25 @@ def protected(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rt = runtime.current()
-        expected = rt.settings.webhook_token
-        if not expected and not rt.settings.dev_mode:
-            # Closed even where the start-up check did not run (a development server).
-            abort(403, description="WEBHOOK_TOKEN is not set: the webhooks are closed")
-        if expected and not hmac.compare_digest(request.args.get("token", "").encode(), expected.encode()):
-            abort(403, description="wrong or missing webhook token")
-        if rt.webhook_networks and not _allowed(request.remote_addr or "", rt.webhook_networks):
-            abort(403, description="this address may not call the webhooks")
+        reason = refusal(runtime.current(), request.args.get("token", ""), request.remote_addr or "")
+        if reason is not None:
+            abort(403, description=reason)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def refusal(rt: runtime.Runtime, token: str, address: str) -> str | None:
+    """Why a webhook request with this ?token= from this address is refused (403), or None."""
+    expected = rt.settings.webhook_token
+    if not expected and not rt.settings.dev_mode:
+        # Closed even where the start-up check did not run (a development server).
+        return "WEBHOOK_TOKEN is not set: the webhooks are closed"
+    if expected and not hmac.compare_digest(token.encode(), expected.encode()):
+        return "wrong or missing webhook token"
+    if rt.webhook_networks and not _allowed(address, rt.webhook_networks):
+        return "this address may not call the webhooks"
+    return None
 
 
 def _allowed(address: str, networks: list[IPv4Network | IPv6Network]) -> bool:
@@ -73,3 +82,9 @@ def bounded_int(value: str | None) -> int | None:
 
 def plain(text: str, status: int = 200) -> Response:
     return Response(text, status=status, mimetype="text/plain")
+
+
+def error_answer(exc: HTTPException) -> Response:
+    """The JSON answer of an HTTP error (403, 404, ...): {"error": its name, "message": why}."""
+    body = orjson.dumps({"error": exc.name, "message": exc.description})
+    return Response(body, status=exc.code, mimetype="application/json")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table, bindparam, exists, literal, or_, select
+from sqlalchemy import Connection, Table, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -53,21 +54,19 @@ def _free_reference(connection: Connection) -> str:
     raise ReportError("no free reference number found")
 
 
-def _insert_statement(rt: Runtime, model: type[Report] | type[Visit], values: dict[str, Any]) -> Any:
-    """INSERT the row with values (a reference included) unless the other table has that reference,
-    doing nothing on a taken session_id or reference; RETURNING its id. One statement, so that in
-    autocommit it is one round trip to the database."""
+@lru_cache(maxsize=16)
+def _insert_statement(model: type[Report] | type[Visit], dialect: str, columns: tuple[str, ...]) -> Any:
+    """INSERT the row of columns (reference included, all bound by name) unless the other table has
+    that reference, doing nothing on a taken session_id or reference; RETURNING its id. One
+    statement, so that in autocommit it is one round trip to the database; built once per process."""
     table = cast(Table, model.__table__)
     other = cast(Table, (Visit if model is Report else Report).__table__)
-    columns = list(values)
-    row = select(*[literal(values[c], type_=table.c[c].type) for c in columns]).where(
-        ~exists().where(other.c.reference == values["reference"])
-    )
-    dialect = rt.db.engine.dialect.name
+    binds = {c: bindparam(c, type_=table.c[c].type) for c in columns}
+    row = select(*binds.values()).where(~exists().where(other.c.reference == binds["reference"]))
     insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert if dialect == "sqlite" else None
     if insert_into is None:
         raise ReportError(f"no single-statement insert for {dialect}")
-    return insert_into(table).from_select(columns, row).on_conflict_do_nothing().returning(table.c.id)
+    return insert_into(table).from_select(list(columns), row).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str, Any]) -> tuple[str, int | None]:
@@ -80,12 +79,12 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
     """
     table = cast(Table, model.__table__)
     for _ in range(REFERENCE_ATTEMPTS):
-        reference = new_reference()
-        statement = _insert_statement(rt, model, {**values, "reference": reference})
+        row = {**values, "reference": new_reference()}
+        statement = _insert_statement(model, rt.db.engine.dialect.name, tuple(row))
         with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            row_id = connection.scalar(statement)
+            row_id = connection.scalar(statement, row)
             if row_id is not None:
-                return reference, int(row_id)
+                return row["reference"], int(row_id)
             earlier = connection.scalar(select(table.c.reference).where(table.c.session_id == values["session_id"]))
         if earlier is not None:
             return earlier, None
