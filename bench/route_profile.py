@@ -121,7 +121,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32, help="sender pool threads (0: jobs send themselves)")
     parser.add_argument("--sms-delay", type=float, default=0.0, help="seconds the SMS API takes to answer")
     parser.add_argument("--switch", type=float, default=0.0, help="sys.setswitchinterval (0: Python's)")
-    parser.add_argument("--profile", action="store_true", help="print where the CPU goes (cProfile)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the CPU goes (cProfile; kept in bench/out/route_profile.prof)",
+    )
     parser.add_argument("--statements", action="store_true", help="print the statements per referral by kind")
     args = parser.parse_args()
     url = os.environ.get(
@@ -150,7 +154,7 @@ def main() -> None:
     def count(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
         statements[_kind(statement)] += 1
 
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
@@ -170,6 +174,7 @@ def main() -> None:
         for kind, count_ in statements.most_common():
             print(f"  {count_ / n:6.2f}  {kind}")
     if profiler:
+        profiler.dump_stats(ROOT / "bench" / "out" / "route_profile.prof")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         print(out.getvalue())

@@ -64,10 +64,11 @@ def _open_and_route(
         if referral is None:
             return None
         now = now or utcnow()
+        outbox.claim_as_written(session, utcnow())
         message_ids = lifecycle.route(rt, session, referral, now)
         row.routed_at = row.routed_at or now
         referral_id = referral.id
-        claimed = outbox.claim_written(session, message_ids, utcnow())
+    claimed = outbox.claimed_in(session)
     if message_ids:
         send_claimed(rt, claimed)
     else:
@@ -95,7 +96,7 @@ def send_now(rt: Runtime, message_ids: Iterable[int]) -> None:
 
 
 def send_claimed(rt: Runtime, claimed: Iterable[outbox.Claimed]) -> None:
-    """send_now for messages claimed in the transaction that wrote them (outbox.claim_written)."""
+    """send_now for messages claimed in the transaction that wrote them (outbox.claim_as_written)."""
     _hand_over(rt, list(claimed))
 
 

@@ -255,7 +255,8 @@ def _alert(
         officer = contact.officer
         session.add(Assignment(referral_id=referral.id, officer_id=officer.id, step=step, reason=contact.reason))
         if officer.language not in bodies:
-            bodies[officer.language] = routing.alert_text(rt, session, referral, officer.language, unanswered)
+            with session.no_autoflush:  # the rows go in the one flush below
+                bodies[officer.language] = routing.alert_text(rt, session, referral, officer.language, unanswered)
         body = bodies[officer.language]
         messages.append(
             outbox.add(

@@ -33,6 +33,8 @@ STALLED_AFTER = 120
 # Seconds after its last attempt before a message still waiting for a retry is queued again
 # by the sweeper (RQ's retries ran out during a long provider outage).
 RETRY_AGAIN_AFTER = 900
+# Where a session notes the claim time and the messages claimed as they are written (session.info).
+_CLAIMING = "outbox_claiming"
 # Message statuses from which a send may start.
 SENDABLE = (MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Message statuses that no later answer changes.
@@ -58,6 +60,11 @@ def add(
     message = Message(
         to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status=MessageStatus.QUEUED
     )
+    claiming = session.info.get(_CLAIMING)
+    if claiming is not None:
+        at, written = claiming
+        message.status, message.attempts, message.updated_at = MessageStatus.SENDING, 1, at
+        written.append(message)
     session.add(message)
     if flush:
         session.flush()
@@ -143,22 +150,18 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> Claimed | None:
         return claimed
 
 
-def claim_written(session: Session, message_ids: list[int], now: datetime) -> list[Claimed]:
-    """Claim, in the transaction that wrote them, messages about to be sent as soon as it is
-    committed (one statement for all; their case is the one just written, so none is settled).
-    Should the sender die before sending, they are "sending" and stalled after STALLED_AFTER:
-    the sweeper queues them again, as for any claim."""
-    if not message_ids:
-        return []
-    rows = session.execute(
-        update(Message)
-        .where(Message.id.in_(message_ids), _claimable(now))
-        .values(_mark_sending(now))
-        .returning(*_CLAIMED)
-        .execution_options(synchronize_session=False)
-    ).all()
-    order = {message_id: i for i, message_id in enumerate(message_ids)}
-    return sorted((Claimed(*row, at=now) for row in rows), key=lambda c: order[c.id])
+def claim_as_written(session: Session, now: datetime) -> None:
+    """Messages written from now on in session's transaction are claimed as they are written
+    (born "sending", one attempt): the caller sends them as soon as it is committed, taking
+    them from claimed_in(). Should it die before sending them, they are "sending" and stalled
+    after STALLED_AFTER, and the sweeper queues them again, as for any claim."""
+    session.info[_CLAIMING] = (now, [])
+
+
+def claimed_in(session: Session) -> list[Claimed]:
+    """The messages claimed as they were written in session (its ids given by its flushes)."""
+    at, written = session.info.get(_CLAIMING, (None, []))
+    return [Claimed(m.id, m.to, m.body, m.kind, m.referral_id, m.officer_id, at) for m in written]
 
 
 def still_ours(rt: Runtime, claimed: Claimed, now: datetime) -> Claimed | None:

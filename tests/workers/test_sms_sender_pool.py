@@ -219,8 +219,9 @@ def _claimed_long_ago(rt, seconds: float) -> outbox.Claimed:  # type: ignore[no-
     with rt.db.transaction() as session:
         report = session.get_one(Report, make_report(rt)[0])
         referral = lifecycle.open_from_report(rt, session, report)
-        (message_id,) = lifecycle.route(rt, session, referral, utcnow())
-        (claimed,) = outbox.claim_written(session, [message_id], utcnow() - timedelta(seconds=seconds))
+        outbox.claim_as_written(session, utcnow() - timedelta(seconds=seconds))
+        lifecycle.route(rt, session, referral, utcnow())
+    (claimed,) = outbox.claimed_in(session)
     return claimed
 
 
