@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from rq import SimpleWorker
 from sqlalchemy import event, func, select, text
 
 from bench.stack import officers_csv, shipped_places, volunteers_csv
@@ -45,6 +44,7 @@ from gateway.runtime import WORKER_QUEUES, Runtime
 from gateway.ussd.callers import Caller
 from gateway.vocabulary import CallerKind
 from workers import sender
+from workers.__main__ import SWITCH_INTERVAL, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = (
@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--referrals", type=int, default=200)
     parser.add_argument("--threads", type=int, default=32, help="sender pool threads (0: jobs send themselves)")
     parser.add_argument("--sms-delay", type=float, default=0.0, help="seconds the SMS API takes to answer")
-    parser.add_argument("--switch", type=float, default=0.0, help="sys.setswitchinterval (0: Python's)")
+    parser.add_argument("--switch", type=float, default=SWITCH_INTERVAL, help="sys.setswitchinterval (as the worker's)")
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -138,8 +138,7 @@ def main() -> None:
     )
     assert stub.stdout is not None
     stub_url = stub.stdout.readline().strip()
-    if args.switch:
-        sys.setswitchinterval(args.switch)
+    sys.setswitchinterval(args.switch)
     rt = prepare(url, redis_url)
     rt.settings = type(rt.settings)(**{**rt.settings.__dict__, "at_api_base_url": stub_url})
     runtime.install(rt)
@@ -185,7 +184,7 @@ def _work(rt: Runtime, threads: int) -> None:
     pool = sender.BackgroundSender(threads) if threads else None
     sender.install(pool)
     try:
-        SimpleWorker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True, logging_level="WARNING")
+        Worker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True, logging_level="WARNING")
         if pool:
             pool.drain()
     finally:
