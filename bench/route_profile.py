@@ -3,13 +3,13 @@
     python -m bench.route_profile [--referrals N] [--profile] [--statements]
 
 Reports from registered volunteers are stored as the confirm hop stores them and their routing
-jobs queued as the web queues them; then the real RQ worker code (SimpleWorker, burst) runs
-them in this process, with the sender pool of `python -m workers`, sending through the
+jobs queued as the web queues them; then the worker's RQ worker runs them (burst) in this
+process, with the GIL turns and the sender pool of `python -m workers`, sending through the
 official SDK to a local server playing Africa's Talking. Prints SQL statements, CPU ms and
 wall ms per referral (CPU of every thread of the process: jobs, RQ and the sender pool).
 
-Database: ROUTE_PROFILE_DATABASE_URL (PostgreSQL; its `public` schema is recreated on the
-first run, the places kept after), Redis: ROUTE_PROFILE_REDIS_URL (default
+Database: ROUTE_PROFILE_DATABASE_URL (PostgreSQL: its `public` schema is recreated on the
+first run, the places kept after; or SQLite), Redis: ROUTE_PROFILE_REDIS_URL (default
 redis://127.0.0.1:6379/14, emptied). The machine may be busy: CPU per referral is steadier
 than wall time; run it more than once.
 """
@@ -27,11 +27,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, inspect, select, text
 
 from bench.stack import officers_csv, shipped_places, volunteers_csv
 from gateway import migrate, runtime
@@ -69,20 +70,25 @@ def prepare(url: str, redis_url: str) -> Runtime:
         at_sender_id="IJWI",
     )
     rt = Runtime(settings)
-    with rt.db.engine.begin() as connection:
-        has_places = connection.scalar(text("SELECT to_regclass('public.locations') IS NOT NULL"))
+    postgresql = rt.db.engine.dialect.name == "postgresql"
+    has_places = inspect(rt.db.engine).has_table("locations")
     if has_places:
         with rt.db.reading() as session:
             has_places = bool(session.scalar(select(func.count(Location.id))))
     if not has_places:
-        with rt.db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        if postgresql:
+            with rt.db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         migrate.upgrade(url)
         imports.import_locations(rt)
     migrate.upgrade(url)
     tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES]
     with rt.db.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        if postgresql:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(text(f"DELETE FROM {table}"))
     rt.redis.flushdb()
     districts, villages = shipped_places()
     imports.import_officers(rt, officers_csv(districts))
@@ -115,7 +121,7 @@ def store_reports(rt: Runtime, n: int) -> list[int]:
     return ids
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--referrals", type=int, default=200)
     parser.add_argument("--threads", type=int, default=32, help="sender pool threads (0: jobs send themselves)")
@@ -127,7 +133,7 @@ def main() -> None:
         help="print where the CPU goes (cProfile; kept in bench/out/route_profile.prof)",
     )
     parser.add_argument("--statements", action="store_true", help="print the statements per referral by kind")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     url = os.environ.get(
         "ROUTE_PROFILE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ijwi_route_profile"
     )
@@ -136,15 +142,31 @@ def main() -> None:
     stub = subprocess.Popen(
         [sys.executable, "-c", STUB, str(args.sms_delay)], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
-    assert stub.stdout is not None
-    stub_url = stub.stdout.readline().strip()
-    sys.setswitchinterval(args.switch)
-    rt = prepare(url, redis_url)
-    rt.settings = type(rt.settings)(**{**rt.settings.__dict__, "at_api_base_url": stub_url})
-    runtime.install(rt)
+    switch = sys.getswitchinterval()
+    try:
+        assert stub.stdout is not None
+        stub_url = stub.stdout.readline().strip()
+        sys.setswitchinterval(args.switch)
+        rt = prepare(url, redis_url)
+        rt.settings = replace(rt.settings, at_api_base_url=stub_url)
+        previous = runtime.install(rt)
+        try:
+            _measure(rt, args)
+        finally:
+            runtime.install(previous)
+            rt.db.engine.dispose()
+    finally:
+        stub.terminate()
+        stub.wait()
+        sys.setswitchinterval(switch)
+
+
+def _measure(rt: Runtime, args: argparse.Namespace) -> None:
     # A first referral outside the count: connections, caches of places and texts warmed.
     store_reports(rt, 1)
     _work(rt, args.threads)
+    with rt.db.reading() as session:
+        warm = session.scalar(select(func.count(Message.id)).where(Message.status == "sent")) or 0
     store_reports(rt, args.referrals)
 
     statements: Counter[str] = Counter()
@@ -161,9 +183,10 @@ def main() -> None:
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    event.remove(rt.db.engine, "before_cursor_execute", count)
     n = args.referrals
     with rt.db.reading() as session:
-        sent = session.scalar(select(func.count(Message.id)).where(Message.status == "sent"))
+        sent = (session.scalar(select(func.count(Message.id)).where(Message.status == "sent")) or 0) - warm
     total = sum(statements.values())
     print(
         f"{n} referrals, {sent} alerts sent: "
@@ -177,7 +200,6 @@ def main() -> None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         print(out.getvalue())
-    stub.terminate()
 
 
 def _work(rt: Runtime, threads: int) -> None:
