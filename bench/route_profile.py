@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import logging
 import os
 import pstats
 import random
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
         [sys.executable, "-c", STUB, str(args.sms_delay)], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     switch = sys.getswitchinterval()
+    # RQ's worker sets up its logger (handlers, level, propagation) once: put back as it was after.
+    rq_log = logging.getLogger("rq.worker")
+    rq_log_state = (list(rq_log.handlers), rq_log.level, rq_log.propagate)
     try:
         assert stub.stdout is not None
         stub_url = stub.stdout.readline().strip()
@@ -159,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         stub.terminate()
         stub.wait()
         sys.setswitchinterval(switch)
+        rq_log.handlers[:], rq_log.level, rq_log.propagate = rq_log_state
 
 
 def _measure(rt: Runtime, args: argparse.Namespace) -> None:
