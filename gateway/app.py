@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import click
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -68,6 +68,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        # A browser's page under /admin/ that no route matched: a page in the admin's look.
+        if "admin" in app.blueprints and (request.path + "/").startswith("/admin/"):
+            from gateway.admin import base as admin_pages
+
+            return admin_pages.http_error(exc)
         return jsonify(error=exc.name, message=exc.description), exc.code
 
     @app.errorhandler(OperationalError)

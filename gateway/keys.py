@@ -67,6 +67,8 @@ def rate(kind: str, subject: str, window: int) -> str:
 def retention_lock() -> str:
     """Held by the one worker erasing expired personal data this hour (TTL: RETENTION_EVERY)."""
     return f"{PREFIX}:retention"
+
+
 # Admin web: failed logins counted per account and per address over this many seconds.
 ADMIN_LOGIN_WINDOW = 900
 

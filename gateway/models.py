@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -15,10 +16,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.clock import utcnow
-from gateway.db import Base, UTCDateTime
+from gateway.db import Base, Floats, UTCDateTime
 from gateway.vocabulary import (
     DEFAULT_LANGUAGE,
     Channel,
@@ -146,6 +148,8 @@ class Referral(Timestamped, Base):
         Index("ix_referrals_district_created", "district_id", "created_at", postgresql_include=DASHBOARD_COLUMNS[1:]),
         # Open cases (few among many closed ones) per district, read from the index alone.
         Index("ix_referrals_status_district", "status", "district_id", postgresql_include=["urgent", "created_at"]),
+        # What changed since the dashboards' roll-up was last checked (gateway/referrals/rollup.py).
+        Index("ix_referrals_updated_at", "updated_at", postgresql_include=["created_at"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), unique=True)
@@ -190,7 +194,11 @@ class Assignment(Base):
     """An officer a referral was sent to, at one step of its chain."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("referral_id", "officer_id"),)
+    __table_args__ = (
+        UniqueConstraint("referral_id", "officer_id"),
+        # The cases sent to one officer (an officer's case list in the admin web and the API).
+        Index("ix_assignments_officer_referral", "officer_id", "referral_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"))
@@ -207,6 +215,8 @@ class Message(Timestamped, Base):
     # The dashboards count a period's SMS.
     __table_args__ = (
         Index("ix_messages_created_at", "created_at", postgresql_include=["status", "attempts", "referral_id"]),
+        # What changed since the dashboards' roll-up was last checked (gateway/referrals/rollup.py).
+        Index("ix_messages_updated_at", "updated_at", postgresql_include=["created_at"]),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
@@ -338,8 +348,12 @@ class User(Timestamped, Base):
     # A UserRole.
     role: Mapped[str] = mapped_column(String(10))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    # The registry officer this person is: the cases sent to that officer are theirs to see,
+    # and what they do on the web is recorded as that officer's (as by SMS).
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     district: Mapped[Location | None] = relationship()
+    officer: Mapped[Officer | None] = relationship()
 
 
 class ApiToken(Base):
@@ -375,3 +389,60 @@ class KeyCanary(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     token: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Seconds, one per case, kept exactly: an array of doubles on PostgreSQL (whose percentile_cont
+# reads them), packed doubles elsewhere.
+SECONDS = Floats().with_variant(postgresql.ARRAY(postgresql.DOUBLE_PRECISION), "postgresql")
+
+
+class DailyFigures(Base):
+    """The dashboards' roll-up: what one Rwanda day counted in one district (None: referrals
+    with no place, and SMS about no referral). Kept only for the days in DailyFiguresDay;
+    gateway/referrals/rollup.py says when a day is counted again."""
+
+    __tablename__ = "daily_figures"
+    __table_args__ = (Index("ix_daily_figures_day_district", "day", "district_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    district_id: Mapped[int | None] = mapped_column(Integer)
+    # Referrals made that day: all, urgent, escalated, reached the national desk, flagged.
+    referrals: Mapped[int] = mapped_column(Integer, default=0)
+    urgent: Mapped[int] = mapped_column(Integer, default=0)
+    escalated: Mapped[int] = mapped_column(Integer, default=0)
+    desk: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[int] = mapped_column(Integer, default=0)
+    # {category: referrals}
+    categories: Mapped[dict[str, int]] = mapped_column(
+        JSON().with_variant(postgresql.JSONB(), "postgresql"), default=dict
+    )
+    # Seconds from creation to acknowledgement and to closing, of that day's referrals.
+    acknowledge_urgent: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    acknowledge_other: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    close_urgent: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    close_other: Mapped[list[float]] = mapped_column(SECONDS, default=list)
+    # SMS written that day, by state (stats.SMS_LINES), about the district's referrals.
+    sms_written: Mapped[int] = mapped_column(Integer, default=0)
+    sms_delivered: Mapped[int] = mapped_column(Integer, default=0)
+    sms_sent: Mapped[int] = mapped_column(Integer, default=0)
+    sms_failed: Mapped[int] = mapped_column(Integer, default=0)
+    sms_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    sms_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    sms_retried: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyFiguresDay(Base):
+    """A Rwanda day whose figures are kept in daily_figures, and when they were counted."""
+
+    __tablename__ = "daily_figures_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DailyFiguresCheck(Base):
+    """One row: every kept day is right for the records as they were at checked_through
+    (rows written since are looked for from there)."""
+
+    __tablename__ = "daily_figures_check"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_through: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -60,6 +60,23 @@ class CloseOutcome(StrEnum):
     OTHER = "other"  # anything else (the note says what)
 
 
+# How people read an outcome: the close form's choices, and every page, export and timeline line.
+OUTCOME_LABELS: dict[str, str] = {
+    CloseOutcome.FAMILY_SUPPORTED: "Family supported",
+    CloseOutcome.REFERRED: "Referred to services",
+    CloseOutcome.PLACED: "Placed in care",
+    CloseOutcome.UNFOUNDED: "Unfounded",
+    CloseOutcome.OTHER: "Other",
+}
+
+
+def outcome_label(outcome: str | None) -> str:
+    """An outcome as people read it ("" for none; an unknown value as it is)."""
+    if not outcome:
+        return ""
+    return OUTCOME_LABELS.get(outcome, outcome)
+
+
 class MessageStatus(StrEnum):
     """An SMS's state in the outbox (see gateway.sms.outbox)."""
 

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from gateway.clock import utcnow
 from gateway.models import Location, Message, Referral, Report, Visit, Volunteer
+from gateway.referrals import lifecycle
 from gateway.registry.imports import path_key
 from gateway.runtime import Runtime
 from menus.reference import check_digit
+from tests.helpers import register_officers
 
 RUSIZI_VILLAGE = ("Rusizi", "Nyakabuye", "Kamanu", "Site")
 NYARUGENGE_VILLAGE = ("Nyarugenge", "Kimisagara", "Katabaro", "Ubumwe")
@@ -129,3 +132,17 @@ def insert_visit(
                 created_at=created_at or datetime.now(UTC),
             )
         )
+
+
+def sent_to_nyarugenge_then_moved_to_gasabo(rt: Runtime, n: int = 1) -> int:
+    """With the officers of tests.helpers registered: a case reported in Nyarugenge, alerted to its
+    on-duty officers, then transferred to Gasabo (placed in the wrong district), through the
+    lifecycle: a Gasabo case that Nyarugenge's officers were alerted about. Its id."""
+    register_officers(rt)
+    referral_id = insert_case(rt, n, NYARUGENGE_VILLAGE, status="new", details="Locked in at night")
+    with rt.db.transaction() as session:
+        referral = session.get_one(Referral, referral_id)
+        lifecycle.route(rt, session, referral, utcnow())
+        gasabo = place_id(rt, "Gasabo")
+        lifecycle.transfer(rt, session, referral, None, gasabo, utcnow(), via="admin web", actor="user:ada@example.org")
+    return referral_id

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from gateway.clock import utcnow
-from gateway.models import ApiToken, Location, User
+from gateway.models import ApiToken, Location, Officer, User
+from gateway.phones import InvalidPhoneError, normalize
 from gateway.registry.imports import find_district
 from gateway.runtime import Runtime
 from gateway.vocabulary import UserRole
@@ -45,13 +46,12 @@ class Reader:
     role: str
     # Only officers have one; None means every district.
     district_id: int | None
+    # The registry officer they are, if linked: an officer also reads the cases sent to them.
+    officer_id: int | None = None
 
     @property
     def scoped(self) -> bool:
         return self.role == UserRole.OFFICER
-
-    def may_read(self, district_id: int | None) -> bool:
-        return not self.scoped or district_id == self.district_id
 
 
 def token_hash(token: str) -> str:
@@ -73,23 +73,62 @@ def _district(session: Session, name: str) -> Location:
     return place
 
 
-def create_user(rt: Runtime, email: str, password: str, role: str, district: str | None = None) -> User:
-    """Add a user; an officer belongs to one district, admins and viewers to none."""
-    email = _email(email)
+def _officer(session: Session, phone: str, user: User) -> Officer:
+    """The active registry officer of that phone, free to be linked to user."""
+    try:
+        number = normalize(phone)
+    except InvalidPhoneError:
+        raise AccountError(f"{phone.strip()!r} is not an officer's phone number") from None
+    officer = session.scalar(select(Officer).where(Officer.phone == number))
+    if officer is None:
+        raise AccountError(f"no officer with the phone {number} in the registry")
+    if not officer.active:
+        raise AccountError(f"the officer {officer.name} is deactivated")
+    taken = session.scalar(select(User.email).where(User.officer_id == officer.id, User.id != user.id))
+    if taken is not None:
+        raise AccountError(f"the officer {officer.name} is already {taken}")
+    return officer
+
+
+def _place_and_link(session: Session, user: User, role: str, district: str | None, officer_phone: str | None) -> None:
+    """Give user role, its district and its registry officer (by phone; None: no officer), by the
+    rules: an officer belongs to one district (by default the linked officer's, and never another
+    than theirs), admins and viewers to none; a viewer changes nothing, so is nobody's officer."""
     role = role.strip().lower()
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if role == UserRole.OFFICER and not district:
-        raise AccountError("an officer needs a district (--district NAME)")
-    if role != UserRole.OFFICER and district:
-        raise AccountError(f"only officers belong to a district; an {role} sees every district")
+    officer = _officer(session, officer_phone, user) if officer_phone and officer_phone.strip() else None
+    if officer is not None and role == UserRole.VIEWER:
+        raise AccountError("a viewer changes nothing, so is linked to no officer")
+    place = _district(session, district) if district else None
+    if role != UserRole.OFFICER:
+        if place is not None:
+            raise AccountError(f"only officers belong to a district; an {role} sees every district")
+    else:
+        place = place or (officer.district if officer is not None else None)
+        if place is None:
+            raise AccountError("an officer needs a district (--district NAME)")
+        if officer is not None and officer.district_id not in (None, place.id):
+            where = officer.district.name if officer.district else "-"
+            raise AccountError(f"the officer {officer.name} works in {where}, not in {place.name}")
+    user.role = role
+    user.district = place
+    user.officer = officer
+
+
+def create_user(
+    rt: Runtime, email: str, password: str, role: str, district: str | None = None, officer: str | None = None
+) -> User:
+    """Add a user; an officer belongs to one district, admins and viewers to none; officer: the
+    phone of the registry officer they are (see _place_and_link)."""
+    email = _email(email)
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     with rt.db.transaction() as session:
         if session.scalar(select(User.id).where(User.email == email)) is not None:
             raise AccountError(f"a user {email} already exists")
-        place = _district(session, district) if district else None
-        user = User(email=email, password_hash=generate_password_hash(password), role=role, district=place)
+        user = User(email=email, password_hash=generate_password_hash(password))
+        _place_and_link(session, user, role, district, officer)
         session.add(user)
     return user
 
@@ -148,6 +187,9 @@ class UserRow:
     district: str | None
     active: bool
     live_tokens: int
+    # The registry officer they are: name and phone.
+    officer: str | None = None
+    officer_phone: str | None = None
 
 
 def list_users(rt: Runtime) -> list[UserRow]:
@@ -160,8 +202,17 @@ def list_users(rt: Runtime) -> list[UserRow]:
     )
     with rt.db.reading() as session:
         rows = session.execute(
-            select(User.email, User.role, Location.name, User.active, func.coalesce(live.c.n, 0))
+            select(
+                User.email,
+                User.role,
+                Location.name,
+                User.active,
+                func.coalesce(live.c.n, 0),
+                Officer.name,
+                Officer.phone,
+            )
             .outerjoin(Location, Location.id == User.district_id)
+            .outerjoin(Officer, Officer.id == User.officer_id)
             .outerjoin(live, live.c.user_id == User.id)
             .order_by(User.email)
         ).all()
@@ -171,7 +222,7 @@ def list_users(rt: Runtime) -> list[UserRow]:
 def reader_for_token(session: Session, token: str) -> Reader | None:
     """The active user a live (not revoked, not expired) token belongs to, or None."""
     row = session.execute(
-        select(User.id, User.email, User.role, User.district_id)
+        select(User.id, User.email, User.role, User.district_id, User.officer_id)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(
             ApiToken.token_hash == token_hash(token),
@@ -182,21 +233,17 @@ def reader_for_token(session: Session, token: str) -> Reader | None:
     ).first()
     if row is None or row.role not in ROLES or (row.role == UserRole.OFFICER and row.district_id is None):
         return None
-    return Reader(user_id=row.id, email=row.email, role=row.role, district_id=row.district_id)
+    return Reader(
+        user_id=row.id, email=row.email, role=row.role, district_id=row.district_id, officer_id=row.officer_id
+    )
 
 
-def set_role(rt: Runtime, email: str, role: str, district: str | None = None) -> None:
-    """Give a user another role (an officer: with their district); the same rules as create_user."""
-    role = role.strip().lower()
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
-    if role == UserRole.OFFICER and not district:
-        raise AccountError("an officer needs a district")
-    if role != UserRole.OFFICER and district:
-        raise AccountError(f"only officers belong to a district; an {role} sees every district")
+def set_role(rt: Runtime, email: str, role: str, district: str | None = None, officer: str | None = None) -> User:
+    """Give a user another role, district and registry officer (the phone; None: none); the same
+    rules as create_user."""
     with rt.db.transaction() as session:
         user = session.scalar(select(User).where(User.email == _email(email)))
         if user is None:
             raise AccountError(f"no user {email.strip()}")
-        user.role = role
-        user.district_id = _district(session, district).id if district else None
+        _place_and_link(session, user, role, district, officer)
+    return user

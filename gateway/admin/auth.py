@@ -48,6 +48,8 @@ class AdminUser:
     email: str
     role: str
     district_id: int | None
+    # The registry officer this person is (their actions are that officer's), if linked.
+    officer_id: int | None = None
 
     is_authenticated = True
     is_active = True
@@ -71,7 +73,7 @@ def load_user(login_id: str) -> AdminUser | None:
         user = db.get(User, int(login["user_id"]))
     if user is None or not user.active or user.role not in READERS:
         return None
-    return AdminUser(login_id, user.id, user.email, user.role, user.district_id)
+    return AdminUser(login_id, user.id, user.email, user.role, user.district_id, user.officer_id)
 
 
 login_manager.user_loader(load_user)
@@ -159,7 +161,7 @@ def login() -> Response | str | tuple[str, int]:
     session.clear()
     session.permanent = True
     login_id = LoginStore(rt).open(row.id)
-    login_user(AdminUser(login_id, row.id, row.email, row.role, row.district_id))
+    login_user(AdminUser(login_id, row.id, row.email, row.role, row.district_id, row.officer_id))
     with rt.db.transaction() as db:
         audit.record(db, row.email, audit.ADMIN_LOGIN)
     return redirect(_safe_next(next_page))  # type: ignore[return-value]

@@ -1,14 +1,18 @@
 """Cases in the admin web: the list (filtered, paged, exported), a case with its timeline,
 alerts and assignments, and what an officer does to it, through the referral lifecycle.
 
-Officers see only their district's cases: another district's case is a 404, exactly as a
-reference that does not exist. Viewers read and change nothing. Each read of a case is
-audited, with the private fields it showed; each change is on the timeline and audited.
+Officers see their district's cases and those sent to the registry officer they are linked
+to (gateway.referrals.cases); any other case is a 404, exactly as a reference that does not
+exist. Viewers read and change nothing. A person linked to a registry officer acts as that
+officer, exactly as by SMS (the case is acknowledged by them, the timeline names them); anyone
+else acts as themselves. Each read of a case is audited, with the private fields it showed;
+each change is on the timeline and audited with the person's email.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,10 +27,10 @@ from gateway.admin.auth import READERS, AdminUser, require_role, user
 from gateway.admin.base import bp, runtime
 from gateway.clock import LOCAL_TIME, utcnow
 from gateway.models import Location, Officer, Referral
-from gateway.referrals import cases, exports, lifecycle, stats
+from gateway.referrals import cases, exports, lifecycle, stats, timeline
 from gateway.referrals.lifecycle import LifecycleError, Refusal
 from gateway.sms import outbox
-from gateway.vocabulary import Category, CloseOutcome, ReferralStatus, UserRole
+from gateway.vocabulary import OUTCOME_LABELS, Category, CloseOutcome, ReferralStatus, UserRole, outcome_label
 
 # Roles that act on cases (an officer: in their district).
 ACTORS = (UserRole.ADMIN, UserRole.OFFICER)
@@ -43,13 +47,6 @@ REFUSALS = {
     Refusal.SAME_DISTRICT: "The case is already in that district.",
     Refusal.NOT_LINKED: "This case is not linked to another one.",
 }
-OUTCOME_LABELS = {
-    CloseOutcome.FAMILY_SUPPORTED: "Family supported",
-    CloseOutcome.REFERRED: "Referred to services",
-    CloseOutcome.PLACED: "Placed in care",
-    CloseOutcome.UNFOUNDED: "Unfounded",
-    CloseOutcome.OTHER: "Other",
-}
 
 
 @bp.app_template_filter("local")
@@ -62,14 +59,30 @@ def local_time(moment: datetime | str | None) -> str:
     return moment.astimezone(LOCAL_TIME).strftime("%d %b %Y %H:%M")
 
 
+bp.add_app_template_filter(outcome_label, "outcome")
+
+
 def reader_of(person: AdminUser) -> Reader:
     """The logged-in person as the case rules know readers."""
-    return Reader(person.user_id, person.email, person.role, person.district_id)
+    return Reader(person.user_id, person.email, person.role, person.district_id, person.officer_id)
 
 
-def actor_of(person: AdminUser) -> str:
-    """How a person appears on a case's timeline."""
-    return f"user:{person.email}"
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a case: the registry officer a person is (None: the person as themselves),
+    and how the timeline names them."""
+
+    officer: Officer | None
+    name: str
+
+
+def actor_of(session: Session, person: AdminUser, referral: Referral) -> Actor:
+    """A person acts as their linked officer when that officer may act on the case (as by SMS),
+    else as themselves (an admin on another district's case, say)."""
+    officer = session.get(Officer, person.officer_id) if person.officer_id else None
+    if officer is not None and officer.active and lifecycle.may_act(session, officer, referral):
+        return Actor(officer, timeline.officer_actor(officer))
+    return Actor(None, f"{timeline.USER_PREFIX}{person.email}")
 
 
 # --- the list --------------------------------------------------------------------------------
@@ -237,9 +250,12 @@ def case_detail(reference: str) -> str:
             audit.record(session, me.email, audit.READ_REFERRAL, referral.id, "admin web")
         messages = cases.messages(session, reader, referral)
         may_act = me.role in ACTORS
+        acting = actor_of(session, me, referral).officer if may_act else None
+        acting_as = acting.name if acting is not None else None
         officers = _officers_for(session, referral) if may_act else []
         choices = sorted(districts(session), key=lambda d: d[1]) if may_act else []
         is_overdue = overdue(referral, utcnow())
+        elsewhere = reader.scoped and referral.district_id != reader.district_id
     return render_template(
         "admin/cases/detail.html",
         section="admin.cases",
@@ -250,6 +266,8 @@ def case_detail(reference: str) -> str:
         districts=choices,
         district_id=referral.district_id,
         outcomes=OUTCOME_LABELS,
+        acting_as=acting_as,
+        elsewhere=elsewhere,
         overdue=is_overdue,
         waiting=body["status"] in lifecycle.WAITING,
     )
@@ -266,25 +284,25 @@ def _officers_for(session: Session, referral: Referral) -> list[tuple[int, str]]
     return [(o.id, f"{o.name} ({o.role.replace('_', ' ')}{', off duty' if not o.on_duty else ''})") for o in rows]
 
 
-Action = Callable[[Session, Referral, AdminUser], tuple[list[int], str]]
+Action = Callable[[Session, Referral, Actor, Reader], tuple[list[int], str]]
 
 
-def _acknowledge(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
-    notices = lifecycle.acknowledge(session, referral, None, utcnow(), via="admin web", actor=actor_of(me))
+def _acknowledge(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
+    notices = lifecycle.acknowledge(session, referral, by.officer, utcnow(), via="admin web", actor=by.name)
     return notices, "acknowledged"
 
 
-def _note(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+def _note(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
     note = request.form.get("note", "").strip()
     if not note:
         raise ValueError("Write the note before adding it.")
     if len(note) > NOTE_MAX:
         raise ValueError(f"A note is at most {NOTE_MAX} characters.")
-    lifecycle.add_note(runtime(), session, referral, actor_of(me), note, utcnow())
+    lifecycle.add_note(runtime(), session, referral, by.name, note, utcnow())
     return [], "note added"
 
 
-def _close(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+def _close(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
     outcome = request.form.get("outcome", "")
     if outcome not in tuple(CloseOutcome):
         raise ValueError("Choose how the case ended.")
@@ -293,57 +311,57 @@ def _close(session: Session, referral: Referral, me: AdminUser) -> tuple[list[in
         runtime(),
         session,
         referral,
-        None,
+        by.officer,
         utcnow(),
         note=note,
         outcome=CloseOutcome(outcome),
         via="admin web",
-        actor=actor_of(me),
+        actor=by.name,
     )
-    return [], f"closed: {outcome}"
+    return [], f"closed: {outcome_label(outcome)}"
 
 
-def _reopen(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
-    lifecycle.reopen(session, referral, None, utcnow(), via="admin web", actor=actor_of(me))
+def _reopen(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
+    lifecycle.reopen(session, referral, by.officer, utcnow(), via="admin web", actor=by.name)
     return [], "reopened"
 
 
-def _reassign(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+def _reassign(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
     officer_id = request.form.get("officer", type=int)
     allowed = {i for i, _ in _officers_for(session, referral)}
     officer = session.get(Officer, officer_id) if officer_id in allowed else None
     if officer is None:
         raise ValueError("Choose an officer of the case's district or the national desk.")
-    alerts = lifecycle.reassign(runtime(), session, referral, officer, utcnow(), actor=actor_of(me))
+    alerts = lifecycle.reassign(runtime(), session, referral, officer, utcnow(), actor=by.name)
     return alerts, f"reassigned to officer:{officer.id}"
 
 
-def _transfer(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
+def _transfer(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
     district_id = request.form.get("district", type=int)
     district = session.get(Location, district_id) if district_id else None
     if district is None or district.level != "district":
         raise ValueError("Choose the district the case belongs to.")
     alerts = lifecycle.transfer(
-        runtime(), session, referral, None, district.id, utcnow(), via="admin web", actor=actor_of(me)
+        runtime(), session, referral, by.officer, district.id, utcnow(), via="admin web", actor=by.name
     )
     return alerts, f"transferred to {district.name}"
 
 
-def _link(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
-    earlier = cases.find(session, reader_of(me), request.form.get("earlier", "").strip())
+def _link(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
+    earlier = cases.find(session, reader, request.form.get("earlier", "").strip())
     if earlier is None or earlier.id == referral.id:
         raise ValueError("Give the reference of another case you may see.")
-    lifecycle.link_duplicate(session, referral, earlier, actor_of(me), utcnow())
+    lifecycle.link_duplicate(session, referral, earlier, by.officer or by.name, utcnow())
     return [], f"possibly the same as {earlier.reference}"
 
 
-def _confirm(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
-    earlier = lifecycle.confirm_duplicate(session, referral, actor_of(me), utcnow())
+def _confirm(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
+    earlier = lifecycle.confirm_duplicate(session, referral, by.officer or by.name, utcnow())
     return [], f"the same as {earlier.reference}"
 
 
-def _unlink(session: Session, referral: Referral, me: AdminUser) -> tuple[list[int], str]:
-    earlier = lifecycle.unlink_duplicate(session, referral, actor_of(me), utcnow())
+def _unlink(session: Session, referral: Referral, by: Actor, reader: Reader) -> tuple[list[int], str]:
+    earlier = lifecycle.unlink_duplicate(session, referral, by.officer or by.name, utcnow())
     return [], f"not the same as {earlier.reference}"
 
 
@@ -360,6 +378,11 @@ ACTIONS: dict[str, Action] = {
 }
 
 
+def _still_visible(reader: Reader, reference: str) -> bool:
+    with runtime().db.reading() as session:
+        return cases.find(session, reader, reference) is not None
+
+
 @bp.post("/cases/<reference>/<action>")
 @require_role(*ACTORS)
 def case_action(reference: str, action: str) -> Any:
@@ -374,7 +397,7 @@ def case_action(reference: str, action: str) -> Any:
     try:
         with rt.db.transaction() as session:
             referral = _case_or_404(session, reader, reference, lock=True)
-            to_send, what = change(session, referral, me)
+            to_send, what = change(session, referral, actor_of(session, me, referral), reader)
             audit.record(session, me.email, audit.CASE_CHANGED, referral.id, what)
     except LifecycleError as exc:
         flash(REFUSALS.get(exc.refusal, "This change is not possible."), "error")
@@ -383,7 +406,7 @@ def case_action(reference: str, action: str) -> Any:
     else:
         outbox.dispatch(rt, to_send)
         flash(f"Case {reference}: {what}.")
-        if action == "transfer" and reader.scoped:
-            # Now another district's case: this officer no longer sees it.
+        if action == "transfer" and reader.scoped and not _still_visible(reader, reference):
+            # Now another district's case, never sent to this officer: they no longer see it.
             return redirect(url_for("admin.cases"))
     return redirect(url_for("admin.case_detail", reference=reference))

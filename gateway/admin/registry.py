@@ -199,9 +199,8 @@ def registry_upload() -> str | Response | tuple[str, int]:
         except imports.RegistryImportError as exc:
             flash("Nothing was imported: " + "; ".join(exc.problems[:5]), "error")
             return redirect(url_for("admin.registry_upload"))
-        changed = summary.updated - summary.unchanged
-        _audit(f"{kind} file imported: {summary.created} added, {changed} updated, {summary.unchanged} unchanged")
-        flash(f"Imported: {summary.created} added, {changed} updated, {summary.unchanged} unchanged.")
+        _audit(f"{kind} file imported: {summary.said()}")
+        flash(f"Imported: {summary.said()}.")
         return redirect(url_for("admin.registry"))
     try:
         preview = importer(rt, text, dry_run=True)

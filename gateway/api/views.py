@@ -1,8 +1,9 @@
 """The JSON API under /api/v1: referrals, their timelines and SMS, read with a bearer token.
 
 Every answer is JSON; every error is {"error": ..., "message": ...} with a 4xx status.
-An officer's token reads only the referrals of the officer's district: any other
-reference answers 404, exactly as one that does not exist, so references do not leak.
+An officer's token reads only the referrals of the officer's district and those sent to the
+registry officer the user is linked to (gateway.referrals.cases): any other reference
+answers 404, exactly as one that does not exist, so references do not leak.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def decide_duplicate(reference: str):  # type: ignore[no-untyped-def]
     rt = runtime.current()
     with rt.db.transaction() as session:
         referral = _referral_or_404(session, reference)
-        if not cases.may_see_private(reader, referral):
+        if not cases.may_see_private(session, reader, referral):
             abort(403, description="only admins and the district's officers decide whether two cases are one")
         try:
             if action == "confirm":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway.cli import backup, db, demo, keys, locations, menus, officers, ops, users, ussd, visits, volunteers
+from gateway.cli import backup, db, demo, keys, locations, menus, officers, ops, stats, users, ussd, visits, volunteers
 from gateway.cli.errors import plain_errors
 
 # Every command group (`--help` lists them by name).
@@ -24,6 +24,7 @@ GROUPS: tuple[AppGroup, ...] = (
     ussd.group,
     demo.group,
     visits.group,
+    stats.group,
     users.group,
     ops.jobs,
     ops.outbox,

@@ -70,4 +70,4 @@ def import_file(kind: str, importer: Importer, file: Path) -> None:
             click.echo(problem, err=True)
         raise click.ClickException(f"nothing imported: {len(exc.problems)} bad line(s) in {file.name}") from None
     kept = f" ({summary.inactive} deactivated, left inactive)" if summary.inactive else ""
-    click.echo(f"{kind}: {summary.created} added, {summary.updated} updated{kept}")
+    click.echo(f"{kind}: {summary.said()}{kept}")

@@ -17,6 +17,7 @@ group = AppGroup(
 \b
 Examples:
   ./ijwi users create ada@example.org --role admin
+  ./ijwi users create olive@example.org --role officer --officer +250788000111
   ./ijwi users token ada@example.org --days 30
 """,
 )
@@ -28,18 +29,22 @@ Examples:
     "--role", required=True, type=click.Choice(accounts.ROLES, case_sensitive=False), help="What the user may read."
 )
 @click.option("--district", default=None, help="An officer's district (any case).")
-def users_create(email: str, role: str, district: str | None) -> None:
+@click.option(
+    "--officer", default=None, metavar="PHONE", help="The registry officer this user is (their phone number)."
+)
+def users_create(email: str, role: str, district: str | None, officer: str | None) -> None:
     """Add a user; the password is asked for, or read from stdin when it is not a terminal."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = accounts.create_user(runtime.current(), email, password, role, district)
+        user = accounts.create_user(runtime.current(), email, password, role, district, officer)
     except accounts.AccountError as exc:
         raise click.ClickException(f"no user created: {exc}") from None
     where = f" of {user.district.name}" if user.district else ""
-    click.echo(f"created {user.role} {user.email}{where}")
+    who = f", officer {user.officer.name}" if user.officer else ""
+    click.echo(f"created {user.role} {user.email}{where}{who}")
 
 
 @group.command("token", short_help="Print a new API token for a user (shown once).")
@@ -72,11 +77,12 @@ def users_revoke(email: str) -> None:
 
 @group.command("list")
 def users_list() -> None:
-    """Every user: email, role, district, active or not, live tokens."""
+    """Every user, with role, district, tokens and officer."""
     rows = accounts.list_users(runtime.current())
     for row in rows:
         state = "active" if row.active else "deactivated"
-        click.echo(f"{row.email}\t{row.role}\t{row.district or '-'}\t{state}\t{row.live_tokens} token(s)")
+        fields = [row.email, row.role, row.district or "-", state, f"{row.live_tokens} token(s)", row.officer or "-"]
+        click.echo("\t".join(fields))
     click.echo(f"{len(rows)} user(s)")
 
 

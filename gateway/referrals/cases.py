@@ -1,9 +1,12 @@
 """Reading cases: which referrals a reader may see, and what of each they may see.
 
-Everyone who may read a referral sees its category, urgency, place and timeline. Its
-private fields (the reporter's free text, the officer's close note, and the reporter's
-phone when the reporter agreed to be called back) are for admins and the officers of its
-district only; viewers never see them.
+Admins and viewers read every referral; an officer reads their district's, and those sent
+to the registry officer they are linked to (an Assignment: alerted, escalated to, failed
+over to, reassigned, or transferred in and routed to them), as the SMS commands let that
+officer act on them. Everyone who may read a referral sees its category, urgency, place and
+timeline. Its private fields (the reporter's free text, the officer's close note, and the
+reporter's phone when the reporter agreed to be called back) are for admins and those
+officers only; viewers never see them.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from gateway.accounts.users import Reader
 from gateway.crypto import Crypto
-from gateway.models import Assignment, Message, Officer, Referral
+from gateway.models import Assignment, Event, Message, Officer, Referral
 from gateway.phones import mask_numbers, masked
+from gateway.referrals import routing, timeline
 from gateway.registry.places import PlaceIndex
 from gateway.vocabulary import WAITING, UserRole
 from menus.reference import is_valid
@@ -55,10 +59,19 @@ def find(session: Session, reader: Reader, reference: str) -> Referral | None:
     """The referral of a reference, when it exists and the reader may see it."""
     if not is_valid(reference):
         return None
-    referral = session.scalar(select(Referral).where(Referral.reference == reference.strip()))
-    if referral is None or not reader.may_read(referral.district_id):
+    query = select(Referral).where(Referral.reference == reference.strip())
+    seen = visible(reader)
+    return session.scalar(query if seen is None else query.where(seen))
+
+
+def visible(reader: Reader) -> ColumnElement[bool] | None:
+    """The condition on Referral of what the reader may see; None: every referral."""
+    if not reader.scoped:
         return None
-    return referral
+    theirs = Referral.district_id == reader.district_id
+    if reader.officer_id is None:
+        return theirs
+    return theirs | Referral.id.in_(select(Assignment.referral_id).where(Assignment.officer_id == reader.officer_id))
 
 
 def page(
@@ -76,8 +89,9 @@ def page(
 
 def narrowed(query: Select[Referral], reader: Reader, narrow: CaseFilter) -> Select[Referral]:
     """query limited to the referrals the reader may see that match narrow."""
-    if reader.scoped:
-        query = query.where(Referral.district_id == reader.district_id)
+    seen = visible(reader)
+    if seen is not None:
+        query = query.where(seen)
     if narrow.statuses:
         query = query.where(Referral.status.in_(narrow.statuses))
     if narrow.district_id is not None:
@@ -124,11 +138,15 @@ def epoch_of(session: Session, column: Any) -> ColumnElement[Any]:
     return cast(func.strftime("%s", column), Integer)
 
 
-def may_see_private(reader: Reader, referral: Referral) -> bool:
-    """Admins, and officers of the referral's district; never viewers."""
-    return reader.role == UserRole.ADMIN or (
-        reader.role == UserRole.OFFICER and reader.district_id == referral.district_id
-    )
+def may_see_private(session: Session, reader: Reader, referral: Referral) -> bool:
+    """Admins, officers of the referral's district and an officer it was sent to; never viewers."""
+    if reader.role == UserRole.ADMIN:
+        return True
+    if reader.role != UserRole.OFFICER:
+        return False
+    if reader.district_id == referral.district_id:
+        return True
+    return reader.officer_id is not None and reader.officer_id in routing.assigned(session, referral)
 
 
 def place(places: PlaceIndex, referral: Referral) -> dict[str, str | None]:
@@ -168,6 +186,27 @@ def summary(places: PlaceIndex, referral: Referral) -> dict[str, Any]:
     }
 
 
+class Names:
+    """How people read a timeline: an officer by name and role instead of officer:<id>, a person
+    of the admin web by email (the others, "system" and "provider", as they are)."""
+
+    def __init__(self, session: Session, events: Sequence[Event]) -> None:
+        ids = {int(i) for e in events for i in timeline.OFFICER_MENTION.findall(f"{e.actor} {e.detail}")}
+        self.officers = {
+            o.id: f"{o.name} ({o.role.replace('_', ' ')})"
+            for o in session.scalars(select(Officer).where(Officer.id.in_(ids)))
+        }
+
+    def actor(self, actor: str) -> str:
+        officer_id = timeline.officer_of(actor)
+        if officer_id is not None:
+            return self.officers.get(officer_id, actor)
+        return actor.removeprefix(timeline.USER_PREFIX)
+
+    def detail(self, detail: str) -> str:
+        return timeline.OFFICER_MENTION.sub(lambda m: self.officers.get(int(m[1]), m[0]), detail)
+
+
 def _officer(officer: Officer | None) -> dict[str, str] | None:
     return {"name": officer.name, "role": officer.role} if officer else None
 
@@ -188,6 +227,7 @@ def detail(
         .order_by(Assignment.step, Assignment.id)
     ).all()
     acknowledged_by = session.get(Officer, referral.acknowledged_by_id) if referral.acknowledged_by_id else None
+    names = Names(session, referral.events)
     report = referral.report
     body = summary(places, referral) | {
         "channel": referral.channel,
@@ -196,6 +236,8 @@ def detail(
         "acknowledged_by": _officer(acknowledged_by),
         "timeline": [
             {"kind": e.kind, "actor": e.actor, "detail": e.detail, "at": iso(e.at), "note": None}
+            # The same as people read it (officers by name).
+            | {"by": names.actor(e.actor), "said": names.detail(e.detail)}
             for e in referral.events
         ],
         "assignments": [
@@ -205,7 +247,8 @@ def detail(
     }
     private: dict[str, str | None] = {"details": None, "reporter_phone": None, "close_note": None}
     disclosed: list[str] = []
-    if may_see_private(reader, referral):
+    private_shown = may_see_private(session, reader, referral)
+    if private_shown:
         if report is not None and report.details_enc is not None:
             private["details"] = crypto.decrypt(report.details_enc)
         if report is not None and report.callback_ok and report.reporter_phone_enc:
@@ -218,7 +261,7 @@ def detail(
                 line["note"] = crypto.decrypt(event.note_enc)
         if any(event.note_enc is not None for event in referral.events):
             disclosed.append("notes")
-    body |= private | {"private_fields": "shown" if may_see_private(reader, referral) else "hidden"}
+    body |= private | {"private_fields": "shown" if private_shown else "hidden"}
     return body, disclosed
 
 
@@ -227,7 +270,7 @@ def messages(session: Session, reader: Reader, referral: Referral) -> list[dict[
     rows: Sequence[Message] = session.scalars(
         select(Message).where(Message.referral_id == referral.id).order_by(Message.id)
     ).all()
-    private = may_see_private(reader, referral)
+    private = may_see_private(session, reader, referral)
     officers = {
         o.id: o
         for o in session.scalars(select(Officer).where(Officer.id.in_({m.officer_id for m in rows if m.officer_id})))

@@ -24,7 +24,7 @@ from gateway.crypto import Crypto
 from gateway.models import Referral, Report
 from gateway.referrals import cases, stats
 from gateway.registry.places import PlaceIndex
-from gateway.vocabulary import CloseOutcome, ReferralStatus
+from gateway.vocabulary import CloseOutcome, ReferralStatus, outcome_label
 
 # Most cases one export holds (a bigger one is narrowed by its filters first).
 MAX_CASES = 50_000
@@ -93,7 +93,7 @@ def case_table(
             referral.escalation_step,
             local(referral.acknowledged_at),
             local(referral.closed_at),
-            referral.outcome or "",
+            outcome_label(referral.outcome),
         ]
         if with_private:
             row += _private(session, crypto, reader, referral)
@@ -106,7 +106,7 @@ def case_table(
 
 
 def _private(session: Session, crypto: Crypto, reader: Reader, referral: Referral) -> list[str]:
-    if not cases.may_see_private(reader, referral):
+    if not cases.may_see_private(session, reader, referral):
         return ["", "", ""]
     report = session.get(Report, referral.report_id) if referral.report_id else None
     details = crypto.decrypt(report.details_enc) if report and report.details_enc else ""
@@ -140,7 +140,7 @@ def monthly_report(
     by_outcome = stats.Table(
         "cases_by_outcome",
         "Cases opened in the month, by category and outcome",
-        ["Category", "Cases", "Still open", *outcomes],
+        ["Category", "Cases", "Still open", *(outcome_label(o) for o in outcomes)],
         note="Outcome as the officer gave it when closing; a case closed by SMS without one counts in no column.",
     )
     totals: dict[int, int] = defaultdict(int)

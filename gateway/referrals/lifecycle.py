@@ -15,8 +15,9 @@
 
 Each records its line on the case's timeline through `timeline.record`, and returns the
 ids of the messages it wrote (the caller dispatches them once the transaction is
-committed). An officer acts by SMS as an `Officer`; a person in the admin web acts with
-officer=None and `actor` naming them (the web has checked their role and district).
+committed). An officer acts by SMS as an `Officer`, and so does a person in the admin web who
+is linked to a registry officer; any other person in the admin web acts with officer=None
+and `actor` naming them (the web has checked their role and district).
 A transition that may not happen raises LifecycleError with a Refusal, and changes nothing.
 Who gets a case is `routing`'s (the chain); SMS wording is `texts`'. Functions work in the
 caller's transaction and never commit.
@@ -51,6 +52,7 @@ from gateway.vocabulary import (
     ReporterKind,
     ReportKind,
     Sex,
+    outcome_label,
 )
 
 __all__ = [
@@ -383,7 +385,8 @@ def close(
     referral.close_note_enc = rt.crypto.encrypt(note) if note else None
     referral.outcome = outcome
     referral.escalate_at = None
-    detail = f"by {via}" + (f", outcome {outcome}" if outcome else "") + (", with a note" if note else "")
+    detail = f"by {via}" + (f", outcome {outcome_label(outcome)}" if outcome else "")
+    detail += ", with a note" if note else ""
     timeline.record(session, referral.id, EventKind.CLOSED, _named(officer, actor), detail, now)
 
 

@@ -1,29 +1,32 @@
 """The programme's figures for a period and a district: the dashboards, their exports and
 the API's /stats all read them from here.
 
-Every figure is counted in the database (GROUP BY, COUNT, percentiles on PostgreSQL) and
-comes back as a `Table`: a title, column names and rows, which a chart draws, a page
-shows beside it, and an export writes as it is. Days, weeks and months are Rwanda's.
+The referrals, response times and SMS of a period are added up from the daily roll-up
+(gateway/referrals/rollup.py: kept days, and today and any day changed since counted from
+the records); `dashboard(..., live=True)` counts them from the records instead (GROUP BY,
+COUNT, percentiles on PostgreSQL), and both give the same figures. Open cases and home
+visits are always counted from the records. Every figure comes back as a `Table`: a title,
+column names and rows, which a chart draws, a page shows beside it, and an export writes as
+it is. Days, weeks and months are Rwanda's.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from statistics import median, quantiles
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, String, and_, case, cast, distinct, func, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from gateway import keys
-from gateway.clock import LOCAL_TIME
+from gateway.clock import LOCAL_TIME, utcnow
 from gateway.config import Settings
 from gateway.models import OPEN_CASES, Location, Message, Referral, Visit
-from gateway.referrals import cases
+from gateway.referrals import cases, rollup
 from gateway.registry.places import PlaceIndex
 from gateway.runtime import Runtime
 from gateway.vocabulary import WAITING, Category, MessageStatus
@@ -47,7 +50,7 @@ SMS_LINES = (
 # Memory PostgreSQL may sort a dashboard's response times in (a year of cases fits).
 SORT_MEMORY = "32MB"
 # SMS still on their way out.
-IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.RETRYING)
+IN_FLIGHT = rollup.IN_FLIGHT
 _WEEK_SECONDS = 7 * 86400
 
 
@@ -160,12 +163,6 @@ def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
     return cases.epoch_of(session, column)
 
 
-def _seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
-    if _dialect(session) == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400
-
-
 def _month(session: Session, column: Any) -> ColumnElement[Any]:
     """The local month (YYYY-MM) of a time column."""
     if _dialect(session) == "postgresql":
@@ -208,8 +205,8 @@ def _district_name(places: PlaceIndex, district_id: int | None) -> str:
 
 
 def period_rows(session: Session, period: Period) -> Sequence[Any]:
-    """The period's referrals counted in one pass: (week, category, district, urgent, count,
-    escalated, reached the national desk, flagged)."""
+    """The period's referrals counted from the records in one pass: (week, category,
+    district, urgent, count, escalated, reached the national desk, flagged)."""
     week = _week_index(session, Referral.created_at, period.start)
     return session.execute(
         select(
@@ -227,21 +224,70 @@ def period_rows(session: Session, period: Period) -> Sequence[Any]:
     ).all()
 
 
-def referrals_per_week(
-    session: Session, places: PlaceIndex, period: Period, rows: Sequence[Any] | None = None
-) -> tuple[Table, Table, Table]:
-    """Referrals per week by category, per district, and the urgent share per week."""
-    rows = period_rows(session, period) if rows is None else rows
+@dataclass
+class Counted:
+    """What the referral, response-time and SMS tables are made of, however it was counted."""
+
+    # week -> category -> referrals
+    by_category: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    # district -> week -> referrals
+    by_district: dict[int | None, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    # week -> [referrals, urgent]
+    urgent: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # district -> [referrals, escalated, reached the national desk, flagged]
+    escalations: dict[int | None, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
+    # (measure, urgent) -> (cases, within the target, median, 90th percentile), in seconds
+    responses: dict[tuple[str, bool], tuple[Any, ...]] = field(default_factory=dict)
+    # SMS in the order of SMS_LINES
+    sms: list[int] = field(default_factory=lambda: [0] * len(SMS_LINES))
+
+    def add(self, week: int, category: str, district_id: int | None, urgent: int, referrals: int) -> None:
+        self.by_category[week][category] += referrals
+        self.by_district[district_id][week] += referrals
+        self.urgent[week][0] += referrals
+        self.urgent[week][1] += urgent
+
+
+def counted_live(session: Session, period: Period, targets: Targets) -> Counted:
+    """The period's referrals, response times and SMS counted from the records."""
+    counted = Counted()
+    for week, category, district_id, is_urgent, count, escalated, desk, flagged in period_rows(session, period):
+        counted.add(int(week), category, district_id, count if is_urgent else 0, count)
+        for i, value in enumerate((count, escalated, desk, flagged)):
+            counted.escalations[district_id][i] += value or 0
+    counted.responses = _responses_live(session, period, targets)
+    counted.sms = _sms_live(session, period)
+    return counted
+
+
+def counted_rolled(session: Session, period: Period, targets: Targets) -> Counted:
+    """The same figures as counted_live, added up from the daily roll-up."""
+    counted = Counted()
+    rolled = rollup.figures(session, period.first, period.last, period.district_id, utcnow())
+    for day in rolled.days:
+        week = (day.day - period.first).days // 7
+        for category, count in day.categories.items():
+            counted.by_category[week][category] += count
+        if day.referrals:
+            counted.by_district[day.district_id][week] += day.referrals
+            counted.urgent[week][0] += day.referrals
+            counted.urgent[week][1] += day.urgent
+            for i, value in enumerate((day.referrals, day.escalated, day.desk, day.flagged)):
+                counted.escalations[day.district_id][i] += value
+        counted.sms = [a + b for a, b in zip(counted.sms, day.sms, strict=True)]
+    limits: dict[bool, float] = {True: targets.urgent_seconds, False: targets.normal_seconds}
+    counted.responses = rolled.responses(session, limits)
+    return counted
+
+
+def referral_tables(places: PlaceIndex, period: Period, counted: Counted) -> tuple[Table, Table, Table, Table]:
+    """Referrals per week by category, per district, the urgent share per week, and the
+    escalations and flagged districts."""
     weeks = _weeks(period)
-    by_category: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    by_district: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    urgent: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for index, category, district_id, is_urgent, count, *_ in rows:
-        index = int(index)
-        by_category[index][category] += count
-        by_district[_district_name(places, district_id)][index] += count
-        urgent[index][0] += count
-        urgent[index][1] += count if is_urgent else 0
+    by_category, urgent = counted.by_category, counted.urgent
+    by_district: dict[str, Counter[int]] = defaultdict(Counter)
+    for district_id, counts in counted.by_district.items():
+        by_district[_district_name(places, district_id)] += counts
     labels = [w.isoformat() for w in weeks]
     categories = [str(c) for c in Category if any(by_category[i].get(c) for i in range(len(weeks)))] or ["other"]
     per_category = Table(
@@ -268,7 +314,16 @@ def referrals_per_week(
         ["Week of", "Referrals", "Urgent", "Urgent %"],
         [[labels[i], urgent[i][0], urgent[i][1], _percent(urgent[i][1], urgent[i][0])] for i in range(len(weeks))],
     )
-    return per_category, per_district, share
+    escalated = Table(
+        "escalations",
+        "Escalations and flagged districts",
+        ["District", "Referrals", "Escalated", "Reached the national desk", "Flagged (nobody registered)"],
+        note="Flagged: the district had nobody registered, so the national desk got the alert.",
+    )
+    for district_id, values in counted.escalations.items():
+        escalated.rows.append([_district_name(places, district_id), *values])
+    escalated.rows.sort(key=lambda r: (-r[4], -r[2], r[0]))
+    return per_category, per_district, share, escalated
 
 
 # What the response-times table measures: from the referral's creation to these.
@@ -276,21 +331,20 @@ RESPONSES = (("acknowledge", Referral.acknowledged_at), ("close", Referral.close
 
 
 def response_times(session: Session, period: Period, targets: Targets) -> Table:
-    """Time to acknowledge and to close, median and 90th percentile, urgent and not, against the targets."""
-    table = Table(
-        "response_times",
-        "Response times (minutes)",
-        ["Measure", "Cases", "Median", "90th percentile", "Target", "Within target %"],
-        note="Target: the escalation delay (ESCALATION_URGENT_SECONDS / ESCALATION_NORMAL_SECONDS).",
-    )
-    # (measure, urgent) -> (cases, within the target, median, 90th percentile), in seconds.
+    """Time to acknowledge and to close, median and 90th percentile, urgent and not, against
+    the targets (counted from the records)."""
+    return _response_table(_responses_live(session, period, targets), targets)
+
+
+def _responses_live(session: Session, period: Period, targets: Targets) -> dict[tuple[str, bool], tuple[Any, ...]]:
+    """(measure, urgent) -> (cases, within the target, median, 90th percentile), in seconds."""
     found: dict[tuple[str, bool], tuple[Any, ...]] = {}
     if _dialect(session) == "postgresql":
         # One pass: percentile_cont leaves out the NULLs of cases not yet acknowledged or closed.
         target = case((Referral.urgent.is_(True), targets.urgent_seconds), else_=targets.normal_seconds)
         columns: list[Any] = []
         for _, end in RESPONSES:
-            seconds = _seconds_between(session, end, Referral.created_at)
+            seconds = rollup.seconds_between(session, end, Referral.created_at)
             columns += [
                 func.count(end),
                 func.sum(case((seconds <= target, 1), else_=0)),
@@ -303,12 +357,22 @@ def response_times(session: Session, period: Period, targets: Targets) -> Table:
                 found[(label, bool(is_urgent))] = tuple(values[4 * i : 4 * i + 4])
     else:
         for label, end in RESPONSES:
-            seconds = _seconds_between(session, end, Referral.created_at)
+            seconds = rollup.seconds_between(session, end, Referral.created_at)
             for is_urgent, limit in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
                 where = [*_in_period(period), end.is_not(None), Referral.urgent.is_(is_urgent)]
-                values = sorted(float(v) for v in session.scalars(select(seconds).where(*where)))
-                within = sum(1 for v in values if v <= limit)
-                found[(label, is_urgent)] = (len(values), within, median(values) if values else None, _p90(values))
+                found[(label, is_urgent)] = rollup.spread(
+                    [float(v) for v in session.scalars(select(seconds).where(*where))], limit
+                )
+    return found
+
+
+def _response_table(found: dict[tuple[str, bool], tuple[Any, ...]], targets: Targets) -> Table:
+    table = Table(
+        "response_times",
+        "Response times (minutes)",
+        ["Measure", "Cases", "Median", "90th percentile", "Target", "Within target %"],
+        note="Target: the escalation delay (ESCALATION_URGENT_SECONDS / ESCALATION_NORMAL_SECONDS).",
+    )
     for label, _ in RESPONSES:
         for is_urgent, limit in ((True, targets.urgent_seconds), (False, targets.normal_seconds)):
             count, within, p50, p90 = found.get((label, is_urgent), (0, 0, None, None))
@@ -351,27 +415,12 @@ def open_cases(session: Session, places: PlaceIndex, district_id: int | None, no
     return table
 
 
-def escalations(session: Session, places: PlaceIndex, period: Period, rows: Sequence[Any] | None = None) -> Table:
-    """Referrals of the period that climbed the chain, reached the national desk, or were flagged."""
-    rows = period_rows(session, period) if rows is None else rows
-    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for _, _, district_id, _, count, escalated, desk, flagged in rows:
-        for i, value in enumerate((count, escalated, desk, flagged)):
-            totals[district_id][i] += value or 0
-    table = Table(
-        "escalations",
-        "Escalations and flagged districts",
-        ["District", "Referrals", "Escalated", "Reached the national desk", "Flagged (nobody registered)"],
-        note="Flagged: the district had nobody registered, so the national desk got the alert.",
-    )
-    for district_id, values in totals.items():
-        table.rows.append([_district_name(places, district_id), *values])
-    table.rows.sort(key=lambda r: (-r[4], -r[2], r[0]))
-    return table
-
-
 def sms(session: Session, period: Period) -> Table:
-    """SMS written in the period by state, and how many needed a retry."""
+    """SMS written in the period by state, and how many needed a retry (counted from the records)."""
+    return _sms_table(period, _sms_live(session, period))
+
+
+def _sms_live(session: Session, period: Period) -> list[int]:
     status = Message.status
     query = select(
         func.count(),
@@ -386,8 +435,11 @@ def sms(session: Session, period: Period) -> Table:
         query = query.join(Referral, Referral.id == Message.referral_id).where(
             Referral.district_id == period.district_id
         )
-    counts = session.execute(query).one()
-    total = counts[0] or 0
+    return [value or 0 for value in session.execute(query).one()]
+
+
+def _sms_table(period: Period, counts: list[int]) -> Table:
+    total = counts[0]
     table = Table(
         "sms",
         "SMS sent, delivered, failed and retried",
@@ -395,7 +447,7 @@ def sms(session: Session, period: Period) -> Table:
         note="" if period.district_id is None else "In one district: the SMS about its referrals.",
     )
     for (name, meaning), value in zip(SMS_LINES, counts, strict=True):
-        table.rows.append([name, value or 0, _percent(value or 0, total), meaning])
+        table.rows.append([name, value, _percent(value, total), meaning])
     return table
 
 
@@ -450,23 +502,29 @@ def visits(session: Session, places: PlaceIndex, period: Period, now: datetime) 
     return per_month, unvisited
 
 
-def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime) -> Dashboard:
-    """Every table of the dashboards for a period (and its district, if any)."""
+def dashboard(
+    session: Session, places: PlaceIndex, period: Period, targets: Targets, now: datetime, live: bool = False
+) -> Dashboard:
+    """Every table of the dashboards for a period (and its district, if any); live: count
+    the referrals and SMS from the records instead of adding up the daily roll-up."""
     check(period)
-    if _dialect(session) == "postgresql":
-        # The percentiles sort a period's response times: in memory, not on disk.
-        session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
-    rows = period_rows(session, period)
-    per_category, per_district, urgent = referrals_per_week(session, places, period, rows)
+    if live:
+        if _dialect(session) == "postgresql":
+            # The percentiles sort a period's response times: in memory, not on disk.
+            session.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+        counted = counted_live(session, period, targets)
+    else:
+        counted = counted_rolled(session, period, targets)
+    per_category, per_district, urgent, escalated = referral_tables(places, period, counted)
     per_month, unvisited = visits(session, places, period, now)
     tables = [
         per_category,
         per_district,
         urgent,
-        response_times(session, period, targets),
+        _response_table(counted.responses, targets),
         open_cases(session, places, period.district_id, now, targets),
-        escalations(session, places, period, rows),
-        sms(session, period),
+        escalated,
+        _sms_table(period, counted.sms),
         per_month,
         unvisited,
     ]
@@ -474,28 +532,30 @@ def dashboard(session: Session, places: PlaceIndex, period: Period, targets: Tar
     return Dashboard(period, district, tables)
 
 
-def _p90(values: list[float]) -> float | None:
-    """The 90th percentile as PostgreSQL's percentile_cont gives it (linear between ranks)."""
-    if len(values) < 2:
-        return values[0] if values else None
-    return quantiles(values, n=10, method="inclusive")[-1]
-
-
 def cache_key(period: Period, what: str = "figures") -> str:
     """Where the dashboard of period (and what is drawn of it) is kept."""
     return keys.dashboard(f"{period.first}:{period.last}:{period.district_id or 'all'}:{what}")
 
 
+def counted_dashboard(rt: Runtime, period: Period, now: datetime) -> Dashboard:
+    """dashboard() after bringing the daily roll-up up to date for the period (its own short
+    transaction: the days it counts are kept for the next dashboard)."""
+    check(period)
+    with rt.db.transaction() as session:
+        rollup.refresh(session, period.first, period.last, utcnow())
+    with rt.db.reading() as session:
+        return dashboard(session, rt.places, period, Targets.of(rt.settings), now)
+
+
 def cached_dashboard(rt: Runtime, period: Period, now: datetime) -> Dashboard:
-    """dashboard(), kept keys.DASHBOARD_TTL seconds: the next officer to open it within a
-    minute reads it from Redis instead of counting a million rows again."""
+    """counted_dashboard(), kept keys.DASHBOARD_TTL seconds: the next officer to open it
+    within a minute reads it from Redis instead of adding it up again."""
     check(period)
     key = cache_key(period)
     kept = rt.redis.get(key)
     if isinstance(kept, str):
         return Dashboard.loads(period, kept)
-    with rt.db.reading() as session:
-        figures = dashboard(session, rt.places, period, Targets.of(rt.settings), now)
+    figures = counted_dashboard(rt, period, now)
     rt.redis.set(key, figures.dumps(), ex=keys.DASHBOARD_TTL)
     return figures
 

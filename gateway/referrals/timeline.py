@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -16,9 +17,23 @@ SYSTEM = "system"
 PROVIDER = "provider"
 
 
+# How an officer appears as an actor: this and their id.
+OFFICER_PREFIX = "officer:"
+# How a person of the admin web appears as an actor: this and their email.
+USER_PREFIX = "user:"
+# An officer named in an actor or a detail ("step 0: officer:1 (on_duty)").
+OFFICER_MENTION = re.compile(rf"\b{OFFICER_PREFIX}(\d+)\b")
+
+
 def officer_actor(officer: Officer) -> str:
     """How an officer appears as an actor (an id, never a phone number)."""
-    return f"officer:{officer.id}"
+    return f"{OFFICER_PREFIX}{officer.id}"
+
+
+def officer_of(actor: str) -> int | None:
+    """The id of the officer an actor names (officer_actor's inverse), or None."""
+    found = OFFICER_MENTION.fullmatch(actor)
+    return int(found[1]) if found else None
 
 
 def record(

@@ -31,8 +31,8 @@ def seed(rt: Runtime) -> Iterator[str]:
         summary = imports.import_locations(rt)
         yield f"locations: {summary.created} added"
     officers = imports.import_officers(rt, DEMO_OFFICERS)
-    yield f"officers: {officers.created} added, {officers.updated} updated"
+    yield f"officers: {officers.said()}"
     volunteers = imports.import_volunteers(rt, DEMO_VOLUNTEERS)
-    yield f"volunteers: {volunteers.created} added, {volunteers.updated} updated"
+    yield f"volunteers: {volunteers.said()}"
     yield "dial as a volunteer:  ./ijwi ussd simulate --phone +250788123456"
     yield "dial as anybody else: ./ijwi ussd simulate --phone +250788765432"

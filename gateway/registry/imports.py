@@ -69,10 +69,12 @@ def find_district(session: Session, name: str) -> Location | None:
 
 @dataclass
 class ImportSummary:
+    """What an import did (or, a dry run, would do): rows added, updated, unchanged, refused."""
+
     created: int = 0
-    # Rows of people already registered (those left as they were included).
+    # Rows of people already registered whose fields change (places: renamed).
     updated: int = 0
-    # Rows of deactivated volunteers, updated but left inactive.
+    # Rows of deactivated volunteers, kept in the file but left inactive (updated or unchanged).
     inactive: int = 0
     # Rows of people already registered whose every field stays the same.
     unchanged: int = 0
@@ -87,10 +89,22 @@ class ImportSummary:
             self.created += 1
             self.lines.append((line, "added", person.name))
             return
-        self.updated += 1
         same = before == _fields(person)
-        self.unchanged += 1 if same else 0
+        if same:
+            self.unchanged += 1
+        else:
+            self.updated += 1
         self.lines.append((line, "unchanged" if same else "updated", person.name))
+
+    @property
+    def refused(self) -> int:
+        return len(self.problems)
+
+    def said(self) -> str:
+        """The counts in words, e.g. "2 added, 1 updated, 5 unchanged" (and ", 1 refused" for a dry
+        run that refused lines); the command line, the admin web and the audit log say this."""
+        counts = f"{self.created} added, {self.updated} updated, {self.unchanged} unchanged"
+        return counts + (f", {self.refused} refused" if self.problems else "")
 
 
 def _fields(person: Officer | Volunteer) -> tuple[object, ...]:

@@ -122,4 +122,3 @@ def _hop_form() -> dict[str, str]:
     for name, value in parse_qsl(request.get_data(cache=False).decode(errors="replace"), keep_blank_values=True):
         form.setdefault(name, value)
     return form
-

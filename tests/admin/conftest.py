@@ -57,8 +57,8 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def make_user(rt: Runtime) -> Callable[..., str]:
-    def make(email: str = ADMIN, role: str = "admin", district: str | None = None) -> str:
-        create_user(rt, email, PASSWORD, role, district)
+    def make(email: str = ADMIN, role: str = "admin", district: str | None = None, officer: str | None = None) -> str:
+        create_user(rt, email, PASSWORD, role, district, officer)
         return email
 
     return make

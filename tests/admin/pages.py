@@ -10,9 +10,11 @@ from gateway.runtime import Runtime
 from tests.admin.conftest import PASSWORD, csrf_token
 
 
-def logged_in(app: Flask, rt: Runtime, email: str, role: str, district: str | None = None) -> FlaskClient:
-    """A new test client logged in as a new user."""
-    create_user(rt, email, PASSWORD, role, district)
+def logged_in(
+    app: Flask, rt: Runtime, email: str, role: str, district: str | None = None, officer: str | None = None
+) -> FlaskClient:
+    """A new test client logged in as a new user (officer: the phone of the registry officer they are)."""
+    create_user(rt, email, PASSWORD, role, district, officer)
     client = app.test_client()
     token = csrf_token(client.get("/admin/login").get_data(as_text=True))
     response = client.post("/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token})

@@ -11,11 +11,19 @@ from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, Event, Message, Referral
+from gateway.accounts.users import create_user, issue_token
+from gateway.models import AuditEntry, Event, Message, Officer, Referral
 from gateway.runtime import Runtime
+from tests.admin.conftest import PASSWORD
 from tests.admin.pages import logged_in, post
-from tests.cases import NYARUGENGE_VILLAGE, REPORTER_PHONE, insert_case, reference
-from tests.helpers import register_officers
+from tests.cases import (
+    NYARUGENGE_VILLAGE,
+    REPORTER_PHONE,
+    insert_case,
+    reference,
+    sent_to_nyarugenge_then_moved_to_gasabo,
+)
+from tests.helpers import SOCIAL_WORKER, register_officers
 
 
 def _audit(rt: Runtime, actor: str) -> list[tuple[str, str]]:
@@ -86,7 +94,7 @@ def test_an_officer_acknowledges_notes_and_closes_a_case_on_its_timeline(app: Fl
     assert [d for a, d in _audit(rt, "olive@example.org") if a == "case_changed"] == [
         "acknowledged",
         "note added",
-        "closed: referred",
+        "closed: Referred to services",
     ]
     # Closing twice: a polite refusal, nothing changed.
     again = post(officer, url + "/close", {"outcome": "other"})
@@ -143,3 +151,104 @@ def test_an_officer_links_confirms_and_undoes_a_possible_duplicate(app: Flask, r
     with rt.db.reading() as session:
         kinds = session.scalars(select(Event.kind).where(Event.referral_id == first).order_by(Event.id)).all()
     assert kinds == ["linked", "confirmed", "unlinked"]
+
+
+def test_an_officer_linked_to_the_registry_sees_a_case_sent_to_them_from_another_district_and_acts_as_that_officer(
+    app: Flask, rt: Runtime
+) -> None:
+    referral_id = sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    linked = logged_in(app, rt, "sw@example.org", "officer", None, officer=SOCIAL_WORKER)
+    url = f"/admin/cases/{reference(1)}"
+
+    assert reference(1) in linked.get("/admin/cases").get_data(as_text=True)
+    case = linked.get(url).get_data(as_text=True)
+    assert "Locked in at night" in case  # an officer it was sent to follows it up: private fields shown
+    assert "You act as the officer <strong>On Duty Social Worker</strong>" in case
+    rows = load_workbook(io.BytesIO(linked.get("/admin/cases/export.xlsx").data)).active
+    assert rows is not None and [r[0].value for r in rows.iter_rows(min_row=2)] == [reference(1)]
+
+    post(linked, url + "/acknowledge")
+    post(linked, url + "/note", {"note": "Spoke to Gasabo's officer"})
+    page = linked.get(url).get_data(as_text=True)
+    assert "Acknowledged</dt><dd>" in page and "by On Duty Social Worker</dd>" in page
+    assert "<strong>acknowledged</strong> · On Duty Social Worker (social worker) — by admin web" in page
+    with rt.db.reading() as session:
+        referral = session.get_one(Referral, referral_id)
+        officer_id = session.scalars(select(Officer.id).where(Officer.phone == SOCIAL_WORKER)).one()
+        events = session.scalars(select(Event).where(Event.referral_id == referral_id).order_by(Event.id)).all()
+    assert (referral.status, referral.acknowledged_by_id) == ("acknowledged", officer_id)
+    assert [(e.kind, e.actor) for e in events][-2:] == [
+        ("acknowledged", f"officer:{officer_id}"),
+        ("noted", f"officer:{officer_id}"),
+    ]
+    # The audit log still names the person.
+    assert [d for a, d in _audit(rt, "sw@example.org") if a == "case_changed"] == ["acknowledged", "note added"]
+
+    post(linked, url + "/close", {"outcome": "family_supported"})
+    closed = linked.get(url).get_data(as_text=True)
+    assert "Case " + reference(1) + ": closed: Family supported." in closed  # the banner, as the form says it
+    assert ": Family supported</dd>" in closed and "outcome Family supported" in closed
+    assert "family_supported" not in closed.replace('value="family_supported"', "")
+    data = linked.get("/admin/cases/export.csv").data.decode("utf-8-sig")
+    assert data.splitlines()[1].endswith(",Family supported")
+
+
+def test_the_same_case_is_404_to_an_unlinked_officer_of_the_district_it_left_and_to_another_district(
+    app: Flask, rt: Runtime
+) -> None:
+    sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    for email, district in (("nyarugenge@example.org", "Nyarugenge"), ("rusizi@example.org", "Rusizi")):
+        other = logged_in(app, rt, email, "officer", district)
+        assert other.get(f"/admin/cases/{reference(1)}").status_code == 404
+        assert reference(1) not in other.get("/admin/cases").get_data(as_text=True)
+        assert reference(1) not in other.get("/admin/cases/export.csv").data.decode("utf-8-sig")
+        refused = post(other, f"/admin/cases/{reference(1)}/acknowledge")
+        assert refused.status_code == 404  # type: ignore[attr-defined]
+    # Gasabo's own officer (not linked) sees it, and acts as themselves, as before.
+    gasabo = logged_in(app, rt, "gasabo@example.org", "officer", "Gasabo")
+    assert "Ask an administrator to link your account" in gasabo.get(f"/admin/cases/{reference(1)}").get_data(
+        as_text=True
+    )
+    post(gasabo, f"/admin/cases/{reference(1)}/acknowledge")
+    with rt.db.reading() as session:
+        referral = session.scalars(select(Referral)).one()
+        actor = session.scalars(select(Event.actor).order_by(Event.id.desc())).first()
+    assert (referral.status, referral.acknowledged_by_id, actor) == ("acknowledged", None, "user:gasabo@example.org")
+
+
+def test_the_api_lists_and_opens_a_case_sent_to_the_linked_officer_and_nothing_else_of_that_district(
+    app: Flask, rt: Runtime
+) -> None:
+    sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    insert_case(rt, 2, ("Gasabo", "Remera", "Rukiri I", "Amajyambere"))
+    create_user(rt, "sw@example.org", PASSWORD, "officer", officer=SOCIAL_WORKER)
+    create_user(rt, "nyarugenge@example.org", PASSWORD, "officer", "Nyarugenge")
+    client = app.test_client()
+
+    def seen(email: str) -> tuple[list[str], int]:
+        token = {"Authorization": f"Bearer {issue_token(rt, email)}"}
+        listed = client.get("/api/v1/referrals", headers=token).get_json()["items"]
+        return [r["reference"] for r in listed], client.get(
+            f"/api/v1/referrals/{reference(1)}", headers=token
+        ).status_code
+
+    assert seen("sw@example.org") == ([reference(1)], 200)
+    assert seen("nyarugenge@example.org") == ([], 404)
+
+
+def test_an_admin_linked_to_an_officer_acts_as_that_officer_only_where_the_officer_may_act(
+    app: Flask, rt: Runtime
+) -> None:
+    register_officers(rt)
+    insert_case(rt, 1, NYARUGENGE_VILLAGE)
+    insert_case(rt, 2)  # Rusizi: never sent to the Nyarugenge social worker
+    admin = logged_in(app, rt, "ada@example.org", "admin", officer=SOCIAL_WORKER)
+    assert "You act as yourself (ada@example.org)" in admin.get(f"/admin/cases/{reference(2)}").get_data(as_text=True)
+    for n in (1, 2):
+        post(admin, f"/admin/cases/{reference(n)}/acknowledge")
+    with rt.db.reading() as session:
+        officer_id = session.scalars(select(Officer.id).where(Officer.phone == SOCIAL_WORKER)).one()
+        taken = {r.reference: r.acknowledged_by_id for r in session.scalars(select(Referral))}
+        actors = session.scalars(select(Event.actor).order_by(Event.id)).all()
+    assert taken == {reference(1): officer_id, reference(2): None}
+    assert actors == [f"officer:{officer_id}", "user:ada@example.org"]

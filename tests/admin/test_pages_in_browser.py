@@ -18,8 +18,15 @@ from gateway.models import Message, Officer, Referral
 from gateway.referrals import lifecycle
 from gateway.runtime import Runtime
 from tests.admin.conftest import LAPTOP, PHONE, browser_login, screenshot
-from tests.cases import NYARUGENGE_VILLAGE, RUSIZI_VILLAGE, insert_case, insert_message, reference
-from tests.helpers import OFFICERS_CSV, register_officers
+from tests.cases import (
+    NYARUGENGE_VILLAGE,
+    RUSIZI_VILLAGE,
+    insert_case,
+    insert_message,
+    reference,
+    sent_to_nyarugenge_then_moved_to_gasabo,
+)
+from tests.helpers import OFFICERS_CSV, SOCIAL_WORKER, register_officers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -46,11 +53,11 @@ def test_an_officer_acknowledges_notes_and_closes_a_case_and_sees_it_on_the_time
     page.get_by_role("button", name="Add note").click()
     page.get_by_label("Outcome").select_option(label="Family supported")
     page.get_by_role("button", name="Close case").click()
-    page.get_by_text(f"Case {reference(1)}: closed: family_supported.").wait_for()
+    page.get_by_text(f"Case {reference(1)}: closed: Family supported.").wait_for()
     timeline = page.locator(".timeline").inner_text()
-    assert "acknowledged · user:officer-nyarugenge@example.org" in timeline
+    assert "acknowledged · officer-nyarugenge@example.org" in timeline
     assert "Called the IZU; visiting tomorrow" in timeline
-    assert "closed · user:officer-nyarugenge@example.org — by admin web, outcome family_supported" in timeline
+    assert "closed · officer-nyarugenge@example.org — by admin web, outcome Family supported" in timeline
     assert "Seen crying at the market" in page.content()
     screenshot(page, "case-detail-phone")
 
@@ -182,3 +189,60 @@ def test_screenshots_of_the_main_pages_at_phone_and_laptop_width(
     screenshot(wide, "cases-list")
     wide.goto(f"/admin/cases/{reference(0)}")
     screenshot(wide, "case-detail")
+
+
+def test_an_officer_alerted_about_another_districts_case_acknowledges_it_and_the_page_names_them(
+    new_page: Callable[..., Any], make_user: Callable[..., str], rt: Runtime
+) -> None:
+    # Reported in Nyarugenge, alerted to Nyarugenge's social worker, then moved to Gasabo.
+    sent_to_nyarugenge_then_moved_to_gasabo(rt)
+    page = new_page(viewport=PHONE)
+    browser_login(page, make_user("sw@example.org", "officer", officer=SOCIAL_WORKER))
+    page.goto("/admin/cases")
+    row = page.get_by_role("link", name=re.compile(reference(1)))
+    assert "Gasabo" in row.inner_text()
+    row.click()
+    page.get_by_text("You act as the officer On Duty Social Worker").wait_for()
+    assert "This case is in Gasabo, not your district: you see it because it was sent to you." in page.content()
+    # The timeline names officers, never by their ids.
+    routed = page.locator(".timeline li").first.inner_text()
+    assert "On Duty Social Worker (social worker) (on_duty)" in routed and "officer:" not in routed
+    page.get_by_role("button", name="Acknowledge").click()
+    page.get_by_text(f"Case {reference(1)}: acknowledged.").wait_for()
+    facts = page.locator("dl.facts").first.inner_text()
+    assert re.search(r"Acknowledged\s+.+ by On Duty Social Worker", facts)
+    assert (
+        "acknowledged · On Duty Social Worker (social worker) — by admin web" in page.locator(".timeline").inner_text()
+    )
+    screenshot(page, "case-detail-alerted-officer-phone")
+    with rt.db.reading() as session:
+        referral = session.scalars(select(Referral)).one()
+        officer = session.scalars(select(Officer).where(Officer.phone == SOCIAL_WORKER)).one()
+    assert (referral.status, referral.acknowledged_by_id) == ("acknowledged", officer.id)
+
+    # An officer of a third district: no such case.
+    other = _officer_page(new_page, make_user, "Rusizi", viewport=PHONE)
+    response = other.goto(f"/admin/cases/{reference(1)}")
+    assert response.status == 404 and "There is no such page or record." in other.content()
+    other.goto("/admin/cases")
+    assert other.get_by_role("link", name=re.compile(reference(1))).count() == 0
+
+
+def test_an_admin_links_a_new_user_to_their_registry_officer_on_a_phone(admin_page: Any, rt: Runtime) -> None:
+    register_officers(rt)
+    page = admin_page
+    page.set_viewport_size(PHONE)
+    page.goto("/admin/users")
+    form = page.locator("form", has=page.get_by_role("heading", name="New user"))
+    form.get_by_label("Email").fill("psy@example.org")
+    form.get_by_label("Password").fill("a long password")
+    form.get_by_label("Role").select_option("officer")
+    form.get_by_label("Registry officer this person is").fill("+250788000222")
+    form.get_by_label("Registry officer this person is").press("Tab")  # on, past the list of suggestions
+    screenshot(page, "users-form-phone")
+    form.get_by_role("button", name="Create").click()
+    page.get_by_text("psy@example.org created (officer, the officer On Duty Psychologist).").wait_for()
+    card = page.locator(".card", has_text="psy@example.org").first
+    assert "Registry officer: On Duty Psychologist" in card.inner_text()
+    assert card.get_by_label("Registry officer (phone)").input_value() == "+250788000222"
+    screenshot(page, "users-phone-linked")

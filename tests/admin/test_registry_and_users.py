@@ -4,6 +4,7 @@ anything is committed, volunteers found and deactivated, users managed by admins
 from __future__ import annotations
 
 import io
+import re
 
 from flask import Flask
 from sqlalchemy import select
@@ -135,3 +136,80 @@ def test_an_officer_switches_duty_in_their_district_only_and_edits_nothing_else(
     with rt.db.reading() as session:
         duty = dict(session.execute(select(Officer.phone, Officer.on_duty)).all())
     assert (duty["+250788000111"], duty["+250788000555"]) == (False, True)
+
+
+def test_an_admin_links_a_user_to_the_registry_officer_they_are_and_the_list_shows_it(app: Flask, rt: Runtime) -> None:
+    register_officers(rt)
+    admin = logged_in(app, rt, "ada@example.org", "admin")
+    form = {"email": "sw@example.org", "password": "a long password", "role": "officer", "district": ""}
+    # Picked from the list (its value is the phone) or typed in any form: the district is the officer's.
+    post(admin, "/admin/users", form | {"officer": "0788 000 111"}, "/admin/users")
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "sw@example.org created (officer, the officer On Duty Social Worker)." in page
+    assert "Registry officer: <strong>On Duty Social Worker</strong>" in page
+    assert '<option value="+250788000111">On Duty Social Worker, social worker, Nyarugenge</option>' in page
+    with rt.db.reading() as session:
+        user = session.scalars(select(User).where(User.email == "sw@example.org")).one()
+        assert (user.district.name if user.district else None, user.officer_id) == (
+            "Nyarugenge",
+            _officer_id(rt, "+250788000111"),
+        )
+
+    refusals = {
+        "+250788000555": "the officer Gasabo Officer works in Gasabo, not in Nyarugenge",
+        "+250788000111": "the officer On Duty Social Worker is already sw@example.org",
+        "+250788123000": "no officer with the phone +250788123000 in the registry",
+        "not a phone": "&#39;not a phone&#39; is not an officer&#39;s phone number",
+    }
+    for phone, why in refusals.items():
+        post(admin, "/admin/users", form | {"email": "x@example.org", "district": "Nyarugenge", "officer": phone})
+        assert f"Not created: {why}." in admin.get("/admin/users").get_data(as_text=True)
+    post(admin, "/admin/users", form | {"email": "v@example.org", "role": "viewer", "officer": "+250788000222"})
+    assert "a viewer changes nothing, so is linked to no officer" in admin.get("/admin/users").get_data(as_text=True)
+
+    # Editing: the link moves to the psychologist, then is taken away.
+    change = {"role": "officer", "district": "Nyarugenge", "officer": "+250788000222"}
+    post(admin, "/admin/users/sw@example.org/role", change, "/admin/users")
+    assert "Registry officer: <strong>On Duty Psychologist</strong>" in admin.get("/admin/users").get_data(as_text=True)
+    post(admin, "/admin/users/sw@example.org/role", change | {"officer": ""}, "/admin/users")
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "sw@example.org is now officer of Nyarugenge, linked to no officer." in page
+    with rt.db.reading() as session:
+        assert session.scalars(select(User.officer_id).where(User.email == "sw@example.org")).one() is None
+        assert session.scalars(select(User.email).where(User.email.in_(["x@example.org", "v@example.org"]))).all() == []
+
+
+def test_the_upload_preview_counts_added_updated_unchanged_and_refused_lines(app: Flask, rt: Runtime) -> None:
+    register_officers(rt)
+    admin = logged_in(app, rt, "ada@example.org", "admin")
+    lines = OFFICERS_CSV.splitlines()
+    changed = lines[2].replace(",yes,rw", ",no,rw")  # the psychologist goes off duty
+    upload = "\n".join([*lines[:2], changed, *lines[3:5], "Brand New,+250788000888,social_worker,Rusizi,,yes,en"])
+    preview = post(admin, "/admin/registry/upload", {"kind": "officers", "content": upload + "\n"}, "/admin/registry")
+    text = preview.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert re.search(r"1 added</span> · .*>1 updated</span> ·\s+.*>3 unchanged</span> · .*>0 refused", text)
+    assert '<td>3</td><td class="updated">updated</td><td>On Duty Psychologist</td>' in text
+    bad = upload + "\nNo Phone,,social_worker,Rusizi,,yes,en\n"
+    refused = post(admin, "/admin/registry/upload", {"kind": "officers", "content": bad}, "/admin/registry")
+    text = refused.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert re.search(r"1 added</span> · .*>1 updated</span> ·\s+.*>3 unchanged</span> · .*>1 refused", text)
+    assert "line 7: &#39;&#39; is not a valid phone number" in text
+    with rt.db.reading() as session:
+        assert session.scalars(select(Officer.on_duty).where(Officer.phone == "+250788000222")).one() is True
+    post(admin, "/admin/registry/upload", {"kind": "officers", "content": upload, "commit": "1"}, "/admin/registry")
+    assert "Imported: 1 added, 1 updated, 3 unchanged." in admin.get("/admin/registry").get_data(as_text=True)
+
+
+def test_a_page_under_admin_that_does_not_exist_is_an_html_page_and_the_api_keeps_json(app: Flask, rt: Runtime) -> None:
+    admin = logged_in(app, rt, "ada@example.org", "admin")
+    for url in ("/admin/no-such-page", "/admin/cases/1234567/acknowledge"):
+        response = admin.get(url)
+        assert response.status_code in (404, 405) and response.mimetype == "text/html"
+        page = response.get_data(as_text=True)
+        assert "Back to the admin pages" in page and 'href="/admin/static/admin.css' in page
+    assert "There is no such page or record." in admin.get("/admin/no-such-page").get_data(as_text=True)
+    anonymous = app.test_client()
+    assert anonymous.get("/admin/nothing/here").mimetype == "text/html"
+    for url in ("/api/v1/nothing", "/nothing", "/administrator"):
+        response = anonymous.get(url)
+        assert (response.status_code, response.mimetype) == (404, "application/json"), url

@@ -386,13 +386,35 @@ def test_case_shows_its_timeline_and_who_it_was_assigned_to(client, runner, rt):
         session.add(Assignment(referral_id=referral.id, officer_id=officer_id, step=0, reason="on_duty", created_at=at))
         session.add(Event(referral_id=referral.id, kind="routed", actor="system", detail="1 officer", at=at))
         session.add(
-            Event(referral_id=referral.id, kind="acknowledged", actor="Alice Uwase", at=at + timedelta(minutes=5))
+            Event(
+                referral_id=referral.id,
+                kind="acknowledged",
+                actor=f"officer:{officer_id}",
+                detail="by SMS",
+                at=at + timedelta(minutes=5),
+            )
         )
     viewer = _make_user(runner, "vic@example.org", "viewer")
     case = _ok(client, f"/api/v1/referrals/{reference}", viewer)
     assert case["timeline"] == [
-        {"kind": "routed", "actor": "system", "detail": "1 officer", "at": "2026-03-01T08:30:00Z", "note": None},
-        {"kind": "acknowledged", "actor": "Alice Uwase", "detail": "", "at": "2026-03-01T08:35:00Z", "note": None},
+        {
+            "kind": "routed",
+            "actor": "system",
+            "detail": "1 officer",
+            "at": "2026-03-01T08:30:00Z",
+            "note": None,
+            "by": "system",
+            "said": "1 officer",
+        },
+        {
+            "kind": "acknowledged",
+            "actor": f"officer:{officer_id}",
+            "detail": "by SMS",
+            "at": "2026-03-01T08:35:00Z",
+            "note": None,
+            "by": "Alice Uwase (social worker)",
+            "said": "by SMS",
+        },
     ]
     assert case["assignments"] == [
         {
@@ -478,10 +500,22 @@ def test_users_list_shows_roles_districts_and_live_tokens(runner, rt):
     assert listed.exit_code == 0, listed.output
     lines = listed.output.splitlines()
     assert lines == [
-        "ada@example.org\tadmin\t-\tactive\t1 token(s)",
-        "olive@example.org\tofficer\tRusizi\tactive\t2 token(s)",
+        "ada@example.org\tadmin\t-\tactive\t1 token(s)\t-",
+        "olive@example.org\tofficer\tRusizi\tactive\t2 token(s)\t-",
         "2 user(s)",
     ]
+
+
+def test_a_user_made_on_the_command_line_is_linked_to_the_registry_officer_of_a_phone(runner, rt):
+    _officer(rt)
+    args = ["users", "create", "alice@example.org", "--role", "officer", "--officer", "0" + OFFICER_PHONE[4:]]
+    created = runner.invoke(args=args, input=PASSWORD + "\n")
+    assert created.exit_code == 0, created.output
+    assert created.output.strip().endswith("created officer alice@example.org of Rusizi, officer Alice Uwase")
+    listed = runner.invoke(args=["users", "list"]).output.splitlines()
+    assert listed[0] == "alice@example.org\tofficer\tRusizi\tactive\t0 token(s)\tAlice Uwase"
+    again = runner.invoke(args=[*args[:2], "bob@example.org", *args[3:]], input=PASSWORD + "\n")
+    assert again.exit_code != 0 and "the officer Alice Uwase is already alice@example.org" in again.output
 
 
 def test_a_deactivated_user_is_refused_with_any_token_and_gets_no_new_one(runner, client, rt):

@@ -88,20 +88,20 @@ def test_a_large_import_shows_progress_lines_when_not_on_a_terminal(runner, rt, 
         f"volunteers: {n:,}/1,000" for n in range(100, 1001, 100)
     ]
     assert all(line.endswith("/s") for line in progress_lines)
-    assert lines[-1] == "volunteers: 1000 added, 0 updated"
+    assert lines[-1] == "volunteers: 1000 added, 0 updated, 0 unchanged"
     with rt.db.reading() as session:
         assert session.scalar(select(func.count(Volunteer.id))) == 1000
 
 
 def test_a_small_import_says_only_its_summary(runner, tmp_path):
     result = runner.invoke(args=["volunteers", "import", str(_volunteers_csv(tmp_path, 3))])
-    assert result.output == "volunteers: 3 added, 0 updated\n"
+    assert result.output == "volunteers: 3 added, 0 updated, 0 unchanged\n"
 
 
 def test_an_import_run_as_a_subprocess_shows_progress_on_stderr_and_the_summary_on_stdout(settings, app, tmp_path):
     done = _flask("volunteers", "import", str(_volunteers_csv(tmp_path, 1000)), env=_environment(settings))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "volunteers: 1000 added, 0 updated\n"
+    assert done.stdout == "volunteers: 1000 added, 0 updated, 0 unchanged\n"
     assert "volunteers: 500/1,000 (50%)" in done.stderr
     assert "volunteers: 1,000/1,000 (100%)" in done.stderr
     assert "Traceback" not in done.stderr

@@ -82,8 +82,8 @@ def test_the_monthly_report_counts_cases_by_category_and_outcome_and_families_vi
     assert by_outcome.columns[:3] == ["Category", "Cases", "Still open"]
     outcome = by_outcome.columns.index
     rows = {r[0]: r for r in by_outcome.rows}
-    assert rows["violence"][1:3] == [2, 0] and rows["violence"][outcome("referred")] == 1
-    assert rows["violence"][outcome("placed")] == 1 and rows["neglect"][1:3] == [1, 1]
+    assert rows["violence"][1:3] == [2, 0] and rows["violence"][outcome("Referred to services")] == 1
+    assert rows["violence"][outcome("Placed in care")] == 1 and rows["neglect"][1:3] == [1, 1]
     assert rows["Total"][1] == 3
     assert {r[0]: r[1] for r in times.rows}["to close (not urgent)"] == 2
     assert visits.rows == [["Rusizi", "2026-03", 2, 2, 1, 1]]

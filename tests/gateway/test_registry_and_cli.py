@@ -47,7 +47,7 @@ def test_officers_import_matches_names_without_regard_to_case(runner, rt, tmp_pa
     )
     result = runner.invoke(args=["officers", "import", _write(tmp_path, "o.csv", csv)])
     assert result.exit_code == 0, result.output
-    assert "officers: 3 added, 0 updated" in result.output
+    assert "officers: 3 added, 0 updated, 0 unchanged" in result.output
     with rt.db.reading() as session:
         alice = session.scalar(select(Officer).where(Officer.phone == "+250788000111"))
         assert (alice.role, alice.district.name, alice.on_duty, alice.language) == (
@@ -59,7 +59,7 @@ def test_officers_import_matches_names_without_regard_to_case(runner, rt, tmp_pa
         contact = session.scalar(select(Officer).where(Officer.role == "sector_contact"))
         assert contact.sector.name == "Kimisagara" and contact.on_duty is False
     again = runner.invoke(args=["officers", "import", _write(tmp_path, "o.csv", csv)])
-    assert "officers: 0 added, 3 updated" in again.output
+    assert "officers: 0 added, 0 updated, 3 unchanged" in again.output
 
 
 def test_a_bad_officer_row_is_named_by_line_and_nothing_is_imported(runner, rt, tmp_path):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gateway.clock import utcnow
 from gateway.models import AuditEntry, Event, Location, Officer, Referral
 from gateway.registry.imports import path_key
+from gateway.vocabulary import OUTCOME_LABELS
 from tests.helpers import (
     GASABO_OFFICER,
     NATIONAL_DESK,
@@ -82,7 +83,8 @@ def test_done_takes_the_outcome_as_a_number_or_a_word_in_each_language(client, r
     assert (referral.status, referral.outcome) == ("closed", outcome)
     assert (rt.crypto.decrypt(referral.close_note_enc) if referral.close_note_enc else None) == note
     assert _replies(rt, run_jobs, SOCIAL_WORKER) == [f"Case {case} is closed. Thank you."]
-    assert _timeline(rt, case)[-1][0] == "closed" and f"outcome {outcome}" in _timeline(rt, case)[-1][1]
+    label = OUTCOME_LABELS[outcome]  # the timeline says it as the close form does
+    assert _timeline(rt, case)[-1][0] == "closed" and f"outcome {label}" in _timeline(rt, case)[-1][1]
 
 
 # --- REOPEN ---------------------------------------------------------------------------------

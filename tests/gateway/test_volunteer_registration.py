@@ -79,7 +79,7 @@ def test_an_import_that_still_lists_a_deactivated_volunteer_keeps_them_inactive(
     )
     result = runner.invoke(args=["volunteers", "import", str(csv)])
     assert result.exit_code == 0
-    assert result.output == "volunteers: 0 added, 1 updated (1 deactivated, left inactive)\n"
+    assert result.output == "volunteers: 0 added, 1 updated, 0 unchanged (1 deactivated, left inactive)\n"
     with rt.db.reading() as session:
         volunteer = session.scalar(select(Volunteer))
         assert (volunteer.active, volunteer.language) == (False, "fr")

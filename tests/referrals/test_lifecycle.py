@@ -176,7 +176,7 @@ def test_close_keeps_the_outcome_and_the_note_encrypted_and_is_refused_twice(rt,
     assert (referral.status, referral.closed_at, referral.escalate_at) == ("closed", NOW, None)
     assert referral.acknowledged_by_id == officer.id  # closed unacknowledged: the closer's
     assert rt.crypto.decrypt(referral.close_note_enc) == "Isange visit"
-    assert _events(session, referral)[-1] == ("closed", "by SMS, outcome family_supported, with a note")
+    assert _events(session, referral)[-1] == ("closed", "by SMS, outcome Family supported, with a note")
     again = lambda: lifecycle.close(rt, session, referral, officer, NOW, note="again")  # noqa: E731
     assert _refusal(again) == Refusal.ALREADY_CLOSED
     assert rt.crypto.decrypt(referral.close_note_enc) == "Isange visit"
