@@ -20,10 +20,12 @@ from bench.paths import mixed_paths, write_data_file
 from bench.report import Report, ms, percentile
 from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, free_port, volunteer_phone, web_argv
 from gateway import keys, migrate
+from gateway.models import Message
 from gateway.models import Report as ReportRow
 from gateway.registry import imports
 from gateway.runtime import QUEUE_NAME, Runtime
 from gateway.ussd import callers
+from gateway.vocabulary import MessageStatus
 
 # The share of report sessions made by registered volunteers (the rest: community callers).
 VOLUNTEER_SHARE = 0.5
@@ -46,6 +48,8 @@ SERVER_LINES = {
     "granian, 3 workers x 2 threads": f"{GRANIAN} --workers 3 --blocking-threads 2 wsgi:app",
 }
 _runs = iter(range(1, 10**6))
+# Message statuses of an SMS not yet recorded as sent (or refused).
+UNSENT = (MessageStatus.QUEUED, MessageStatus.SENDING)
 # Seconds the SMS API takes to answer in the worker part's last row (a provider across the internet).
 SLOW_SMS_API = 0.3
 # New reports a second in the confirm part's row with that SMS API (issue 15: p95 < 1 s at 20/s).
@@ -425,12 +429,13 @@ class Bench:
         # A warm worker, as one that has run a while: it routes one report first (places loaded,
         # connections open), then is frozen while the n reports are made, and let go.
         warm = {w.reference for w in caller.at_rate(self.paths, 0, 1)}
+        jobs = Queue(QUEUE_NAME, connection=redis.Redis.from_url(stack.redis_url))
         stack.start_worker()
         self._wait_for_alerts(stub, warm)
+        self._wait_until_idle(rt, jobs)
         stack.pause_worker()
         stub.clear()
         references = {w.reference for w in caller.at_rate(self.paths, 0, n)}
-        jobs = Queue(QUEUE_NAME, connection=redis.Redis.from_url(stack.redis_url))
         cpu_started = stack.cpu_seconds("worker")
         started = time.monotonic()
         stack.resume_worker()
@@ -465,6 +470,18 @@ class Bench:
             f"{last:.1f} s",
             f"{cpu / max(1, len(references)) * 1000:.1f} ms",
         ]
+
+    @staticmethod
+    def _wait_until_idle(rt: Runtime, jobs: Queue, timeout: float = 30) -> None:
+        """Until the worker has no job in hand and every SMS is recorded: frozen inside a
+        transaction, it would hold SQLite's write lock and the web would wait on it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with rt.db.reading() as session:
+                unsent = session.scalar(select(func.count(Message.id)).where(Message.status.in_(UNSENT)))
+            if not unsent and not jobs.count and not jobs.started_job_registry.count:
+                return
+            time.sleep(0.05)
 
     def redis_memory(self) -> None:
         """used_memory before and after opening N sessions left mid-flow (at the place picker)."""
