@@ -42,9 +42,10 @@ log = logging.getLogger(__name__)
 
 # Where the embedded Redis keeps its file when REDIS_URL is not set.
 EMBEDDED_REDIS_FILE = "instance/redis.db"
-# Seconds RQ keeps a finished job: none, as nobody reads job results (a later job of the
-# same id then needs no clean-up of the old one).
-RESULT_TTL = 0
+# Seconds RQ keeps a finished job. Nobody reads job results, but RQ deletes a job kept 0
+# seconds at once, in seven more round trips to Redis than one it lets expire; a job of the same
+# id queued meanwhile (rare: the sweeper waits longer) replaces the finished one (enqueue()).
+RESULT_TTL = 10
 # Job states in which a job of the same id must not be enqueued again.
 _IN_FLIGHT = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 

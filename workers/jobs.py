@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
@@ -51,10 +51,12 @@ def _open_and_route(
     opener: Callable[[Runtime, Session, Routed], Referral | None],
     now: datetime | None,
 ) -> int | None:
-    """Open the referral of a report or visit, route it, mark the row routed, then send its alerts."""
+    """Open the referral of a report or visit, route it, mark the row routed and claim its alerts,
+    in one transaction; then send the alerts."""
     rt = runtime.current()
     with rt.db.transaction() as session:
-        row = session.get(model, row_id)
+        # The volunteer comes with the row: the alert may give their number.
+        row = session.get(model, row_id, options=[joinedload(model.volunteer)])
         if row is None:
             log.warning("no %s %s to route", model.__tablename__, row_id)
             return None
@@ -62,10 +64,16 @@ def _open_and_route(
         if referral is None:
             return None
         now = now or utcnow()
-        lifecycle.route(rt, session, referral, now)
+        outbox.claim_as_written(session, utcnow())
+        message_ids = lifecycle.route(rt, session, referral, now)
         row.routed_at = row.routed_at or now
         referral_id = referral.id
-    _send_queued(rt, referral_id)
+    claimed = outbox.claimed_in(session)
+    if message_ids:
+        send_claimed(rt, claimed)
+    else:
+        # Routed by an earlier run: what it left unsent (again after a crash: harmless).
+        _send_queued(rt, referral_id)
     return referral_id
 
 
@@ -84,17 +92,27 @@ def send_now(rt: Runtime, message_ids: Iterable[int]) -> None:
     send job after the first backoff interval; one whose sending broke is left to the sweeper
     (it stays queued or sending). On the process's sender pool when there is one (the job goes
     on at once, the messages are sent side by side), else here, one after the other."""
+    _hand_over(rt, list(message_ids))
+
+
+def send_claimed(rt: Runtime, claimed: Iterable[outbox.Claimed]) -> None:
+    """send_now for messages claimed in the transaction that wrote them (outbox.claim_as_written)."""
+    _hand_over(rt, list(claimed))
+
+
+def _hand_over(rt: Runtime, messages: list[int] | list[outbox.Claimed]) -> None:
     pool = sender.current()
-    for message_id in message_ids:
+    for message in messages:
         if pool is not None:
-            pool.submit(functools.partial(_send_now, rt, message_id))
+            pool.submit(functools.partial(_send_now, rt, message))
         else:
-            _send_now(rt, message_id)
+            _send_now(rt, message)
 
 
-def _send_now(rt: Runtime, message_id: int) -> None:
+def _send_now(rt: Runtime, message: int | outbox.Claimed) -> None:
+    message_id = message if isinstance(message, int) else message.id
     try:
-        result = _send(rt, message_id)
+        result = _send(rt, message_id, None if isinstance(message, int) else message)
     except SmsUnavailableError:
         outbox.retry_later(rt, message_id)
         return
@@ -107,18 +125,18 @@ def _send_now(rt: Runtime, message_id: int) -> None:
         outbox.retry_later(rt, message_id)
 
 
-def _send(rt: Runtime, message_id: int) -> SendResult | None:
-    """Claim, send and record one message, and send its follow-ups; None if not ours to send.
+def _send(rt: Runtime, message_id: int, claimed: outbox.Claimed | None = None) -> SendResult | None:
+    """Claim (unless claimed already), send and record one message, and send its follow-ups;
+    None if not ours to send.
 
     Raises SmsUnavailableError (the message waits for a retry) when the provider gave no answer.
     """
-    claimed = outbox.claim(rt, message_id, utcnow())
-    if claimed is None:
+    mine = outbox.claim(rt, message_id, utcnow()) if claimed is None else outbox.still_ours(rt, claimed, utcnow())
+    if mine is None:
         return None
-    to, body = claimed
     try:
         with metrics.SMS_SEND_SECONDS.time():
-            result = rt.sms.send(to, body)
+            result = rt.sms.send(mine.to, mine.body)
     except SmsUnavailableError as exc:
         with rt.db.transaction() as session:
             outbox.postpone(session.get_one(Message, message_id), str(exc))
@@ -126,11 +144,10 @@ def _send(rt: Runtime, message_id: int) -> SendResult | None:
     now = utcnow()
     follow_ups: list[int] = []
     with rt.db.transaction() as session:
-        message = session.get_one(Message, message_id)
-        outbox.record_result(session, message, result, now)
-        if result.outcome == REJECTED:
+        message = outbox.record_result(session, mine, result, now)
+        if message is not None and result.outcome == REJECTED:
             follow_ups = lifecycle.fail_over(rt, session, message, now)
-        elif result.outcome == NO_CREDIT and message.kind != MessageKind.NOTICE:
+        elif result.outcome == NO_CREDIT and mine.kind != MessageKind.NOTICE:
             follow_ups = _tell_desk_out_of_credit(rt, session)
     send_now(rt, follow_ups)
     return result

@@ -79,6 +79,8 @@ __all__ = [
 ]
 
 
+# Where a session notes the ids of the referrals opened in it (session.info).
+OPENED = "referrals_opened"
 # What a referral copies from the report it is opened from.
 FROM_REPORT = ("reference", "category", "urgent", "age_band", "sex", "location_id", "channel")
 # What a home visit's follow-up referral says of the child (a visit is about a household).
@@ -119,7 +121,8 @@ def open_from_report(rt: Runtime, session: Session, report: Report) -> Referral:
     why = "a community SMS to triage" if report.kind == ReportKind.TRIAGE else f"from a {report.channel} report"
     _opened(rt, session, referral, why)
     if report.kind == ReportKind.CONCERN:
-        earlier = possible_duplicate(rt, session, referral, report.created_at)
+        with session.no_autoflush:  # the timeline line waits for the routing's one flush
+            earlier = possible_duplicate(rt, session, referral, report.created_at)
         if earlier is not None:
             link_duplicate(session, referral, earlier, timeline.SYSTEM, report.created_at)
     return referral
@@ -151,6 +154,7 @@ def _opened(rt: Runtime, session: Session, referral: Referral, why: str) -> Refe
     referral.status = ReferralStatus.NEW
     session.add(referral)
     session.flush()
+    session.info.setdefault(OPENED, set()).add(referral.id)
     timeline.record(session, referral.id, EventKind.CREATED, timeline.SYSTEM, why)
     metrics.REFERRALS_CREATED.labels("visit" if referral.visit_id else "report").inc()
     return referral
@@ -161,7 +165,10 @@ def _opened(rt: Runtime, session: Session, referral: Referral, why: str) -> Refe
 
 def route(rt: Runtime, session: Session, referral: Referral, now: datetime) -> list[int]:
     """Send a new referral to the first tier of its chain that has anybody; the messages to dispatch."""
-    if referral.status != ReferralStatus.NEW or routing.assigned(session, referral):
+    if referral.status != ReferralStatus.NEW:
+        return []
+    # One opened in this transaction has nobody yet; another may have been routed by a run that broke.
+    if referral.id not in session.info.get(OPENED, ()) and routing.assigned(session, referral):
         return []
     return _route_fresh(rt, session, referral, now, set())
 
@@ -243,22 +250,36 @@ def _alert(
     restart_clock: bool = True,
 ) -> list[int]:
     """Assign contacts at step, write their alerts; the referral is routed up to at least step."""
-    message_ids = []
+    messages = []
+    bodies: dict[str, str] = {}  # one text per language
+    unanswered = kind == EventKind.ESCALATED
     for contact in contacts:
         officer = contact.officer
         session.add(Assignment(referral_id=referral.id, officer_id=officer.id, step=step, reason=contact.reason))
-        body = routing.alert_text(rt, session, referral, officer.language, unanswered=kind == EventKind.ESCALATED)
-        message = outbox.add(
-            session, to=officer.phone, body=body, kind=MessageKind.ALERT, referral_id=referral.id, officer_id=officer.id
+        if officer.language not in bodies:
+            with session.no_autoflush:  # the rows go in the one flush below
+                bodies[officer.language] = routing.alert_text(rt, session, referral, officer.language, unanswered)
+        body = bodies[officer.language]
+        messages.append(
+            outbox.add(
+                session,
+                to=officer.phone,
+                body=body,
+                kind=MessageKind.ALERT,
+                referral_id=referral.id,
+                officer_id=officer.id,
+                flush=False,
+            )
         )
-        message_ids.append(message.id)
     referral.status = ReferralStatus.ROUTED
     referral.escalation_step = max(step, referral.escalation_step or 0)
     if restart_clock or referral.escalate_at is None:
         referral.escalate_at = now + routing.delay(rt, referral)
     names = ", ".join(f"officer:{c.officer.id} ({c.reason})" for c in contacts)
     timeline.record(session, referral.id, kind, timeline.SYSTEM, f"{why}; step {step}: {names}", now)
-    return message_ids
+    # One flush writes the assignments, the messages (their ids back) and the timeline line together.
+    session.flush()
+    return [message.id for message in messages]
 
 
 # --- an officer's answers --------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Assignment, Officer, Referral, Visit
@@ -41,38 +41,35 @@ class Contact:
 
 def chain(rt: Runtime, session: Session, referral: Referral) -> list[list[Contact]]:
     """Every tier of the referral's chain, each a list of contacts (possibly empty); a referral in
-    no district (a community SMS that named none) goes to the national desk alone."""
-    active = select(Officer).where(Officer.active.is_(True)).order_by(Officer.id)
+    no district (a community SMS that named none) goes to the national desk alone.
+
+    One query reads every officer the chain may name (the district's, its sector's contacts,
+    the national desk), with their duty as it is now: an officer switched off duty is skipped
+    by the very next alert."""
     if referral.district_id is None:
         return [[], [], [], [Contact(o, 3, "national_desk") for o in national_desk(session)]]
-    district = active.where(Officer.district_id == referral.district_id)
-    on_duty = [
-        Contact(o, 0, "on_duty")
-        for o in session.scalars(district.where(Officer.role.in_(CASE_ROLES), Officer.on_duty.is_(True)))
-    ]
-    sector = rt.places.ancestor(referral.location_id, "sector")
-    if referral.urgent and sector is not None:
+    sector = rt.places.ancestor(referral.location_id, "sector") if referral.urgent else None
+    named = or_(Officer.district_id == referral.district_id, Officer.role == OfficerRole.NATIONAL_DESK)
+    if sector is not None:
+        named = or_(named, and_(Officer.role == OfficerRole.SECTOR_CONTACT, Officer.sector_id == sector.id))
+    with session.no_autoflush:  # what the caller wrote so far goes in its own flush
+        officers = session.scalars(select(Officer).where(Officer.active.is_(True), named).order_by(Officer.id)).all()
+    district = [o for o in officers if o.district_id == referral.district_id]
+    case_officers = [o for o in district if o.role in CASE_ROLES]
+    on_duty = [Contact(o, 0, "on_duty") for o in case_officers if o.on_duty]
+    if sector is not None:
         on_duty += [
             Contact(o, 0, "sector_contact")
-            for o in session.scalars(
-                active.where(
-                    Officer.role == OfficerRole.SECTOR_CONTACT,
-                    Officer.sector_id == sector.id,
-                    Officer.on_duty.is_(True),
-                )
-            )
+            for o in officers
+            if o.role == OfficerRole.SECTOR_CONTACT and o.sector_id == sector.id and o.on_duty
         ]
-    next_officers = [
-        Contact(o, 1, "next_officer")
-        for o in session.scalars(district.where(Officer.role.in_(CASE_ROLES), Officer.on_duty.is_(False)))
-    ]
+    next_officers = [Contact(o, 1, "next_officer") for o in case_officers if not o.on_duty]
     supervisors = [
-        Contact(o, 2, "supervisor")
-        for o in _on_duty_first(session.scalars(district.where(Officer.role == OfficerRole.SUPERVISOR)))
+        Contact(o, 2, "supervisor") for o in _on_duty_first(o for o in district if o.role == OfficerRole.SUPERVISOR)
     ]
     desk = [
         Contact(o, 3, "national_desk")
-        for o in _on_duty_first(session.scalars(active.where(Officer.role == OfficerRole.NATIONAL_DESK)))
+        for o in _on_duty_first(o for o in officers if o.role == OfficerRole.NATIONAL_DESK)
     ]
     return [on_duty, next_officers, supervisors, desk]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from rq import Retry
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import metrics
@@ -32,6 +33,8 @@ STALLED_AFTER = 120
 # Seconds after its last attempt before a message still waiting for a retry is queued again
 # by the sweeper (RQ's retries ran out during a long provider outage).
 RETRY_AGAIN_AFTER = 900
+# Where a session notes the claim time and the messages claimed as they are written (session.info).
+_CLAIMING = "outbox_claiming"
 # Message statuses from which a send may start.
 SENDABLE = (MessageStatus.QUEUED, MessageStatus.RETRYING)
 # Message statuses that no later answer changes.
@@ -49,14 +52,22 @@ def add(
     kind: MessageKind,
     referral_id: int | None = None,
     officer_id: int | None = None,
+    flush: bool = True,
 ) -> Message:
     """A message row, queued; once the transaction is committed, a worker sends it
-    (workers.jobs.send_now) and the web app queues its send job (dispatch())."""
+    (workers.jobs.send_now) and the web app queues its send job (dispatch()).
+    flush=False: its id comes with the caller's next flush (several rows in one statement)."""
     message = Message(
         to=to, body=body, kind=kind, referral_id=referral_id, officer_id=officer_id, status=MessageStatus.QUEUED
     )
+    claiming = session.info.get(_CLAIMING)
+    if claiming is not None:
+        at, written = claiming
+        message.status, message.attempts, message.updated_at = MessageStatus.SENDING, 1, at
+        written.append(message)
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 
@@ -85,29 +96,48 @@ def _queue(rt: Runtime, message_id: int, retry: Retry, delay: int = 0) -> None:
         log.exception("could not queue message %s; the sweeper will queue it", message_id)
 
 
-def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None:
-    """Mark a message as being sent (one sender at a time); its (to, body), or None if not ours to send."""
+class Claimed(NamedTuple):
+    """A message marked as being sent (at: when), with what sending and recording it needs."""
+
+    id: int
+    to: str
+    body: str
+    kind: str
+    referral_id: int | None
+    officer_id: int | None
+    at: datetime
+
+
+# What a claim returns of each message it marks as being sent.
+_CLAIMED = (Message.id, Message.to, Message.body, Message.kind, Message.referral_id, Message.officer_id)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Messages a sender may claim: waiting to be sent, or left "sending" by a sender gone long ago."""
     stale = now - timedelta(seconds=STALLED_AFTER)
+    return or_(Message.status.in_(SENDABLE), and_(Message.status == MessageStatus.SENDING, Message.updated_at < stale))
+
+
+def _mark_sending(now: datetime) -> dict[str, object]:
+    return {"status": MessageStatus.SENDING, "attempts": Message.attempts + 1, "updated_at": now}
+
+
+def claim(rt: Runtime, message_id: int, now: datetime) -> Claimed | None:
+    """Mark a message as being sent (one sender at a time); what sending it needs, or None if not ours to send."""
     with rt.db.transaction() as session:
         # One statement claims the message and returns what sending it needs.
-        claimed = session.execute(
+        row = session.execute(
             update(Message)
-            .where(
-                Message.id == message_id,
-                or_(
-                    Message.status.in_(SENDABLE),
-                    and_(Message.status == MessageStatus.SENDING, Message.updated_at < stale),
-                ),
-            )
-            .values(status=MessageStatus.SENDING, attempts=Message.attempts + 1, updated_at=now)
-            .returning(Message.to, Message.body, Message.kind, Message.referral_id)
+            .where(Message.id == message_id, _claimable(now))
+            .values(_mark_sending(now))
+            .returning(*_CLAIMED)
             .execution_options(synchronize_session=False)
         ).one_or_none()
-        if claimed is None:
+        if row is None:
             return None
-        to, body, kind, referral_id = claimed
-        if kind == MessageKind.ALERT and referral_id is not None:
-            status = session.scalar(select(Referral.status).where(Referral.id == referral_id))
+        claimed = Claimed(*row, at=now)
+        if claimed.kind == MessageKind.ALERT and claimed.referral_id is not None:
+            status = session.scalar(select(Referral.status).where(Referral.id == claimed.referral_id))
             if status in SETTLED:
                 # Somebody answered while this alert waited for a retry: nobody else needs it.
                 session.execute(
@@ -117,7 +147,41 @@ def claim(rt: Runtime, message_id: int, now: datetime) -> tuple[str, str] | None
                     .execution_options(synchronize_session=False)
                 )
                 return None
-        return str(to), str(body)
+        return claimed
+
+
+def claim_as_written(session: Session, now: datetime) -> None:
+    """Messages written from now on in session's transaction are claimed as they are written
+    (born "sending", one attempt): the caller sends them as soon as it is committed, taking
+    them from claimed_in(). Should it die before sending them, they are "sending" and stalled
+    after STALLED_AFTER, and the sweeper queues them again, as for any claim."""
+    session.info[_CLAIMING] = (now, [])
+
+
+def claimed_in(session: Session) -> list[Claimed]:
+    """The messages claimed as they were written in session (its ids given by its flushes)."""
+    at, written = session.info.get(_CLAIMING, (None, []))
+    return [Claimed(m.id, m.to, m.body, m.kind, m.referral_id, m.officer_id, at) for m in written]
+
+
+def still_ours(rt: Runtime, claimed: Claimed, now: datetime) -> Claimed | None:
+    """A claim made a while ago (the message waited for a sender thread), renewed if nobody took
+    it over since; None when it is no longer ours to send. Fresh claims need no statement."""
+    if now - claimed.at < timedelta(seconds=STALLED_AFTER / 2):
+        return claimed
+    with rt.db.transaction() as session:
+        renewed = session.execute(
+            update(Message)
+            .where(
+                Message.id == claimed.id,
+                Message.status == MessageStatus.SENDING,
+                Message.updated_at == claimed.at,
+            )
+            .values(updated_at=now)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+    return claimed._replace(at=now) if renewed is not None else None
 
 
 def postpone(message: Message, error: str, result: SendResult | None = None) -> None:
@@ -129,18 +193,31 @@ def postpone(message: Message, error: str, result: SendResult | None = None) -> 
     metrics.SMS_RETRYING.labels(_code(result) if result is not None else "no_answer").inc()
 
 
-def record_result(session: Session, message: Message, result: SendResult, now: datetime) -> None:
-    """What the provider answered about a message, on its row and its referral's timeline."""
+def record_result(session: Session, claimed: Claimed, result: SendResult, now: datetime) -> Message | None:
+    """What the provider answered about a claimed message, on its row and its referral's timeline.
+    An accepted one (the usual answer) is written in one statement, its row not read first;
+    otherwise the row, as changed."""
+    if result.outcome == ACCEPTED:
+        session.execute(
+            update(Message)
+            .where(Message.id == claimed.id)
+            .values(
+                status=MessageStatus.SENT,
+                provider_message_id=result.provider_message_id,
+                provider_status=result.provider_status or None,
+                cost=result.cost,
+                sent_at=now,
+                error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        metrics.SMS_SENT.labels(claimed.kind, _code(result)).inc()
+        _event(session, claimed, EventKind.SENT, timeline.SYSTEM, "")
+        return None
+    message = session.get_one(Message, claimed.id)
     message.provider_status = result.provider_status or None
     message.cost = result.cost
-    if result.outcome == ACCEPTED:
-        message.status = MessageStatus.SENT
-        message.provider_message_id = result.provider_message_id
-        message.sent_at = now
-        message.error = None
-        metrics.SMS_SENT.labels(message.kind, _code(result)).inc()
-        _event(session, message, EventKind.SENT, timeline.SYSTEM, "")
-    elif result.outcome == REJECTED:
+    if result.outcome == REJECTED:
         message.status = MessageStatus.FAILED
         message.error = f"refused by the provider: {result.status_code} {result.provider_status}"[:200]
         metrics.SMS_FAILED.labels(message.kind, "send", _code(result)).inc()
@@ -149,6 +226,7 @@ def record_result(session: Session, message: Message, result: SendResult, now: d
         if result.outcome == NO_CREDIT:
             metrics.OUT_OF_CREDIT.inc()
         postpone(message, f"provider said {result.status_code} {result.provider_status}", result)
+    return message
 
 
 def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:
@@ -204,7 +282,7 @@ def stalled(session: Session, now: datetime) -> list[int]:
     )
 
 
-def _event(session: Session, message: Message, kind: EventKind, actor: str, detail: str) -> None:
+def _event(session: Session, message: Message | Claimed, kind: EventKind, actor: str, detail: str) -> None:
     """A referral alert's fate goes on the referral's timeline (replies to officers do not)."""
     if message.referral_id is None or message.kind != MessageKind.ALERT:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import uuid
@@ -77,10 +78,16 @@ class KeepAliveSMSService(SMSService):  # type: ignore[misc]
     _local = threading.local()
 
     @classmethod
-    def _http(cls) -> requests.Session:
+    def _http(cls, url: str) -> requests.Session:
         session: requests.Session | None = getattr(cls._local, "session", None)
         if session is None:
-            session = cls._local.session = requests.Session()
+            session = requests.Session()
+            # The environment's proxy and CA settings, read once for the one host the SDK posts
+            # to: requests would read the whole environment again on every request.
+            session.proxies = requests.utils.get_environ_proxies(url)
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            session.trust_env = False
+            cls._local.session = session
         return session
 
     @classmethod
@@ -93,7 +100,7 @@ class KeepAliveSMSService(SMSService):  # type: ignore[misc]
         callback: Any = None,
         timeout: Any = DEFAULT_TIMEOUT_S,
     ) -> requests.Response | None:
-        res = cls._http().post(url=url, headers=headers, params=params, data=data, timeout=timeout)
+        res = cls._http(url).post(url=url, headers=headers, params=params, data=data, timeout=timeout)
         if callback is None or callback == {}:
             return res
         callback(res)

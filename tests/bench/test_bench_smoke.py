@@ -198,3 +198,14 @@ def test_the_load_and_worker_parts_run_small_against_a_real_stack(tmp_path, monk
     [peer_row] = [line for line in report.parts[-2].splitlines() if line.startswith("| sqlite | 2 |")]
     assert peer_row.split(" | ")[10] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
     assert "| 0 |" in report.parts[-1]  # the server line's run had no errors
+
+
+def test_the_route_profile_routes_and_alerts_a_few_referrals_and_counts_their_statements(settings, monkeypatch, capsys):
+    from bench import route_profile
+
+    monkeypatch.setenv("ROUTE_PROFILE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ROUTE_PROFILE_REDIS_URL", settings.redis_url)
+    route_profile.main(["--referrals", "3", "--threads", "2", "--statements"])
+    out = capsys.readouterr().out
+    assert out.startswith("3 referrals, 6 alerts sent: ")
+    assert "INSERT messages" in out and "SELECT officers" in out

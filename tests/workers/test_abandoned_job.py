@@ -65,3 +65,15 @@ def test_a_job_that_finishes_while_it_is_queued_again_is_queued_again_without_an
     rt.enqueue(jobs.sweep, job_id="sweep-same-second")
     monkeypatch.undo()
     assert rt.queue.job_ids == ["sweep-same-second"]
+
+
+def test_a_job_queued_again_while_its_finished_run_is_still_kept_runs_again(rt, run_jobs):
+    # A finished job is kept RESULT_TTL seconds; the sweeper may queue the same id meanwhile.
+    rt.enqueue(jobs.sweep, job_id="sweep-kept")
+    run_jobs()
+    assert Job.fetch("sweep-kept", connection=rt.rq_redis).get_status() == "finished"
+    rt.enqueue(jobs.sweep, job_id="sweep-kept")
+    assert rt.queue.job_ids == ["sweep-kept"]
+    run_jobs()
+    assert rt.queue.job_ids == []
+    assert Job.fetch("sweep-kept", connection=rt.rq_redis).get_status() == "finished"

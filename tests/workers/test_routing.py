@@ -21,6 +21,7 @@ from tests.helpers import (
     VOLUNTEER_PHONE,
     make_report,
     register_officers,
+    sms_in,
 )
 from workers import jobs
 
@@ -194,3 +195,18 @@ def test_routing_goes_before_sending_so_a_slow_provider_never_holds_up_a_report(
         routed = session.scalars(select(Referral)).one().created_at
         sent = session.get_one(Message, notice.id).sent_at
     assert sent is not None and routed < sent
+
+
+def test_an_officer_who_goes_off_duty_by_sms_is_skipped_by_the_very_next_alert(rt, client):
+    register_officers(rt)
+    first_id, first = make_report(rt)
+    jobs.route_report(first_id)
+    assert set(_alerts(rt, first)) == {SOCIAL_WORKER, PSYCHOLOGIST}
+    sms_in(client, PSYCHOLOGIST, "DUTY OFF")
+    second_id, second = make_report(rt)
+    jobs.route_report(second_id)
+    assert set(_alerts(rt, second)) == {SOCIAL_WORKER}
+    sms_in(client, PSYCHOLOGIST, "DUTY ON")
+    third_id, third = make_report(rt)
+    jobs.route_report(third_id)
+    assert set(_alerts(rt, third)) == {SOCIAL_WORKER, PSYCHOLOGIST}

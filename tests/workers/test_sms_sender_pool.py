@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,7 +17,10 @@ import responses
 from sqlalchemy import select
 
 from bench.sms_stub import SmsStub
-from gateway.models import Message
+from gateway.clock import utcnow
+from gateway.models import Message, Report
+from gateway.referrals import lifecycle
+from gateway.sms import outbox
 from gateway.sms.provider import ACCEPTED, AfricasTalkingSms
 from tests.helpers import (
     AT_SMS_URL,
@@ -191,3 +195,52 @@ def test_a_sender_threads_requests_reuse_one_connection_to_the_sms_api():
         stub.stop()
     assert [r.outcome for r in results] == [ACCEPTED] * 3 and len(elsewhere) == 1
     assert connections == 2  # one for this thread's three requests, one for the other thread
+
+
+def test_a_referrals_alerts_are_claimed_when_it_is_routed_and_no_other_sender_takes_them(rt, at, pool):
+    register_officers(rt, TWO_ON_DUTY)
+    answered = threading.Event()
+    api = SlowApi(at, {}, gate=answered)
+    jobs.route_report(make_report(rt)[0])
+    with rt.db.reading() as session:
+        rows = session.execute(select(Message.id, Message.status, Message.attempts)).all()
+    # Claimed in the routing's own transaction: "sending", one attempt, before any request.
+    assert [(status, attempts) for _, status, attempts in rows] == [("sending", 1)] * 2
+    assert all(jobs.send_sms(message_id).startswith("not sendable") for message_id, _, _ in rows)
+    answered.set()
+    assert pool.drain(timeout=10)
+    assert sorted(api.to) == sorted([SOCIAL_WORKER, PSYCHOLOGIST])  # one request per message
+    assert (_status(rt, SOCIAL_WORKER), _status(rt, PSYCHOLOGIST)) == ("sent", "sent")
+
+
+def _claimed_long_ago(rt, seconds: float) -> outbox.Claimed:  # type: ignore[no-untyped-def]
+    """The alert of a routed referral, as claimed `seconds` ago and never sent (its sender waited)."""
+    sender.install(None)
+    with rt.db.transaction() as session:
+        report = session.get_one(Report, make_report(rt)[0])
+        referral = lifecycle.open_from_report(rt, session, report)
+        outbox.claim_as_written(session, utcnow() - timedelta(seconds=seconds))
+        lifecycle.route(rt, session, referral, utcnow())
+    (claimed,) = outbox.claimed_in(session)
+    return claimed
+
+
+def test_an_alert_that_waited_long_for_a_sender_is_sent_once_its_claim_is_renewed(rt, at):
+    register_officers(rt, WITH_BACKUP)
+    api = SlowApi(at, {})
+    claimed = _claimed_long_ago(rt, outbox.STALLED_AFTER * 0.75)
+    jobs.send_claimed(rt, [claimed])
+    assert api.to == [SOCIAL_WORKER]
+    assert _status(rt, SOCIAL_WORKER) == "sent"
+
+
+def test_an_alert_whose_claim_went_stale_and_was_taken_by_another_sender_is_not_sent_twice(rt, at):
+    register_officers(rt, WITH_BACKUP)
+    api = SlowApi(at, {})
+    claimed = _claimed_long_ago(rt, outbox.STALLED_AFTER + 5)
+    assert jobs.sweep()["messages"] == 1  # the sweeper gives it to a send job, which sends it
+    jobs.send_sms(claimed.id)
+    jobs.send_claimed(rt, [claimed])  # the first sender comes to it at last
+    assert api.to == [SOCIAL_WORKER]
+    with rt.db.reading() as session:
+        assert session.scalars(select(Message.attempts)).one() == 2
