@@ -70,7 +70,8 @@ def test_the_clients_wait_out_a_killed_primary_and_carry_on_with_the_new_one(set
 
 
 @needs_sentinel
-def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alerted(app_with, group):
+def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alerted(app, app_with, group):
+    # `app` first: it empties the tables (officers an earlier test registered would be alerted too).
     app = app_with(redis_url="", redis_sentinels=group.sentinels, redis_sentinel_master=MASTER_NAME)
     rt: Runtime = app.extensions["ijwi"]
     register_officers(rt)
