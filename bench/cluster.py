@@ -31,7 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -252,17 +252,10 @@ class Cluster(Stack):
         return [f"http://127.0.0.1:{self.base + 10 + i}" for i in range(WEB_NODES)]
 
     def settings(self) -> Settings:
+        """The stack's settings, with Redis reached through the Sentinels."""
         assert self.group is not None
-        return Settings(
-            database_url=self.database_url,
-            redis_sentinels=self.group.sentinels,
-            redis_sentinel_master=MASTER_NAME,
-            secret_key=self._keys["SECRET_KEY"],
-            encryption_key=self._keys["ENCRYPTION_KEY"],
-            sms_backend="africastalking",
-            at_username="ijwi-bench",
-            at_api_key="bench-key",
-            webhook_token=WEBHOOK_TOKEN,
+        return replace(
+            super().settings(), redis_url="", redis_sentinels=self.group.sentinels, redis_sentinel_master=MASTER_NAME
         )
 
     def env(self) -> dict[str, str]:
