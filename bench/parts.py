@@ -153,7 +153,11 @@ class Bench:
         """Wait until the worker has done every queued job (reports of earlier parts)."""
         jobs = Queue(QUEUE_NAME, connection=self.rt.rq_redis)
         deadline = time.monotonic() + timeout
-        while (jobs.count or jobs.started_job_registry.count) and time.monotonic() < deadline:
+
+        def busy() -> bool:
+            return bool(jobs.count or jobs.started_job_registry.count or self.rt.redis.llen(keys.routing_inbox()))
+
+        while busy() and time.monotonic() < deadline:
             time.sleep(0.2)
         if jobs.count:
             print(f"   the worker still has {jobs.count} jobs queued", file=sys.stderr, flush=True)

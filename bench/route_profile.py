@@ -45,7 +45,7 @@ from gateway.registry import imports
 from gateway.runtime import WORKER_QUEUES, Runtime
 from gateway.ussd.callers import Caller
 from gateway.vocabulary import CallerKind
-from workers import sender
+from workers import inbox, sender
 from workers.__main__ import SWITCH_INTERVAL, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +211,7 @@ def _work(rt: Runtime, threads: int) -> None:
     pool = sender.BackgroundSender(threads) if threads else None
     sender.install(pool)
     try:
+        inbox.move(rt)  # as the worker's inbox thread does: the routing jobs are built in the worker
         Worker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True, logging_level="WARNING")
         if pool:
             pool.drain()

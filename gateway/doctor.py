@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from rq import Worker
 from sqlalchemy import select, text
 
-from gateway import migrate
+from gateway import keys, migrate
 from gateway.config import ConfigError, Settings, check, load_settings
 from gateway.models import Report
 from gateway.runtime import Runtime
@@ -226,7 +226,8 @@ def redis_findings(rt: Runtime) -> list[Finding]:
     if workers == 0:
         found.append(Finding(WARN, "queue", "no worker is running: no alert is sent", "start the Procfile's worker"))
     else:
-        found.append(Finding(OK, "queue", f"{workers} worker(s) listening, {len(rt.queue)} job(s) waiting"))
+        waiting = len(rt.queue) + rt.redis.llen(keys.routing_inbox())
+        found.append(Finding(OK, "queue", f"{workers} worker(s) listening, {waiting} job(s) waiting"))
     if failed:
         found.append(
             Finding(WARN, "queue", f"{failed} failed job(s)", "flask --app wsgi jobs list, then jobs retry or purge")

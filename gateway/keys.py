@@ -34,6 +34,12 @@ def caller(phone_hash: str) -> str:
     return f"{PREFIX}:caller:{phone_hash}"
 
 
+def routing_inbox() -> str:
+    """Stored reports and visits waiting to be queued for routing ("report:<id>", "visit:<id>"),
+    pushed by the web in one command and moved onto RQ's queue by the workers (no TTL)."""
+    return f"{PREFIX}:routing:inbox"
+
+
 def scheduler_lock() -> str:
     """Held by the one worker that runs the periodic sweeps this interval."""
     return f"{PREFIX}:scheduler"

@@ -38,7 +38,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
-from gateway import runtime
+from gateway import keys, runtime
 from gateway.clock import utcnow
 from gateway.models import Referral
 from gateway.vocabulary import WAITING
@@ -175,6 +175,7 @@ class StateCollector(Collector):
         try:
             depth = {
                 "queued": queue.count,
+                "inbox": self.rt.redis.llen(keys.routing_inbox()),
                 "started": queue.started_job_registry.count,
                 "scheduled": queue.scheduled_job_registry.count,
                 "failed": queue.failed_job_registry.count,
@@ -185,7 +186,8 @@ class StateCollector(Collector):
             return False
         jobs = GaugeMetricFamily(
             f"{NS}_queue_jobs",
-            "Jobs on the RQ queue: queued (waiting for a worker), started, scheduled (waiting for a retry), failed.",
+            "Jobs on the RQ queue: queued (waiting for a worker), started, scheduled (waiting for a retry), failed; "
+            "inbox: stored reports and visits handed over for routing that a worker has not made a job of yet.",
             labels=["state"],
         )
         for state, count in depth.items():

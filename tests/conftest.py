@@ -24,6 +24,7 @@ from gateway.redis_conn import embedded_url
 from gateway.registry import imports
 from gateway.registry.places import PlaceIndex
 from gateway.runtime import WORKER_QUEUES, Runtime
+from workers import inbox
 
 # Tables whose rows survive from test to test (loaded once per run).
 KEPT_TABLES = {"locations", "alembic_version"}
@@ -142,9 +143,11 @@ def runner(app):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def run_jobs(rt: Runtime):  # type: ignore[no-untyped-def]
-    """Run every queued job with the real RQ worker code, until the queue is empty."""
+    """Run every queued job with the real RQ worker code, until the queue is empty (what the web
+    handed over for routing first moved onto the queue, as a worker's inbox thread does)."""
 
     def run() -> None:
+        inbox.move(rt)
         SimpleWorker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True)
 
     return run

@@ -24,8 +24,8 @@ from rq.scheduler import RQScheduler
 
 from gateway import keys, log_levels, logs, redis_conn, runtime
 from gateway.config import ConfigError
-from gateway.runtime import WORKER_QUEUES, Runtime
-from workers import periodic, sender
+from gateway.runtime import ROUTING_QUEUE, WORKER_QUEUES, Runtime
+from workers import inbox, periodic, sender
 
 log = logging.getLogger("workers")
 
@@ -124,6 +124,8 @@ def work(queues: list[str]) -> None:
     periodic.queue_sweeps(rt)
     scheduler = RQScheduler(list(WORKER_QUEUES), connection=rt.rq_redis, name=name)
     threading.Thread(target=tick_forever, args=(rt, scheduler, stop), daemon=True, name="ticker").start()
+    if ROUTING_QUEUE in queues:
+        threading.Thread(target=inbox.move_forever, args=(rt, stop), daemon=True, name="inbox").start()
     sys.setswitchinterval(SWITCH_INTERVAL)
     # Jobs hand their SMS to a pool of sender threads: requests to the SMS API overlap.
     pool = sender.BackgroundSender(rt.settings.sms_send_threads) if rt.settings.sms_send_threads > 0 else None

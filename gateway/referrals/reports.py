@@ -11,10 +11,10 @@ from sqlalchemy import Connection, Table, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway import metrics
+from gateway import keys, metrics
 from gateway.clock import utcnow
 from gateway.models import Referral, Report, Visit
-from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
+from gateway.runtime import Runtime
 from gateway.ussd.callers import Caller
 from gateway.vocabulary import CallerKind, Channel, ReferralStatus, VisitDomain
 from menus.reference import is_valid, new_reference
@@ -31,6 +31,10 @@ STATUS_LINES: dict[str, str] = {
     ReferralStatus.CLOSED: "status_closed",
 }
 
+
+# How the routing inbox names a report and a visit.
+INBOX_REPORT = "report"
+INBOX_VISIT = "visit"
 
 # What is stored with a reference number.
 Stored = TypeVar("Stored", Report, Visit)
@@ -168,19 +172,17 @@ def _count(model: type[Report] | type[Visit], values: dict[str, Any]) -> None:
 
 
 def queue_routing(rt: Runtime, reports: Iterable[int] = (), visits: Iterable[int] = ()) -> None:
-    """Queue the routing jobs of committed reports and visits (a visit without concerns has none)."""
-    for report_id in reports:
-        _enqueue(rt, ROUTE_REPORT_JOB, report_id, job_id(ROUTE_REPORT_JOB, report_id))
-    for visit_id in visits:
-        _enqueue(rt, ROUTE_VISIT_JOB, visit_id, job_id(ROUTE_VISIT_JOB, visit_id))
-
-
-def _enqueue(rt: Runtime, func: str, row_id: int, job_id: str) -> None:
-    """Queue the routing job; if Redis fails now, the sweeper picks the row up later."""
+    """Hand committed reports and visits (a visit without concerns has none) to the workers for
+    routing: one Redis command into the routing inbox, which a worker moves onto RQ's queue
+    (workers/inbox.py), so that the confirm hop does not build RQ jobs while the caller waits.
+    If Redis fails now, the sweeper picks the rows up later."""
+    items = [f"{INBOX_REPORT}:{i}" for i in reports] + [f"{INBOX_VISIT}:{i}" for i in visits]
+    if not items:
+        return
     try:
-        rt.enqueue(func, row_id, job_id=job_id)
+        rt.redis.rpush(keys.routing_inbox(), *items)
     except Exception:
-        log.exception("could not queue %s; the sweeper will retry it", job_id)
+        log.exception("could not hand %d row(s) over for routing; the sweeper will queue them", len(items))
 
 
 def status_key(rt: Runtime, reference: str, caller: Caller) -> str:

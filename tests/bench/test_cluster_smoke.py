@@ -23,6 +23,7 @@ from gateway.config import ConfigError, Settings, load_settings, sentinel_addres
 from gateway.models import Message, Referral
 from gateway.runtime import QUEUE_NAME, Runtime
 from tests.helpers import VOLUNTEER_PHONE, Dial, reference_in, register_officers, register_volunteer
+from workers import inbox
 
 # The smoke test's ports (five from here), apart from the rehearsal's.
 PORT = int(os.environ.get("BENCH_CLUSTER_TEST_PORT", "7550"))
@@ -86,10 +87,12 @@ def test_a_report_whose_session_spans_a_sentinel_failover_is_confirmed_and_alert
 
     dial.send("1", "Seen at the market")
     ref = reference_in(dial.send("1"))
-    # The session and the routing job are on the primary the Sentinels name, not on the old one
-    # (which the Sentinels demote later, dropping what it took meanwhile).
+    # The session and the report handed over for routing are on the primary the Sentinels name, not
+    # on the old one (which the Sentinels demote later, dropping what it took meanwhile).
     on_new = redis.Redis(port=new, decode_responses=True)
     assert on_new.get(keys.ussd_session(dial.session_id)) == rt.redis.get(keys.ussd_session(dial.session_id))
+    assert on_new.llen(keys.routing_inbox()) == 1
+    assert inbox.move(rt) == 1
     assert Queue(QUEUE_NAME, connection=redis.Redis(port=new)).count == 1
     SimpleWorker([QUEUE_NAME], connection=rt.rq_redis).work(burst=True)
 

@@ -12,6 +12,7 @@ from gateway.models import Report, UssdSessionEnd, Visit
 from gateway.referrals import reports
 from gateway.ussd import callers, notices
 from tests.helpers import AT_FIXTURES, COMMUNITY_PHONE, TREE, VOLUNTEER_PHONE, Dial, register_volunteer
+from workers import inbox
 
 FIXTURES = AT_FIXTURES
 
@@ -213,4 +214,8 @@ def test_a_session_stores_one_report_and_one_visit_even_when_the_store_is_asked_
     with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 1
         assert session.scalar(select(func.count(Visit.id))) == 1
-    assert len(rt.queue) == 2  # one routing job each
+        report_id = session.scalar(select(Report.id))
+        visit_id = session.scalar(select(Visit.id))
+    # Handed over for routing once each; a worker's inbox thread makes one routing job of each.
+    assert rt.redis.lrange(keys.routing_inbox(), 0, -1) == [f"report:{report_id}", f"visit:{visit_id}"]
+    assert inbox.move(rt) == 2 and len(rt.queue) == 2

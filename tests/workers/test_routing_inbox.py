@@ -1,0 +1,91 @@
+"""The routing inbox: the confirm hop hands its report over with one Redis command, and a worker
+moves it onto RQ's queue (workers/inbox.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gateway import keys
+from gateway.models import Message, Referral, Report
+from gateway.runtime import Runtime
+from tests.helpers import VOLUNTEER_PHONE, Dial, reference_in, register_officers, register_volunteer
+from tests.workers.test_killed_worker import _start_worker, _until
+from workers import inbox
+
+
+def _alerts(rt: Runtime, reference: str) -> list[Message]:
+    with rt.db.reading() as session:
+        referral = session.scalar(select(Referral).where(Referral.reference == reference))
+        if referral is None:
+            return []
+        return list(session.scalars(select(Message).where(Message.referral_id == referral.id)))
+
+
+def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_hop(
+    client, rt, tmp_path: Path, monkeypatch
+):
+    register_volunteer(rt)
+    register_officers(rt)
+    monkeypatch.setenv("WORKER_NICENESS", "0")  # a busy test machine must not hold it back
+    worker = _start_worker(rt, tmp_path / "worker.log")
+    try:
+        assert _until(lambda: rt.live_workers() == 1, 30), "the worker did not start"
+        end = Dial(client, VOLUNTEER_PHONE).send("1", "2", "2", "1", "1", "1", "1", "1")
+        reference = reference_in(end)
+        # The caller has the reference; the report is stored and waits in the inbox, not as a job yet.
+        with rt.db.reading() as session:
+            assert session.scalar(select(Report.reference)) == reference
+        assert _until(lambda: len(_alerts(rt, reference)) > 0, 40), (tmp_path / "worker.log").read_text()
+        assert rt.redis.llen(keys.routing_inbox()) == 0
+        assert all(alert.to and alert.status == "sent" for alert in _alerts(rt, reference))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+
+
+def test_an_item_naming_nothing_is_dropped_and_the_rest_queued(rt, caplog):
+    rt.redis.rpush(keys.routing_inbox(), "report:7", "nonsense", "visit:x", "visit:9")
+    with caplog.at_level(logging.WARNING, logger="workers.inbox"):
+        assert inbox.move(rt) == 2
+    assert sorted(rt.queue.job_ids) == ["route-report-7", "route-visit-9"]
+    assert rt.redis.llen(keys.routing_inbox()) == 0
+    assert caplog.text.count("names no report or visit") == 2
+
+
+def test_items_not_queued_when_redis_refuses_the_job_go_back_to_the_inbox_in_order(rt, monkeypatch):
+    rt.redis.rpush(keys.routing_inbox(), "report:1", "report:2", "report:3")
+    queued = []
+
+    def enqueue(func, row_id, job_id):  # type: ignore[no-untyped-def]
+        if row_id == 2:
+            raise ConnectionError("Redis went away")
+        queued.append(row_id)
+
+    monkeypatch.setattr(rt, "enqueue", enqueue)
+    with pytest.raises(ConnectionError):
+        inbox.move(rt)
+    assert queued == [1]
+    assert rt.redis.lrange(keys.routing_inbox(), 0, -1) == ["report:2", "report:3"]
+
+
+def test_an_empty_inbox_waits_as_long_as_asked_and_moves_nothing(rt):
+    assert inbox.move(rt, wait=1) == 0
+    assert len(rt.queue) == 0
+
+
+def test_metrics_show_reports_waiting_in_the_inbox_until_a_worker_makes_jobs_of_them(client, rt):
+    from tests.gateway.test_metrics_and_logs import scrape
+
+    register_volunteer(rt)
+    Dial(client, VOLUNTEER_PHONE).send("1", "2", "2", "1", "1", "1", "1", "1")
+    inbox_jobs = ("ijwi_queue_jobs", frozenset({("state", "inbox")}))
+    queued_jobs = ("ijwi_queue_jobs", frozenset({("state", "queued")}))
+    before = scrape(client)
+    assert (before[inbox_jobs], before[queued_jobs]) == (1, 0)
+    inbox.move(rt)
+    after = scrape(client)
+    assert (after[inbox_jobs], after[queued_jobs]) == (0, 1)
