@@ -5,7 +5,10 @@ leaves the connection in step, and each thread and each forked process has its o
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,8 @@ from tests.helpers import Dial
 
 # A port nothing listens on.
 CLOSED_PORT = 7198
+# The repository, where a child Python finds the gateway package.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def own_connection_id(client: redis.Redis) -> int:
@@ -94,3 +99,18 @@ def test_a_forked_process_makes_its_own_connection_and_leaves_its_parents_alone(
     os.close(read_end)
     assert child.isdigit() and int(child) != parent
     assert own_connection_id(rt.redis) == parent  # the child did not close the parent's connection
+
+
+def test_the_embedded_redis_stops_with_its_last_process_after_a_round_trip(tmp_path):
+    script = (
+        "import sys\n"
+        "from gateway.redis_conn import connect, embedded_url, round_trip\n"
+        "url = embedded_url(sys.argv[1])\n"
+        "round_trip(connect(url)[0], ('SET', 'ijwi:a', 'one'))\n"
+        "print(url.removeprefix('unix://'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "redis.db")], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    socket_file = Path(done.stdout.strip())
+    assert socket_file.name == "redis.socket" and not socket_file.exists()  # the server shut down
