@@ -65,6 +65,9 @@ class Settings:
     scheduler_interval: int = 30
     # Threads of a worker process that send SMS side by side (0: each job sends its own, one at a time).
     sms_send_threads: int = 32
+    # How much a worker process gives way to the web on a busy machine (Unix nice, 0-19): a USSD
+    # hop must be answered before the network gives up on the caller; an alert is durable and waits.
+    worker_niceness: int = 10
     log_level: str = "INFO"
     # "json" (one JSON object a line, for production) or "text" (for a person at a terminal).
     log_format: str = "json"
@@ -122,6 +125,7 @@ _INT_SETTINGS = {
     "ESCALATION_NORMAL_SECONDS": "escalation_normal_seconds",
     "SCHEDULER_INTERVAL": "scheduler_interval",
     "SMS_SEND_THREADS": "sms_send_threads",
+    "WORKER_NICENESS": "worker_niceness",
     "REPORTS_PER_HOUR_VOLUNTEER": "reports_per_hour_volunteer",
     "REPORTS_PER_HOUR_UNKNOWN": "reports_per_hour_unknown",
     "LOOKUPS_PER_HOUR": "lookups_per_hour",
@@ -217,6 +221,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("AT_API_KEY is not set but SMS_BACKEND is africastalking")
     if settings.sms_send_threads < 0:
         raise ConfigError("SMS_SEND_THREADS must be 0 or more")
+    if not 0 <= settings.worker_niceness <= 19:
+        raise ConfigError("WORKER_NICENESS must be from 0 (the web's priority) to 19 (the lowest)")
     if settings.ussd_max_chars < 40:
         raise ConfigError("USSD_MAX_CHARS is too small for any screen")
     if settings.log_format not in ("json", "text"):

@@ -97,11 +97,21 @@ def tick_forever(rt: Runtime, scheduler: RQScheduler, stop: threading.Event) -> 
             log.exception("could not queue the periodic sweeps; trying again next tick")
 
 
+def give_way_to_web(niceness: int) -> None:
+    """Lower this process's CPU priority to niceness (never raise it back): when web and worker
+    share the cores and both have work, the hops are answered first and the routing and alerts,
+    durable in the database and Redis, catch up as soon as the load eases."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > current:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
 def work(queues: list[str]) -> None:
     try:
         rt = runtime.current()
     except ConfigError as exc:
         raise SystemExit(f"worker not started: {exc}") from None
+    give_way_to_web(rt.settings.worker_niceness)
     # A worker waits out a Redis failover instead of quitting on the first error.
     redis_conn.be_patient(rt.redis)
     redis_conn.be_patient(rt.rq_redis)

@@ -1,0 +1,60 @@
+"""A worker process gives way to the web: it lowers its own CPU priority (WORKER_NICENESS)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, Settings, check
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _niceness_of_running_worker(rt, settings: Settings, tmp_path: Path, extra: dict[str, str]) -> int:  # type: ignore[no-untyped-def]
+    """Start `python -m workers` as the Procfile does; its niceness once it has registered with RQ."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "ENCRYPTION_KEY": settings.encryption_key,
+        "SMS_BACKEND": "console",
+        "SCHEDULER_INTERVAL": "3600",
+        **extra,
+    }
+    before = rt.rq_redis.scard("rq:workers")
+    with (tmp_path / "worker.log").open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while rt.rq_redis.scard("rq:workers") <= before:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, "the worker never registered"
+            time.sleep(0.05)
+        # /proc/<pid>/stat: the 19th field is the niceness (fields counted after the command's ")").
+        return int(Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the niceness from Linux /proc")
+def test_the_worker_runs_below_the_web_by_default_and_as_set(rt, settings, tmp_path: Path):
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # the tests (and the web) at the normal priority
+    assert _niceness_of_running_worker(rt, settings, tmp_path, {}) == 10
+    assert _niceness_of_running_worker(rt, settings, tmp_path, {"WORKER_NICENESS": "0"}) == 0
+
+
+def test_a_niceness_out_of_range_is_refused_with_the_variable_named(settings):
+    for wrong in (-1, 20):
+        with pytest.raises(ConfigError, match="WORKER_NICENESS must be from 0"):
+            check(replace(settings, worker_niceness=wrong))
