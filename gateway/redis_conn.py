@@ -1,4 +1,5 @@
-"""Redis connections: the app's (decoded text) and RQ's (bytes), real, embedded or behind Sentinel."""
+"""Redis connections: the app's (decoded text) and RQ's (bytes), real, embedded or behind Sentinel;
+and round_trip, the USSD hop's commands on a connection of its own thread."""
 
 from __future__ import annotations
 
