@@ -1,16 +1,21 @@
-"""Redis connections: the app's (decoded text) and RQ's (bytes), real, embedded or behind Sentinel."""
+"""Redis connections: the app's (decoded text) and RQ's (bytes), real, embedded or behind Sentinel;
+and round_trip, the USSD hop's commands on a connection of its own thread."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
 import os
+import threading
 import time
-from typing import Any
+import weakref
+from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
+from redis.connection import ConnectionPool
+from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError, TimeoutError
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, Sentinel, SentinelConnectionPool
 
@@ -41,11 +46,15 @@ MASTER_CHECK = 0.25
 # Seconds to wait for a Sentinel's answer, or to connect to a Redis server.
 SENTINEL_TIMEOUT = 0.5
 CONNECT_TIMEOUT = 1.0
+# Errors after which round_trip's batch is sent again, once, on a new connection.
+DROPPED_CONNECTION = (ConnectionError, TimeoutError, OSError)
 
 
 def _close_embedded_clients() -> None:
     for client in _EMBEDDED_CLIENTS:
         client.connection_pool.disconnect()
+    for connection in list(_THREAD_CONNECTIONS):
+        connection.disconnect()
 
 
 def embedded_url(dbfile: str) -> str:
@@ -111,6 +120,17 @@ class FollowingPool(SentinelConnectionPool):
     _checked_at = 0.0
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        self._follow_primary()
+        return super().get_connection(*args, **kwargs)
+
+    def keep_on_primary(self, connection: OwnConnection) -> None:
+        """Close connection (one kept outside the pool, see round_trip) if it is open to another
+        server than the primary the Sentinels name; it reconnects to that one when next used."""
+        self._follow_primary()
+        if connection.is_connected and (connection.host, connection.port) != self.master_address:
+            connection.disconnect()
+
+    def _follow_primary(self) -> None:
         now = time.monotonic()
         if now - self._checked_at >= MASTER_CHECK:
             self._checked_at = now
@@ -118,7 +138,6 @@ class FollowingPool(SentinelConnectionPool):
             # primary known, the connection's own connect raises, and the command is retried.
             with contextlib.suppress(MasterNotFoundError):
                 self.get_master_address()  # type: ignore[no-untyped-call]
-        return super().get_connection(*args, **kwargs)
 
 
 def connect_sentinel(settings: Settings) -> tuple[redis.Redis, redis.Redis]:
@@ -164,3 +183,94 @@ def connect(url: str) -> tuple[redis.Redis, redis.Redis]:
     if url.startswith("unix://"):
         _EMBEDDED_CLIENTS.extend([app, jobs])
     return app, jobs
+
+
+# --- one round trip on this thread's own connection ----------------------------------------------
+
+# A command as sent: its name and arguments, e.g. ("SET", key, value, "EX", 60).
+Command = Sequence[Any]
+
+
+class OwnConnection(Protocol):
+    """What round_trip uses of a redis-py connection (whose methods are not typed)."""
+
+    pid: int  # the process that made it
+    host: str
+    port: int
+
+    @property
+    def is_connected(self) -> bool: ...
+    def pack_commands(self, commands: Sequence[Command]) -> list[bytes]: ...
+    def send_packed_command(self, command: list[bytes], check_health: bool = True) -> None: ...
+    def connect(self) -> None: ...
+    def read_response(self) -> Any: ...
+    def disconnect(self) -> None: ...
+
+
+class _ThreadConnections(threading.local):
+    """This thread's own connection to each pool's server (forgotten with the pool)."""
+
+    def __init__(self) -> None:
+        self.by_pool: weakref.WeakKeyDictionary[ConnectionPool, OwnConnection] = weakref.WeakKeyDictionary()
+
+
+_THREAD = _ThreadConnections()
+# Every thread's own connection, closed at exit with the embedded server's clients.
+_THREAD_CONNECTIONS: weakref.WeakSet[OwnConnection] = weakref.WeakSet()
+
+
+def round_trip(client: redis.Redis, *commands: Command) -> list[Any]:
+    """The raw replies to commands, sent in one round trip on this thread's own connection to
+    client's server.
+
+    For the USSD hop, where redis-py's per-command machinery (checking a connection out of the
+    pool and polling it, parsing, observability hooks) costs more CPU than Redis itself. Send only
+    commands that may be sent twice (SET, DEL, MGET): a batch whose connection fails is sent once
+    more on a new one, as a connection the server closed while idle (a restart, a failover, its
+    timeout) is found only then; that connection's connect retries as the client's would (asking
+    the Sentinels again where they manage the server). An error reply is raised after every reply
+    is read.
+    """
+    connection = _own_connection(client)
+    try:
+        return _send(connection, commands)
+    except DROPPED_CONNECTION:
+        return _send(connection, commands)  # _send closed it: a new connection
+
+
+def _own_connection(client: redis.Redis) -> OwnConnection:
+    """This thread's connection to client's server, made by client's pool (its address, database,
+    password, TLS and decoding) and made again in a forked process."""
+    pool = client.connection_pool
+    connection = _THREAD.by_pool.get(pool)
+    if connection is None or connection.pid != os.getpid():
+        connection = cast(OwnConnection, pool.make_connection())
+        _THREAD.by_pool[pool] = connection
+        _THREAD_CONNECTIONS.add(connection)
+    if isinstance(pool, FollowingPool):
+        pool.keep_on_primary(connection)
+    return connection
+
+
+def _send(connection: OwnConnection, commands: Sequence[Command]) -> list[Any]:
+    """Send commands and read all their replies; raise the first error reply (the connection stays
+    in step), or close the connection on any other failure (it would be out of step)."""
+    replies: list[Any] = []
+    try:
+        if not connection.is_connected:
+            # Not left to send_packed_command, which would skip a Sentinel-managed connection's
+            # own connect (asking the Sentinels for the primary) and open localhost:6379.
+            connection.connect()
+        connection.send_packed_command(connection.pack_commands(commands), check_health=False)
+        for _ in commands:
+            try:
+                replies.append(connection.read_response())
+            except ResponseError as error:
+                replies.append(error)
+    except BaseException:
+        connection.disconnect()
+        raise
+    first_error = next((reply for reply in replies if isinstance(reply, ResponseError)), None)
+    if first_error is not None:
+        raise first_error
+    return replies

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway import keys, limits, metrics
 from gateway.limits import Limit
 from gateway.models import Message, UssdSessionEnd
+from gateway.redis_conn import Command, round_trip
 from gateway.referrals import reports
 from gateway.runtime import Runtime
 from gateway.ussd import callers, notices
@@ -87,7 +88,7 @@ class UssdService:
         first = text == ""
         phone_hash = self.rt.crypto.lookup_hash(phone) if first else ""
         phone_keys = [keys.caller(phone_hash), keys.draft(phone_hash)] if first else []
-        raw, *phone_data = cast(list[str | None], self.rt.redis.mget(keys.ussd_session(session_id), *phone_keys))
+        raw, *phone_data = round_trip(self.rt.redis, ("MGET", keys.ussd_session(session_id), *phone_keys))[0]
         session = self._load(raw) if raw else None
         if session is not None and session.caller.get("phone") != phone:
             # Another phone with this session's id: it may neither read nor move the session.
@@ -102,7 +103,7 @@ class UssdService:
         if session is None:
             if not first:
                 phone_hash = self.rt.crypto.lookup_hash(phone)
-                phone_data = cast(list[str | None], self.rt.redis.mget(keys.caller(phone_hash), keys.draft(phone_hash)))
+                phone_data = round_trip(self.rt.redis, ("MGET", keys.caller(phone_hash), keys.draft(phone_hash)))[0]
             session, outcome = self._begin(session_id, phone, phone_hash, *phone_data)
             metrics.SESSIONS_STARTED.inc()
         else:
@@ -230,8 +231,9 @@ class UssdService:
     def _save(self, session_id: str, session: Session, caller: Caller, outcome: Outcome) -> None:
         """Write the session and keep (or drop) the phone's resumable draft, in one round trip."""
         settings = self.rt.settings
-        pipe = self.rt.redis.pipeline(transaction=False)
-        pipe.set(keys.ussd_session(session_id), self._dump(session), ex=settings.ussd_session_ttl)
+        writes: list[Command] = [
+            ("SET", keys.ussd_session(session_id), self._dump(session), "EX", settings.ussd_session_ttl)
+        ]
         state = outcome.state
         draft_key = keys.draft(caller.phone_hash)
         if state.node == engine.RESUME_NODE:
@@ -243,10 +245,10 @@ class UssdService:
         ):
             # session.state is the outcome's state, as a dict already.
             draft = Draft(version=session.version, session_id=session_id, state=session.state, at=time.time())
-            pipe.set(draft_key, self.rt.crypto.seal(_json(draft.__dict__)), ex=settings.resume_window)
+            writes.append(("SET", draft_key, self.rt.crypto.seal(_json(draft.__dict__)), "EX", settings.resume_window))
         else:
-            pipe.delete(draft_key)
-        pipe.execute()
+            writes.append(("DEL", draft_key))
+        round_trip(self.rt.redis, *writes)
 
     # --- the end of a session ----------------------------------------------------------
 
