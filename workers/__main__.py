@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -37,6 +38,8 @@ SWITCH_INTERVAL = 0.001
 RQ_BEAT_EVERY = 1.0
 # Seconds between two looks at RQ's scheduled jobs (retries waiting for their time).
 SCHEDULE_EVERY = 1.0
+# The CPU-scheduling group of this process's session (Linux autogroups).
+AUTOGROUP = Path("/proc/self/autogroup")
 # Set in the environment: supervise a worker child instead of being one.
 SUPERVISE_VARIABLE = "IJWI_SUPERVISE_WORKER"
 # Seconds the supervisor waits before starting a worker that died again.
@@ -100,10 +103,20 @@ def tick_forever(rt: Runtime, scheduler: RQScheduler, stop: threading.Event) -> 
 def give_way_to_web(niceness: int) -> None:
     """Lower this process's CPU priority to niceness (never raise it back): when web and worker
     share the cores and both have work, the hops are answered first and the routing and alerts,
-    durable in the database and Redis, catch up as soon as the load eases."""
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if niceness > current:
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    durable in the database and Redis, catch up as soon as the load eases.
+
+    Linux with autogroups weighs sessions, not processes, against each other: a worker leading
+    its own session (started by a process manager, or the bench) lowers its session's group too,
+    else its niceness would count only against itself. (Under cgroups, e.g. systemd units, the
+    unit's CPUWeight= does this: see docs/deploy.md.)"""
+    if niceness <= os.getpriority(os.PRIO_PROCESS, 0):
+        return
+    os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    if os.getsid(0) == os.getpid() and AUTOGROUP.exists():
+        try:
+            AUTOGROUP.write_text(str(niceness))
+        except OSError:
+            log.warning("could not lower the worker's session group (autogroup) priority")
 
 
 def work(queues: list[str]) -> None:
