@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
+from gateway.config import Settings
 from gateway.registry import imports
 from gateway.runtime import Runtime
 from menus.tree import default_tree
@@ -251,3 +253,18 @@ def sms_in(client: FlaskClient, phone: str, text: str, sms_id: str | None = None
 def sent_to(rt: Runtime, phone: str) -> list[str]:
     """The SMS bodies the console provider sent to phone so far (run the jobs first)."""
     return [body for to, body in rt.sms.outbox if to == phone]  # type: ignore[attr-defined]
+
+
+def worker_env(settings: Settings, **more: str) -> dict[str, str]:
+    """The environment of a `python -m workers` process a test starts: the test's database, Redis
+    and keys, console SMS, sweeps out of the way; more adds or overrides variables."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "ENCRYPTION_KEY": settings.encryption_key,
+        "SMS_BACKEND": "console",
+        "SCHEDULER_INTERVAL": "3600",
+        **more,
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, Settings, check
+from tests.helpers import worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,16 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _niceness_of_running_worker(rt, settings: Settings, tmp_path: Path, extra: dict[str, str]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Start `python -m workers` as a process manager does (its own session); once it has registered
     with RQ: its niceness, and its session's scheduling group as /proc tells it ("" without autogroups)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "ENCRYPTION_KEY": settings.encryption_key,
-        "SMS_BACKEND": "console",
-        "SCHEDULER_INTERVAL": "3600",
-        **extra,
-    }
+    env = worker_env(settings, **extra)
     before = rt.rq_redis.scard("rq:workers")
     with (tmp_path / "worker.log").open("wb") as out:
         worker = subprocess.Popen(

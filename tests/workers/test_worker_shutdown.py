@@ -22,7 +22,7 @@ from gateway.metrics import prepare_multiproc_dir
 from gateway.models import Message
 from gateway.runtime import Runtime
 from gateway.sms import outbox
-from tests.helpers import SOCIAL_WORKER
+from tests.helpers import SOCIAL_WORKER, worker_env
 from workers import jobs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,19 +41,14 @@ def _stop_worker_mid_send(rt: Runtime, settings: Settings, metrics_dir: Path, si
     with rt.db.transaction() as session:
         message_id = outbox.add(session, to=SOCIAL_WORKER, body="Ijwi test", kind="reply").id
     outbox.dispatch(rt, [message_id])
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "ENCRYPTION_KEY": settings.encryption_key,
-        "SMS_BACKEND": "africastalking",
-        "AT_USERNAME": "sandbox",
-        "AT_API_KEY": "test-api-key",
-        "AT_API_BASE_URL": stub.url,
-        "SCHEDULER_INTERVAL": "3600",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
+    env = worker_env(
+        settings,
+        SMS_BACKEND="africastalking",
+        AT_USERNAME="sandbox",
+        AT_API_KEY="test-api-key",
+        AT_API_BASE_URL=stub.url,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
     log = metrics_dir.parent / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(
