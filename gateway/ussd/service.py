@@ -1,6 +1,6 @@
 """USSD sessions: Africa's Talking's hops in, the engine's screens out.
 
-Each hop costs one Redis read and one pipelined write; a resent hop gets the reply it
+Each hop costs one Redis round trip to read and one to write (redis_conn.round_trip); a resent hop gets the reply it
 got before and changes nothing.
 """
 
