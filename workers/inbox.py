@@ -37,9 +37,18 @@ def move(rt: Runtime, wait: int = 0) -> int:
         if first is None:
             return 0
         moved += _queue(rt, [first[1]])
-    while items := cast(list[str] | None, rt.redis.lpop(key, BATCH)):
+    while items := _take(rt, key):
         moved += _queue(rt, items)
     return moved
+
+
+def _take(rt: Runtime, key: str) -> list[str]:
+    """Up to BATCH items off the inbox's head, at once (MULTI: any Redis version RQ runs on)."""
+    pipe = rt.redis.pipeline(transaction=True)
+    pipe.lrange(key, 0, BATCH - 1)
+    pipe.ltrim(key, BATCH, -1)
+    items, _ = pipe.execute()
+    return cast(list[str], items)
 
 
 def _queue(rt: Runtime, items: list[str]) -> int:

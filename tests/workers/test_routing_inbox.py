@@ -89,3 +89,10 @@ def test_metrics_show_reports_waiting_in_the_inbox_until_a_worker_makes_jobs_of_
     inbox.move(rt)
     after = scrape(client)
     assert (after[inbox_jobs], after[queued_jobs]) == (0, 1)
+
+
+def test_a_burst_larger_than_one_take_is_moved_whole_and_in_order(rt):
+    rt.redis.rpush(keys.routing_inbox(), *[f"report:{n}" for n in range(1, inbox.BATCH * 2 + 6)])
+    assert inbox.move(rt) == inbox.BATCH * 2 + 5
+    assert rt.queue.job_ids == [f"route-report-{n}" for n in range(1, inbox.BATCH * 2 + 6)]
+    assert rt.redis.llen(keys.routing_inbox()) == 0
