@@ -6,6 +6,10 @@ import itertools
 import json
 import os
 import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,10 @@ _sessions = itertools.count(1)
 
 VOLUNTEER_PHONE = "+250788123456"
 COMMUNITY_PHONE = "+250788765432"
+
+
+# The repository (where `python -m workers` runs).
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Dial:
@@ -268,3 +276,27 @@ def worker_env(settings: Settings, **more: str) -> dict[str, str]:
         "SCHEDULER_INTERVAL": "3600",
         **more,
     }
+
+
+def start_worker(settings: Settings, log: Path, **more: str) -> subprocess.Popen[bytes]:
+    """`python -m workers` in its own session, as a process manager starts it (worker_env(settings,
+    **more)), writing its output to log."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers"],
+            cwd=ROOT,
+            env=worker_env(settings, **more),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+
+
+def until(condition: Callable[[], object], seconds: float) -> bool:
+    """Whether condition() came true within seconds (looked at every 0.2 s)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False

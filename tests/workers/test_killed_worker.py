@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,48 +19,28 @@ from sqlalchemy import text, update
 from gateway.clock import utcnow
 from gateway.models import Report
 from gateway.runtime import Runtime
-from tests.helpers import make_report
+from tests.helpers import make_report, start_worker, until
 from workers import jobs
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start_worker(rt: Runtime, log: Path) -> subprocess.Popen[bytes]:
-    settings = rt.settings
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "ENCRYPTION_KEY": settings.encryption_key,
-        "SMS_BACKEND": "console",
-        "SCHEDULER_INTERVAL": "1",
-        "WORKER_HEARTBEAT_TTL": "3",
-        "DB_LOCK_TIMEOUT_MS": "60000",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("IJWI_SUPERVISE_WORKER", None)
-    out = log.open("wb")
-    return subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out, stderr=out)
 
 
 @pytest.fixture
 def two_workers(rt: Runtime, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    workers = [_start_worker(rt, tmp_path / f"worker{n}.log") for n in range(2)]
+    workers = [
+        start_worker(
+            rt.settings,
+            tmp_path / f"worker{n}.log",
+            SCHEDULER_INTERVAL="1",
+            WORKER_HEARTBEAT_TTL="3",
+            DB_LOCK_TIMEOUT_MS="60000",
+            LOG_LEVEL="WARNING",
+        )
+        for n in range(2)
+    ]
     yield workers
     for worker in workers:
         if worker.poll() is None:
             worker.terminate()
             worker.wait(timeout=20)
-
-
-def _until(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def _routed(rt: Runtime, report_id: int) -> bool:
@@ -70,7 +49,7 @@ def _routed(rt: Runtime, report_id: int) -> bool:
 
 
 def test_a_report_whose_worker_was_killed_mid_job_is_routed_by_another_within_seconds(rt, two_workers):
-    assert _until(lambda: rt.live_workers() == 2, 30), "the workers did not start"
+    assert until(lambda: rt.live_workers() == 2, 30), "the workers did not start"
     report_id, _ = make_report(rt)
     with rt.db.transaction() as session:  # stored a while ago: the sweeper looks for it
         session.execute(update(Report).values(created_at=utcnow() - timedelta(minutes=5)))
@@ -79,7 +58,7 @@ def test_a_report_whose_worker_was_killed_mid_job_is_routed_by_another_within_se
     try:
         rt.enqueue(jobs.route_report, report_id, job_id=f"route-report-{report_id}")
         job = Job.fetch(f"route-report-{report_id}", connection=rt.rq_redis)
-        assert _until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 30)
+        assert until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, 30)
         job.refresh()
         pid = int(str(job.worker_name).rsplit(".", 1)[1])
         assert pid in [w.pid for w in two_workers]
@@ -89,7 +68,7 @@ def test_a_report_whose_worker_was_killed_mid_job_is_routed_by_another_within_se
     finally:
         blocker.rollback() if not pg else blocker.close()
     killed_at = time.monotonic()
-    assert _until(lambda: _routed(rt, report_id), 30), "the report waits for the dead worker"
+    assert until(lambda: _routed(rt, report_id), 30), "the report waits for the dead worker"
     assert time.monotonic() - killed_at < 30
 
 
@@ -120,24 +99,18 @@ def test_readiness_of_the_work_says_when_no_worker_is_alive_or_a_report_waits(ap
 
 
 def test_the_supervisor_starts_a_killed_worker_again(rt, tmp_path):
-    settings = rt.settings
-    env = {
-        **os.environ,
-        "IJWI_SUPERVISE_WORKER": "1",
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "ENCRYPTION_KEY": settings.encryption_key,
-        "WORKER_HEARTBEAT_TTL": "3",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "supervisor.log").open("wb")
-    supervisor = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    supervisor = start_worker(
+        rt.settings,
+        tmp_path / "supervisor.log",
+        IJWI_SUPERVISE_WORKER="1",
+        WORKER_HEARTBEAT_TTL="3",
+        LOG_LEVEL="WARNING",
+    )
     try:
-        assert _until(lambda: rt.live_workers() == 1, 30)
+        assert until(lambda: rt.live_workers() == 1, 30)
         (name,) = rt.redis.zrange("ijwi:workers", 0, -1)
         os.kill(int(name.rsplit(".", 1)[1]), signal.SIGKILL)
-        assert _until(lambda: len(rt.redis.zrange("ijwi:workers", 0, -1)) == 2 and rt.live_workers() >= 1, 30)
+        assert until(lambda: len(rt.redis.zrange("ijwi:workers", 0, -1)) == 2 and rt.live_workers() >= 1, 30)
     finally:
         supervisor.terminate()
         supervisor.wait(timeout=20)

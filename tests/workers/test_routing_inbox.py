@@ -12,8 +12,15 @@ from sqlalchemy import select
 from gateway import keys
 from gateway.models import Message, Referral, Report
 from gateway.runtime import Runtime
-from tests.helpers import VOLUNTEER_PHONE, Dial, reference_in, register_officers, register_volunteer
-from tests.workers.test_killed_worker import _start_worker, _until
+from tests.helpers import (
+    VOLUNTEER_PHONE,
+    Dial,
+    reference_in,
+    register_officers,
+    register_volunteer,
+    start_worker,
+    until,
+)
 from workers import inbox
 
 
@@ -25,21 +32,19 @@ def _alerts(rt: Runtime, reference: str) -> list[Message]:
         return list(session.scalars(select(Message).where(Message.referral_id == referral.id)))
 
 
-def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_hop(
-    client, rt, tmp_path: Path, monkeypatch
-):
+def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_hop(client, rt, tmp_path: Path):
     register_volunteer(rt)
     register_officers(rt)
-    monkeypatch.setenv("WORKER_NICENESS", "0")  # a busy test machine must not hold it back
-    worker = _start_worker(rt, tmp_path / "worker.log")
+    # At normal priority: a busy test machine must not hold it back.
+    worker = start_worker(rt.settings, tmp_path / "worker.log", WORKER_NICENESS="0")
     try:
-        assert _until(lambda: rt.live_workers() == 1, 30), "the worker did not start"
+        assert until(lambda: rt.live_workers() == 1, 30), "the worker did not start"
         end = Dial(client, VOLUNTEER_PHONE).send("1", "2", "2", "1", "1", "1", "1", "1")
         reference = reference_in(end)
         # The caller has the reference; the report is stored and waits in the inbox, not as a job yet.
         with rt.db.reading() as session:
             assert session.scalar(select(Report.reference)) == reference
-        assert _until(lambda: len(_alerts(rt, reference)) > 0, 40), (tmp_path / "worker.log").read_text()
+        assert until(lambda: len(_alerts(rt, reference)) > 0, 40), (tmp_path / "worker.log").read_text()
         assert rt.redis.llen(keys.routing_inbox()) == 0
         assert all(alert.to and alert.status == "sent" for alert in _alerts(rt, reference))
     finally:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,20 +11,14 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, Settings, check
-from tests.helpers import worker_env
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import start_worker
 
 
 def _niceness_of_running_worker(rt, settings: Settings, tmp_path: Path, extra: dict[str, str]) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Start `python -m workers` as a process manager does (its own session); once it has registered
     with RQ: its niceness, and its session's scheduling group as /proc tells it ("" without autogroups)."""
-    env = worker_env(settings, **extra)
     before = rt.rq_redis.scard("rq:workers")
-    with (tmp_path / "worker.log").open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
-        )
+    worker = start_worker(settings, tmp_path / "worker.log", **extra)
     try:
         deadline = time.monotonic() + 30
         while rt.rq_redis.scard("rq:workers") <= before:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +20,9 @@ from gateway.metrics import prepare_multiproc_dir
 from gateway.models import Message
 from gateway.runtime import Runtime
 from gateway.sms import outbox
-from tests.helpers import SOCIAL_WORKER, worker_env
+from tests.helpers import SOCIAL_WORKER, start_worker
 from workers import jobs
 
-ROOT = Path(__file__).resolve().parents[2]
 # Seconds the provider takes to answer: the send is in hand when the signal comes.
 PROVIDER_DELAY = 1.0
 
@@ -41,19 +38,16 @@ def _stop_worker_mid_send(rt: Runtime, settings: Settings, metrics_dir: Path, si
     with rt.db.transaction() as session:
         message_id = outbox.add(session, to=SOCIAL_WORKER, body="Ijwi test", kind="reply").id
     outbox.dispatch(rt, [message_id])
-    env = worker_env(
+    log = metrics_dir.parent / "worker.log"
+    worker = start_worker(
         settings,
+        log,
         SMS_BACKEND="africastalking",
         AT_USERNAME="sandbox",
         AT_API_KEY="test-api-key",
         AT_API_BASE_URL=stub.url,
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
-    log = metrics_dir.parent / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
-        )
     try:
         deadline = time.monotonic() + 30
         while not stub.arrivals():
