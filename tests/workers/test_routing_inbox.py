@@ -32,6 +32,10 @@ def _alerts(rt: Runtime, reference: str) -> list[Message]:
         return list(session.scalars(select(Message).where(Message.referral_id == referral.id)))
 
 
+def _all_sent(alerts: list[Message]) -> bool:
+    return bool(alerts) and all(alert.status == "sent" for alert in alerts)
+
+
 def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_hop(client, rt, tmp_path: Path):
     register_volunteer(rt)
     register_officers(rt)
@@ -44,7 +48,8 @@ def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_
         # The caller has the reference; the report is stored and waits in the inbox, not as a job yet.
         with rt.db.reading() as session:
             assert session.scalar(select(Report.reference)) == reference
-        assert until(lambda: len(_alerts(rt, reference)) > 0, 40), (tmp_path / "worker.log").read_text()
+        # Written when routed (claimed, "sending"), sent right after the routing's commit.
+        assert until(lambda: _all_sent(_alerts(rt, reference)), 40), (tmp_path / "worker.log").read_text()
         assert rt.redis.llen(keys.routing_inbox()) == 0
         assert all(alert.to and alert.status == "sent" for alert in _alerts(rt, reference))
     finally:
