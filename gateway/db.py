@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Dialect, Engine, LargeBinary, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -32,6 +34,10 @@ SQLITE_BUSY_TIMEOUT = 15
 # Seconds to wait for a PostgreSQL connection, and for a free connection of the pool.
 CONNECT_TIMEOUT = 5
 POOL_TIMEOUT = 5
+# Seconds a pooled PostgreSQL connection may have been back in the pool and still be handed out
+# without a ping first (a ping is a round trip: the confirm hop and the worker check a connection
+# out many times a second, each just used).
+PING_AFTER_IDLE = 5
 
 
 def make_engine(url: str, statement_timeout_ms: int = 10000, lock_timeout_ms: int = 3000) -> Engine:
@@ -57,15 +63,40 @@ def make_engine(url: str, statement_timeout_ms: int = 10000, lock_timeout_ms: in
             "connect_timeout": CONNECT_TIMEOUT,
             "options": f"-c statement_timeout={int(statement_timeout_ms)} -c lock_timeout={int(lock_timeout_ms)}",
         }
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         pool_timeout=POOL_TIMEOUT,
         connect_args=connect_args,
         hide_parameters=True,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle PING_AFTER_IDLE
+    seconds or more (SQLAlchemy's pool_pre_ping pings at every checkout). One that fails the
+    ping is replaced by a fresh one. A server that went away in the last seconds is found by
+    the next statement instead: SQLAlchemy then drops every older pooled connection, and the
+    confirm hop tries its one statement again (referrals.reports._store_once)."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+        idle_since = record.info.get("idle_since")  # none yet: a connection made just now
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("the database closed this pooled connection") from exc
+            raise
 
 
 def _private_sqlite_file(url: str) -> None:

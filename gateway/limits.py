@@ -14,6 +14,7 @@ import logging
 from enum import StrEnum
 
 from gateway import keys, metrics
+from gateway.redis_conn import round_trip
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,7 @@ def allow(rt: Runtime, kind: Limit, phone_hash: str, per_hour: int) -> bool:
     """
     key = keys.rate(kind, phone_hash, HOUR)
     try:
-        pipe = rt.redis.pipeline(transaction=False)
-        pipe.set(key, 0, nx=True, ex=HOUR)
-        pipe.incr(key)
-        count = int(pipe.execute()[1])
+        count = int(round_trip(rt.redis, ("SET", key, 0, "NX", "EX", HOUR), ("INCR", key))[1])
     except Exception:
         log.warning("rate limit %s not counted (Redis unreachable)", kind)
         return True

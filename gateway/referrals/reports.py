@@ -9,11 +9,13 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from gateway import keys, metrics
 from gateway.clock import utcnow
 from gateway.models import Referral, Report, Visit
+from gateway.redis_conn import Command, round_trip
 from gateway.runtime import Runtime
 from gateway.ussd.callers import Caller
 from gateway.vocabulary import CallerKind, Channel, ReferralStatus, VisitDomain
@@ -79,20 +81,35 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
 
     The confirm hop waits on this, so the usual case is one statement in autocommit: one round
     trip to the database, durable when it returns. Nothing inserted means the session has its
-    row already (a replay), or the reference drawn was taken (then another is drawn).
+    row already (a replay), or the reference drawn was taken (then another is drawn). A pooled
+    connection the database has closed since its last use (a restart) fails the statement:
+    it is tried once more on a fresh one (pooled connections are not pinged before every
+    use: gateway.db), which is safe as a replay is.
     """
     table = cast(Table, model.__table__)
     for _ in range(REFERENCE_ATTEMPTS):
         row = {**values, "reference": new_reference()}
         statement = _insert_statement(model, rt.db.engine.dialect.name, tuple(row))
-        with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            row_id = connection.scalar(statement, row)
-            if row_id is not None:
-                return row["reference"], int(row_id)
+        try:
+            row_id = _insert(rt, statement, row)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("the database connection was closed; storing the %s again", table.name)
+            row_id = _insert(rt, statement, row)
+        if row_id is not None:
+            return row["reference"], int(row_id)
+        with rt.db.engine.connect() as connection:
             earlier = connection.scalar(select(table.c.reference).where(table.c.session_id == values["session_id"]))
         if earlier is not None:
             return earlier, None
     raise ReportError("no free reference number found")
+
+
+def _insert(rt: Runtime, statement: Any, row: dict[str, Any]) -> Any:
+    """Run the one-statement insert in autocommit; the new row's id, or None."""
+    with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.scalar(statement, row)
 
 
 def report_values(rt: Runtime, caller: Caller, answers: dict[str, Any], lang: str, version: str) -> dict[str, Any]:
@@ -130,27 +147,45 @@ def visit_values(caller: Caller, household: str, concerns: list[VisitDomain]) ->
 
 
 def submit_report(
-    rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any], lang: str, version: str
+    rt: Runtime,
+    session_id: str,
+    caller: Caller,
+    answers: dict[str, Any],
+    lang: str,
+    version: str,
+    then: list[Command] | None = None,
 ) -> str:
-    """Store the report of a session (once, whatever is resent); its reference number."""
+    """Store the report of a session (once, whatever is resent); its reference number.
+
+    then: Redis commands the caller sends in its next round trip (the USSD hop's session write):
+    the hand-over to the workers joins them; without it, the hand-over is sent now."""
     values = report_values(rt, caller, answers, lang, version)
     reference, report_id = _store_once(rt, Report, {**values, "session_id": session_id})
     if report_id is not None:
         _count(Report, values)
-        queue_routing(rt, reports=[report_id])
+        _hand_over_or_join(rt, then, reports=[report_id])
     return reference
 
 
-def record_visit(rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any]) -> str:
-    """Store a volunteer's home visit (once per session); its reference number."""
+def record_visit(
+    rt: Runtime, session_id: str, caller: Caller, answers: dict[str, Any], then: list[Command] | None = None
+) -> str:
+    """Store a volunteer's home visit (once per session); its reference number. then: as submit_report's."""
     concerns = [d for d in VisitDomain if answers.get(f"domain_{d}") == "concern"]
     values = visit_values(caller, str(answers["household"]), concerns)
     reference, visit_id = _store_once(rt, Visit, {**values, "session_id": session_id})
     if visit_id is not None:
         _count(Visit, values)
     if concerns and visit_id is not None:
-        queue_routing(rt, visits=[visit_id])
+        _hand_over_or_join(rt, then, visits=[visit_id])
     return reference
+
+
+def _hand_over_or_join(rt: Runtime, then: list[Command] | None, **rows: list[int]) -> None:
+    if then is None:
+        queue_routing(rt, **rows)
+    else:
+        then.extend(hand_over(**rows))
 
 
 def add(session: Session, model: type[Stored], values: dict[str, Any]) -> Stored:
@@ -176,13 +211,20 @@ def queue_routing(rt: Runtime, reports: Iterable[int] = (), visits: Iterable[int
     routing: one Redis command into the routing inbox, which a worker moves onto RQ's queue
     (workers/inbox.py), so that the confirm hop does not build RQ jobs while the caller waits.
     If Redis fails now, the sweeper picks the rows up later."""
-    items = [f"{INBOX_REPORT}:{i}" for i in reports] + [f"{INBOX_VISIT}:{i}" for i in visits]
-    if not items:
+    commands = hand_over(reports, visits)
+    if not commands:
         return
     try:
-        rt.redis.rpush(keys.routing_inbox(), *items)
+        round_trip(rt.redis, *commands)
     except Exception:
-        log.exception("could not hand %d row(s) over for routing; the sweeper will queue them", len(items))
+        log.exception("could not hand rows over for routing; the sweeper will queue them")
+
+
+def hand_over(reports: Iterable[int] = (), visits: Iterable[int] = ()) -> list[Command]:
+    """The Redis command (none or one) that hands committed reports and visits to the workers: their
+    names pushed onto the routing inbox."""
+    items = [f"{INBOX_REPORT}:{i}" for i in reports] + [f"{INBOX_VISIT}:{i}" for i in visits]
+    return [("RPUSH", keys.routing_inbox(), *items)] if items else []
 
 
 def status_key(rt: Runtime, reference: str, caller: Caller) -> str:

@@ -1,7 +1,7 @@
 """USSD sessions: Africa's Talking's hops in, the engine's screens out.
 
-Each hop costs one Redis round trip to read and one to write (redis_conn.round_trip); a resent hop gets the reply it
-got before and changes nothing.
+Each hop costs one Redis round trip to read and one to write (redis_conn.round_trip), the confirm's hand-over of its
+report to the workers included; a resent hop gets the reply it got before and changes nothing.
 """
 
 from __future__ import annotations
@@ -117,7 +117,9 @@ class UssdService:
             places = self.rt.places
             outcome = engine.step(tree, State.from_dict(session.state), new_input, places, self.screen)
         caller = Caller(**session.caller)
-        reply = self._carry_out(session_id, session, caller, outcome)
+        # Redis commands the effects leave for the session's write (the confirm's hand-over to the workers).
+        then: list[Command] = []
+        reply = self._carry_out(session_id, session, caller, outcome, then)
         if outcome.end:
             metrics.SESSIONS_ENDED.inc()
         session.state = outcome.state.to_dict()
@@ -126,7 +128,7 @@ class UssdService:
         session.replies[hop_key(text)] = reply
         for old in list(session.replies)[:-REPLIES_KEPT]:
             del session.replies[old]
-        self._save(session_id, session, caller, outcome)
+        self._save(session_id, session, caller, outcome, then)
         return reply
 
     def error_reply(self, session_id: str) -> str:
@@ -193,8 +195,11 @@ class UssdService:
             return text[len(last_text) + 1 :]
         return None
 
-    def _carry_out(self, session_id: str, session: Session, caller: Caller, outcome: Outcome) -> str:
-        """Do the outcome's effects and fill in what they return; the reply to send."""
+    def _carry_out(
+        self, session_id: str, session: Session, caller: Caller, outcome: Outcome, then: list[Command]
+    ) -> str:
+        """Do the outcome's effects and fill in what they return; the reply to send. Redis
+        commands an effect leaves for later go into then."""
         text = outcome.text
         tree = self.rt.menus.get(session.version)
         for effect in outcome.effects:
@@ -202,11 +207,11 @@ class UssdService:
                 return notices.notice("too_many_reports", outcome.state.lang)
             if effect.action == "submit_report":
                 reference = reports.submit_report(
-                    self.rt, session_id, caller, effect.data, outcome.state.lang, session.version
+                    self.rt, session_id, caller, effect.data, outcome.state.lang, session.version, then
                 )
                 text = text.replace("{reference}", reference)
             elif effect.action == "record_visit":
-                reference = reports.record_visit(self.rt, session_id, caller, effect.data)
+                reference = reports.record_visit(self.rt, session_id, caller, effect.data, then)
                 text = text.replace("{reference}", reference)
             elif effect.action == "check_report":
                 if not limits.allow(self.rt, Limit.LOOKUP, caller.phone_hash, self.rt.settings.lookups_per_hour):
@@ -228,11 +233,13 @@ class UssdService:
         )
         return limits.allow(self.rt, Limit.REPORT, caller.phone_hash, per_hour)
 
-    def _save(self, session_id: str, session: Session, caller: Caller, outcome: Outcome) -> None:
-        """Write the session and keep (or drop) the phone's resumable draft, in one round trip."""
+    def _save(self, session_id: str, session: Session, caller: Caller, outcome: Outcome, then: list[Command]) -> None:
+        """Write the session and keep (or drop) the phone's resumable draft, with the commands the
+        effects left (then, sent first), in one round trip."""
         settings = self.rt.settings
         writes: list[Command] = [
-            ("SET", keys.ussd_session(session_id), self._dump(session), "EX", settings.ussd_session_ttl)
+            *then,
+            ("SET", keys.ussd_session(session_id), self._dump(session), "EX", settings.ussd_session_ttl),
         ]
         state = outcome.state
         draft_key = keys.draft(caller.phone_hash)

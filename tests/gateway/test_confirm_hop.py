@@ -3,12 +3,16 @@ database before the reference is shown, and a reference is never given twice."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sqlalchemy import event, func, select
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
 
+from gateway import db, keys, redis_conn
 from gateway.models import Report, Visit
 from gateway.referrals import reports
+from gateway.runtime import Runtime
 from gateway.ussd.callers import profile
 from menus.reference import new_reference
 from tests.helpers import VOLUNTEER_PHONE, Dial, reference_in, register_volunteer
@@ -63,3 +67,79 @@ def test_a_resent_confirm_gets_the_first_reference_and_stores_nothing_more(rt):
     assert again == first
     with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 1
+
+
+def test_the_confirm_hop_hands_its_report_over_in_the_same_round_trip_as_the_session(client, rt, monkeypatch):
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    _until_confirm(dial)
+    batches: list[list[str]] = []
+    real = redis_conn.round_trip
+
+    def noted(client: Any, *commands: Any) -> list[Any]:
+        batches.append([str(c[0]) for c in commands])
+        return real(client, *commands)
+
+    for module in ("gateway.ussd.service", "gateway.referrals.reports", "gateway.limits"):
+        monkeypatch.setattr(f"{module}.round_trip", noted)
+    end = dial.send("1")
+    with rt.db.reading() as session:
+        report_id = session.scalar(select(Report.id).where(Report.reference == reference_in(end)))
+    # Read the session; count the report against the phone's limit; then one write: the
+    # hand-over to the workers, the session (now ended) and the draft dropped.
+    assert batches == [["MGET"], ["SET", "INCR"], ["RPUSH", "SET", "DEL"]]
+    assert rt.redis.lrange(keys.routing_inbox(), 0, -1) == [f"report:{report_id}"]
+
+
+def _close_every_other_connection(rt: Runtime) -> int:
+    """What a database restart does to a pool: the server side of each pooled connection gone."""
+    admin = create_engine(rt.settings.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def postgresql(rt: Runtime) -> Runtime:
+    if rt.db.engine.dialect.name != "postgresql":
+        pytest.skip("closes PostgreSQL's server-side connections")
+    return rt
+
+
+def test_a_confirm_right_after_the_database_closed_the_pooled_connections_still_gets_its_reference(
+    client, postgresql, caplog
+):
+    rt = postgresql
+    register_volunteer(rt)
+    dial = Dial(client, VOLUNTEER_PHONE)
+    _until_confirm(dial)
+    # The connection was just used (no ping before its next use): the insert meets the closed one.
+    with rt.db.reading() as session:
+        assert session.scalar(select(func.count(Report.id))) == 0
+    assert _close_every_other_connection(rt) >= 1
+    with caplog.at_level(logging.WARNING, logger="gateway.referrals.reports"):
+        end = dial.send("1")
+    assert end.startswith("END ") and "storing the reports again" in caplog.text
+    with rt.db.reading() as session:
+        assert session.scalars(select(Report.reference)).all() == [reference_in(end)]
+
+
+def test_a_pooled_connection_idle_for_a_while_is_pinged_and_replaced_if_the_database_closed_it(
+    postgresql, monkeypatch
+):
+    rt = postgresql
+    with rt.db.reading() as session:
+        assert session.scalar(select(func.count(Report.id))) == 0
+    assert _close_every_other_connection(rt) >= 1
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 0)  # as if it had been idle for long
+    with rt.db.reading() as session:
+        assert session.scalar(select(func.count(Report.id))) == 0
