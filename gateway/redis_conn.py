@@ -225,11 +225,12 @@ def round_trip(client: redis.Redis, *commands: Command) -> list[Any]:
 
     For the USSD hop, where redis-py's per-command machinery (checking a connection out of the
     pool and polling it, parsing, observability hooks) costs more CPU than Redis itself. Send only
-    commands that may be sent twice (SET, DEL, MGET): a batch whose connection fails is sent once
-    more on a new one, as a connection the server closed while idle (a restart, a failover, its
-    timeout) is found only then; that connection's connect retries as the client's would (asking
-    the Sentinels again where they manage the server). An error reply is raised after every reply
-    is read.
+    commands whose repeat does no harm (SET, DEL, MGET; the routing inbox's RPUSH, as a report
+    handed over twice is queued once; a rate limit's INCR, as redis-py's own retry would also
+    repeat it): a batch whose connection fails is sent once more on a new one, as a connection
+    the server closed while idle (a restart, a failover, its timeout) is found only then; that
+    connection's connect retries as the client's would (asking the Sentinels again where they
+    manage the server). An error reply is raised after every reply is read.
     """
     connection = _own_connection(client)
     try:

@@ -133,9 +133,7 @@ def test_a_confirm_right_after_the_database_closed_the_pooled_connections_still_
         assert session.scalars(select(Report.reference)).all() == [reference_in(end)]
 
 
-def test_a_pooled_connection_idle_for_a_while_is_pinged_and_replaced_if_the_database_closed_it(
-    postgresql, monkeypatch
-):
+def test_a_pooled_connection_idle_for_a_while_is_pinged_and_replaced_if_the_database_closed_it(postgresql, monkeypatch):
     rt = postgresql
     with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 0
