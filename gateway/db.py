@@ -9,11 +9,14 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Engine, LargeBinary, MetaData, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from gateway import writer_gate
 
 # Constraint names that Alembic can find again on every database.
 NAMING = {
@@ -45,8 +48,11 @@ def make_engine(url: str, statement_timeout_ms: int = 10000, lock_timeout_ms: in
     owner may read; PostgreSQL gets statement and lock timeouts (a locked table must not hang
     every web thread). Parameters never reach a log or an error message (they hold phones)."""
     if url.startswith("sqlite"):
-        _private_sqlite_file(url)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, hide_parameters=True)
+        sqlite_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT}
+        path = _private_sqlite_file(url)
+        if path is not None:
+            sqlite_args["factory"] = writer_gate.connection_class(path + "-writer", SQLITE_BUSY_TIMEOUT)
+        engine = create_engine(url, connect_args=sqlite_args, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -99,14 +105,17 @@ def _ping_when_idle(engine: Engine) -> None:
             raise
 
 
-def _private_sqlite_file(url: str) -> None:
-    """Make the database file (if it is a file) readable by its owner only, before SQLite opens it."""
+def _private_sqlite_file(url: str) -> str | None:
+    """Make the database file (if it is a file) readable by its owner only, before SQLite opens
+    it; its absolute path (None for a database in memory)."""
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:"):
-        return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return None
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     os.chmod(path, 0o600)
+    return path
 
 
 class Database:
