@@ -2,11 +2,11 @@
 
     python -m bench.route_profile [--referrals N] [--profile] [--statements]
 
-Reports from registered volunteers are stored as the confirm hop stores them and their routing
-jobs queued as the web queues them; then the worker's RQ worker runs them (burst) in this
-process, with the GIL turns and the sender pool of `python -m workers`, sending through the
-official SDK to a local server playing Africa's Talking. Prints SQL statements, CPU ms and
-wall ms per referral (CPU of every thread of the process: jobs, RQ and the sender pool).
+Reports from registered volunteers are stored and handed over as the confirm hop does; then
+they are routed from the inbox as a worker's inbox thread does, in this process, with the GIL
+turns and the sender pool of `python -m workers`, sending through the official SDK to a local
+server playing Africa's Talking. Prints SQL statements, CPU ms and wall ms per referral (CPU
+of every thread of the process: routing, RQ and the sender pool).
 
 Database: ROUTE_PROFILE_DATABASE_URL (PostgreSQL: its `public` schema is recreated on the
 first run, the places kept after; or SQLite), Redis: ROUTE_PROFILE_REDIS_URL (default
@@ -211,7 +211,8 @@ def _work(rt: Runtime, threads: int) -> None:
     pool = sender.BackgroundSender(threads) if threads else None
     sender.install(pool)
     try:
-        inbox.move(rt)  # as the worker's inbox thread does: the routing jobs are built in the worker
+        inbox.route(rt)  # as the worker's inbox thread does
+        # Anything the routing left to jobs (none unless a routing failed), as the worker's RQ loop runs it.
         Worker(list(WORKER_QUEUES), connection=rt.rq_redis).work(burst=True, logging_level="WARNING")
         if pool:
             pool.drain()

@@ -187,7 +187,7 @@ class StateCollector(Collector):
         jobs = GaugeMetricFamily(
             f"{NS}_queue_jobs",
             "Jobs on the RQ queue: queued (waiting for a worker), started, scheduled (waiting for a retry), failed; "
-            "inbox: stored reports and visits handed over for routing that a worker has not made a job of yet.",
+            "inbox: stored reports and visits handed over for routing that no worker has taken yet.",
             labels=["state"],
         )
         for state, count in depth.items():

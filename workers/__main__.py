@@ -40,6 +40,8 @@ RQ_BEAT_EVERY = 1.0
 SCHEDULE_EVERY = 1.0
 # The CPU-scheduling group of this process's session (Linux autogroups).
 AUTOGROUP = Path("/proc/self/autogroup")
+# Seconds a stopping worker waits for its inbox thread to finish routing the reports it took.
+ROUTER_STOP_SECONDS = 20
 # Set in the environment: supervise a worker child instead of being one.
 SUPERVISE_VARIABLE = "IJWI_SUPERVISE_WORKER"
 # Seconds the supervisor waits before starting a worker that died again.
@@ -137,8 +139,9 @@ def work(queues: list[str]) -> None:
     periodic.queue_sweeps(rt)
     scheduler = RQScheduler(list(WORKER_QUEUES), connection=rt.rq_redis, name=name)
     threading.Thread(target=tick_forever, args=(rt, scheduler, stop), daemon=True, name="ticker").start()
+    router = threading.Thread(target=inbox.route_forever, args=(rt, stop), daemon=True, name="inbox")
     if ROUTING_QUEUE in queues:
-        threading.Thread(target=inbox.move_forever, args=(rt, stop), daemon=True, name="inbox").start()
+        router.start()
     sys.setswitchinterval(SWITCH_INTERVAL)
     # Jobs hand their SMS to a pool of sender threads: requests to the SMS API overlap.
     pool = sender.BackgroundSender(rt.settings.sms_send_threads) if rt.settings.sms_send_threads > 0 else None
@@ -148,6 +151,8 @@ def work(queues: list[str]) -> None:
         worker.work(with_scheduler=False, logging_level=rt.settings.log_level)
     finally:
         stop.set()
+        if router.is_alive():
+            router.join(ROUTER_STOP_SECONDS)  # the reports it has taken get their alerts first
         if pool is not None:
             pool.shutdown()  # the messages handed over are sent before the process ends
         try:

@@ -1,52 +1,94 @@
-"""The routing inbox: reports and visits the web has stored, moved onto RQ's routing queue.
+"""The routing inbox: reports and visits the web has stored, routed by a worker.
 
 The confirm hop hands its stored report over with one Redis command
-(`gateway.referrals.reports.queue_routing`); the RQ job (an object, its pickled arguments, a
-Lua script) is built here, in a worker, instead of while the caller waits for the reference.
-A row whose hand-over is lost (Redis down at that moment, a worker killed between taking and
-queueing it) is queued again by the sweeper after `jobs.SWEEP_AFTER`.
+(`gateway.referrals.reports.queue_routing`). A worker's inbox thread takes the items a few at a
+time and routes each at once, as the routing job would, without making an RQ job of it (the
+job's object, pickled arguments, registries and status writes cost about a third of the
+worker's CPU per report); an item whose routing fails becomes that RQ job, retried as any
+job is. A row whose hand-over is lost (Redis down at that moment, a worker killed between
+taking and routing it) is queued again by the sweeper after `jobs.SWEEP_AFTER`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import cast
 
 from gateway import keys
 from gateway.referrals.reports import INBOX_REPORT, INBOX_VISIT
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
+from workers import jobs
 
 log = logging.getLogger(__name__)
 
-# Items taken from the inbox at once.
+# Items taken from the inbox at once to be queued as jobs.
 BATCH = 100
+# Items a worker takes at once to route itself (a killed worker leaves these few to the sweeper).
+ROUTE_BATCH = 10
 # Seconds a worker waits on an empty inbox before looking at its stop event again.
 WAIT_SECONDS = 1
-# The job of each kind of item.
+# The job of each kind of item, and what it runs.
 JOBS = {INBOX_REPORT: ROUTE_REPORT_JOB, INBOX_VISIT: ROUTE_VISIT_JOB}
+ROUTERS = {INBOX_REPORT: jobs.route_report, INBOX_VISIT: jobs.route_visit}
 
 
 def move(rt: Runtime, wait: int = 0) -> int:
     """Queue the routing job of every item in the inbox now (first waiting up to `wait` seconds
     for one to come); how many were queued."""
+    return _each_batch(rt, wait, BATCH, _queue)
+
+
+def route(rt: Runtime, wait: int = 0, stop: threading.Event | None = None) -> int:
+    """Route every item in the inbox now, in this thread (first waiting up to `wait` seconds
+    for one to come), until it is empty or stop is set; how many were taken. An item whose
+    routing fails is queued as its job."""
+    return _each_batch(rt, wait, ROUTE_BATCH, _route, stop)
+
+
+def _each_batch(
+    rt: Runtime,
+    wait: int,
+    count: int,
+    handle: Callable[[Runtime, list[str]], int],
+    stop: threading.Event | None = None,
+) -> int:
     key = keys.routing_inbox()
-    moved = 0
+    done = 0
     if wait:
         first = cast(list[str] | None, rt.redis.blpop([key], timeout=wait))
         if first is None:
             return 0
-        moved += _queue(rt, [first[1]])
-    while items := _take(rt, key):
-        moved += _queue(rt, items)
-    return moved
+        done += handle(rt, [first[1]])
+    while not (stop is not None and stop.is_set()) and (items := _take(rt, key, count)):
+        done += handle(rt, items)
+    return done
 
 
-def _take(rt: Runtime, key: str) -> list[str]:
-    """Up to BATCH items off the inbox's head, at once (MULTI: any Redis version RQ runs on)."""
+def _route(rt: Runtime, items: list[str]) -> int:
+    for n, item in enumerate(items):
+        kind, _, row_id = item.partition(":")
+        router = ROUTERS.get(kind)
+        try:
+            if router is None or not row_id.isdigit():
+                _queue(rt, [item])  # it logs and drops an item naming nothing
+            else:
+                router(int(row_id))
+        except Exception:
+            log.exception("routing %s failed; queued as a job to be tried again", item)
+            _queue(rt, [item])
+        except BaseException:
+            rt.redis.lpush(keys.routing_inbox(), *reversed(items[n:]))  # stopping: not lost
+            raise
+    return len(items)
+
+
+def _take(rt: Runtime, key: str, count: int = BATCH) -> list[str]:
+    """Up to count items off the inbox's head, at once (MULTI: any Redis version RQ runs on)."""
     pipe = rt.redis.pipeline(transaction=True)
-    pipe.lrange(key, 0, BATCH - 1)
-    pipe.ltrim(key, BATCH, -1)
+    pipe.lrange(key, 0, count - 1)
+    pipe.ltrim(key, count, -1)
     items, _ = pipe.execute()
     return cast(list[str], items)
 
@@ -70,11 +112,12 @@ def _queue(rt: Runtime, items: list[str]) -> int:
     return queued
 
 
-def move_forever(rt: Runtime, stop: threading.Event) -> None:
-    """A worker's thread: move what comes into the inbox onto the routing queue, until stop."""
+def route_forever(rt: Runtime, stop: threading.Event) -> None:
+    """A worker's thread: route what comes into the inbox, until stop (the items it has taken
+    are routed first)."""
     while not stop.is_set():
         try:
-            move(rt, WAIT_SECONDS)
+            route(rt, WAIT_SECONDS, stop)
         except Exception:
-            log.exception("could not move the routing inbox onto the queue; trying again")
+            log.exception("could not take from the routing inbox; trying again")
             stop.wait(WAIT_SECONDS)

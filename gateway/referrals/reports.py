@@ -208,7 +208,7 @@ def _count(model: type[Report] | type[Visit], values: dict[str, Any]) -> None:
 
 def queue_routing(rt: Runtime, reports: Iterable[int] = (), visits: Iterable[int] = ()) -> None:
     """Hand committed reports and visits (a visit without concerns has none) to the workers for
-    routing: one Redis command into the routing inbox, which a worker moves onto RQ's queue
+    routing: one Redis command into the routing inbox, which a worker takes and routes
     (workers/inbox.py), so that the confirm hop does not build RQ jobs while the caller waits.
     If Redis fails now, the sweeper picks the rows up later."""
     commands = hand_over(reports, visits)

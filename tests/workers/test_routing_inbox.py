@@ -1,9 +1,10 @@
 """The routing inbox: the confirm hop hands its report over with one Redis command, and a worker
-moves it onto RQ's queue (workers/inbox.py)."""
+routes it at once (or, when that fails, makes an RQ job of it: workers/inbox.py)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,9 +53,55 @@ def test_a_running_worker_routes_and_alerts_a_report_handed_over_by_the_confirm_
         assert until(lambda: _all_sent(_alerts(rt, reference)), 40), (tmp_path / "worker.log").read_text()
         assert rt.redis.llen(keys.routing_inbox()) == 0
         assert all(alert.to and alert.status == "sent" for alert in _alerts(rt, reference))
+        # Routed by the worker's inbox thread itself: no RQ job was made of it.
+        assert rt.queue.fetch_job(f"route-report-{_report_id(rt, reference)}") is None
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def _report_id(rt: Runtime, reference: str) -> int:
+    with rt.db.reading() as session:
+        report_id = session.scalar(select(Report.id).where(Report.reference == reference))
+    assert report_id is not None
+    return report_id
+
+
+def test_the_inbox_routes_and_alerts_in_place_and_a_routing_that_fails_becomes_a_job(client, rt, monkeypatch, caplog):
+    register_volunteer(rt)
+    register_officers(rt)
+    first = reference_in(
+        Dial(client, VOLUNTEER_PHONE, session_id="ATUid_in1").send("1", "2", "2", "1", "1", "1", "1", "1")
+    )
+    second = reference_in(
+        Dial(client, VOLUNTEER_PHONE, session_id="ATUid_in2").send("1", "2", "2", "1", "1", "1", "1", "1")
+    )
+    rt.redis.rpush(keys.routing_inbox(), "nonsense")
+    broken = _report_id(rt, second)
+    route_report = inbox.ROUTERS["report"]
+
+    def fails_for_the_second(report_id: int) -> int | None:
+        if report_id == broken:
+            raise RuntimeError("the database went away")
+        return route_report(report_id)
+
+    monkeypatch.setitem(inbox.ROUTERS, "report", fails_for_the_second)
+    with caplog.at_level(logging.WARNING, logger="workers.inbox"):
+        assert inbox.route(rt) == 3
+    assert rt.redis.llen(keys.routing_inbox()) == 0
+    # The first is routed and alerted here, with no job; the second waits as its job, retried as jobs are.
+    assert _alerts(rt, first) and all(alert.status == "sent" for alert in _alerts(rt, first))
+    assert _alerts(rt, second) == []
+    assert rt.queue.job_ids == [f"route-report-{broken}"]
+    assert "names no report or visit" in caplog.text and f"routing report:{broken} failed" in caplog.text
+
+
+def test_a_stopping_inbox_takes_no_more(rt):
+    rt.redis.rpush(keys.routing_inbox(), *[f"report:{n}" for n in range(1, 30)])
+    stop = threading.Event()
+    stop.set()
+    assert inbox.route(rt, stop=stop) == 0
+    assert rt.redis.llen(keys.routing_inbox()) == 29
 
 
 def test_an_item_naming_nothing_is_dropped_and_the_rest_queued(rt, caplog):
