@@ -150,12 +150,16 @@ class Bench:
         return result
 
     def drain(self, timeout: float = 180) -> None:
-        """Wait until the worker has done every queued job (reports of earlier parts)."""
+        """Wait until the worker has routed every report and done every queued job (of earlier parts)."""
         jobs = Queue(QUEUE_NAME, connection=self.rt.rq_redis)
         deadline = time.monotonic() + timeout
+        unrouted = select(func.count(ReportRow.id)).where(ReportRow.routed_at.is_(None))
 
         def busy() -> bool:
-            return bool(jobs.count or jobs.started_job_registry.count or self.rt.redis.llen(keys.routing_inbox()))
+            if jobs.count or jobs.started_job_registry.count or self.rt.redis.llen(keys.routing_inbox()):
+                return True
+            with self.rt.db.reading() as session:
+                return bool(session.scalar(unrouted))  # taken from the inbox, being routed
 
         while busy() and time.monotonic() < deadline:
             time.sleep(0.2)
