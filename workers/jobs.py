@@ -67,7 +67,7 @@ def _open_and_route(
         outbox.claim_as_written(session, utcnow())
         message_ids = lifecycle.route(rt, session, referral, now)
         row.routed_at = row.routed_at or now
-        referral_id = referral.id
+    referral_id = referral.id  # a referral opened here is written at the commit if not before
     claimed = outbox.claimed_in(session)
     if message_ids:
         send_claimed(rt, claimed)

@@ -117,7 +117,7 @@ def open_from_report(rt: Runtime, session: Session, report: Report) -> Referral:
         return referral
     copied = {name: getattr(report, name) for name in FROM_REPORT}
     kind = ReporterKind.VOLUNTEER if report.volunteer_id else ReporterKind.COMMUNITY
-    referral = Referral(report_id=report.id, reporter_kind=kind, **copied)
+    referral = Referral(report=report, reporter_kind=kind, **copied)
     why = "a community SMS to triage" if report.kind == ReportKind.TRIAGE else f"from a {report.channel} report"
     _opened(rt, session, referral, why)
     if report.kind == ReportKind.CONCERN:
@@ -148,14 +148,15 @@ def open_from_visit(rt: Runtime, session: Session, visit: Visit) -> Referral | N
 
 
 def _opened(rt: Runtime, session: Session, referral: Referral, why: str) -> Referral:
-    """A new referral, in the district of its place, on its timeline."""
+    """A new referral, in the district of its place, on its timeline. It is written with its
+    routing's rows, once its officers and alert text are known (on SQLite, the file's one writer
+    is held from a transaction's first write to its commit)."""
     district = rt.places.ancestor(referral.location_id, "district")
     referral.district_id = district.id if district else referral.location_id
     referral.status = ReferralStatus.NEW
     session.add(referral)
-    session.flush()
-    session.info.setdefault(OPENED, set()).add(referral.id)
-    timeline.record(session, referral.id, EventKind.CREATED, timeline.SYSTEM, why)
+    session.info.setdefault(OPENED, set()).add(referral)
+    timeline.record(session, referral, EventKind.CREATED, timeline.SYSTEM, why)
     metrics.REFERRALS_CREATED.labels("visit" if referral.visit_id else "report").inc()
     return referral
 
@@ -168,7 +169,7 @@ def route(rt: Runtime, session: Session, referral: Referral, now: datetime) -> l
     if referral.status != ReferralStatus.NEW:
         return []
     # One opened in this transaction has nobody yet; another may have been routed by a run that broke.
-    if referral.id not in session.info.get(OPENED, ()) and routing.assigned(session, referral):
+    if referral not in session.info.get(OPENED, ()) and routing.assigned(session, referral):
         return []
     return _route_fresh(rt, session, referral, now, set())
 
@@ -182,7 +183,7 @@ def _route_fresh(rt: Runtime, session: Session, referral: Referral, now: datetim
         referral.flagged = True
         referral.escalate_at = now + routing.delay(rt, referral)
         why = f"nobody registered for district {district} and no national desk: flagged, trying again later"
-        timeline.record(session, referral.id, EventKind.ROUTED, timeline.SYSTEM, why, now)
+        timeline.record(session, referral, EventKind.ROUTED, timeline.SYSTEM, why, now)
         return []
     referral.flagged = step == NATIONAL_DESK
     why = (
@@ -251,14 +252,18 @@ def _alert(
 ) -> list[int]:
     """Assign contacts at step, write their alerts; the referral is routed up to at least step."""
     messages = []
-    bodies: dict[str, str] = {}  # one text per language
     unanswered = kind == EventKind.ESCALATED
+    with session.no_autoflush:  # the rows go in the flushes below
+        # One text per language.
+        bodies = {
+            lang: routing.alert_text(rt, session, referral, lang, unanswered)
+            for lang in dict.fromkeys(c.officer.language for c in contacts)
+        }
+    if referral.id is None:
+        session.flush()  # a new referral (and its first lines): its id for the rows below
     for contact in contacts:
         officer = contact.officer
         session.add(Assignment(referral_id=referral.id, officer_id=officer.id, step=step, reason=contact.reason))
-        if officer.language not in bodies:
-            with session.no_autoflush:  # the rows go in the one flush below
-                bodies[officer.language] = routing.alert_text(rt, session, referral, officer.language, unanswered)
         body = bodies[officer.language]
         messages.append(
             outbox.add(
@@ -522,7 +527,7 @@ def link_duplicate(
     actor = _actor(by)
     kind = EventKind.CONFIRMED if confirmed else EventKind.LINKED
     said = "the same as" if confirmed else "possibly the same as"
-    timeline.record(session, referral.id, kind, actor, f"{said} {earlier.reference}", now)
+    timeline.record(session, referral, kind, actor, f"{said} {earlier.reference}", now)
     timeline.record(session, earlier.id, kind, actor, f"{referral.reference} is {said} this case", now)
 
 

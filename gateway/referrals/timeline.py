@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.models import Event, Officer
+from gateway.models import Event, Officer, Referral
 from gateway.vocabulary import EventKind
 
 # Actor of the gateway's own steps.
@@ -38,7 +38,7 @@ def officer_of(actor: str) -> int | None:
 
 def record(
     session: Session,
-    referral_id: int,
+    referral: int | Referral,
     kind: EventKind,
     actor: str,
     detail: str = "",
@@ -46,7 +46,14 @@ def record(
     private: bytes | None = None,
 ) -> None:
     """Add one line to a referral's timeline (in the caller's transaction): the only writer of events.
-    private: encrypted words (a note), shown only to who may read the case's private fields."""
+    private: encrypted words (a note), shown only to who may read the case's private fields.
+    referral: its id, or the referral itself (one not written yet gets its line when it is)."""
     # Every line with the same columns set: the lines of one flush go in one INSERT.
     at = at or utcnow()
-    session.add(Event(referral_id=referral_id, kind=kind, actor=actor, detail=detail[:300], note_enc=private, at=at))
+    of = {"referral_id": referral} if isinstance(referral, int) else _of(referral)
+    session.add(Event(**of, kind=kind, actor=actor, detail=detail[:300], note_enc=private, at=at))
+
+
+def _of(referral: Referral) -> dict[str, object]:
+    # A written referral by its id: tying a line to the object would load its whole timeline.
+    return {"referral_id": referral.id} if referral.id is not None else {"referral": referral}
