@@ -259,8 +259,12 @@ def _alert(
             lang: routing.alert_text(rt, session, referral, lang, unanswered)
             for lang in dict.fromkeys(c.officer.language for c in contacts)
         }
+    referral.status = ReferralStatus.ROUTED
+    referral.escalation_step = max(step, referral.escalation_step or 0)
+    if restart_clock or referral.escalate_at is None:
+        referral.escalate_at = now + routing.delay(rt, referral)
     if referral.id is None:
-        session.flush()  # a new referral (and its first lines): its id for the rows below
+        session.flush()  # a new referral, routed (and its first lines): its id for the rows below
     for contact in contacts:
         officer = contact.officer
         session.add(Assignment(referral_id=referral.id, officer_id=officer.id, step=step, reason=contact.reason))
@@ -276,10 +280,6 @@ def _alert(
                 flush=False,
             )
         )
-    referral.status = ReferralStatus.ROUTED
-    referral.escalation_step = max(step, referral.escalation_step or 0)
-    if restart_clock or referral.escalate_at is None:
-        referral.escalate_at = now + routing.delay(rt, referral)
     names = ", ".join(f"officer:{c.officer.id} ({c.reason})" for c in contacts)
     timeline.record(session, referral.id, kind, timeline.SYSTEM, f"{why}; step {step}: {names}", now)
     # One flush writes the assignments, the messages (their ids back) and the timeline line together.
