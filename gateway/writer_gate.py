@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Self
 
 # Seconds between two looks at the writer's lock while another connection holds it.
@@ -104,18 +105,16 @@ def connection_class(lock_path: str, timeout: float) -> type[sqlite3.Connection]
 
     class GatedCursor(sqlite3.Cursor):
         def execute(self, sql: str, parameters: Any = (), /) -> Self:
-            connection: GatedConnection = self.connection  # type: ignore[assignment]
-            connection.take_for(sql)
-            try:
-                return super().execute(sql, parameters)
-            finally:
-                connection.after_statement()
+            return self._gated(super().execute, sql, parameters)
 
         def executemany(self, sql: str, seq_of_parameters: Any, /) -> Self:
+            return self._gated(super().executemany, sql, seq_of_parameters)
+
+        def _gated(self, run: Callable[[str, Any], Self], sql: str, arguments: Any) -> Self:
             connection: GatedConnection = self.connection  # type: ignore[assignment]
             connection.take_for(sql)
             try:
-                return super().executemany(sql, seq_of_parameters)
+                return run(sql, arguments)
             finally:
                 connection.after_statement()
 
