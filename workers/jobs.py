@@ -19,6 +19,7 @@ from gateway import keys, metrics, runtime
 from gateway.clock import utcnow
 from gateway.models import Message, Referral, Report, Visit
 from gateway.referrals import digest, lifecycle, retention, rollup, routing
+from gateway.referrals.reports import handed_over
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
 from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
@@ -221,15 +222,17 @@ def send_digests(now: datetime | None = None) -> int:
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Queue again what a lost job or a restarted Redis left undone."""
+    """Queue again what a lost job or a restarted Redis left undone (a report or visit still
+    waiting in the routing inbox, during a burst the workers are behind on, is not lost)."""
     rt = runtime.current()
     now = now or utcnow()
     settled = now - timedelta(seconds=SWEEP_AFTER)
+    waiting_reports, waiting_visits = handed_over(rt)
     with rt.db.reading() as session:
-        reports = session.scalars(
-            select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)
-        ).all()
-        visits = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled)).all()
+        unrouted = session.scalars(select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled))
+        reports = [i for i in unrouted if i not in waiting_reports]
+        unrouted = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled))
+        visits = [i for i in unrouted if i not in waiting_visits]
         messages = outbox.stalled(session, now)
     for report_id in reports:
         rt.enqueue(route_report, report_id, job_id=job_id(ROUTE_REPORT_JOB, report_id))

@@ -227,6 +227,16 @@ def hand_over(reports: Iterable[int] = (), visits: Iterable[int] = ()) -> list[C
     return [("RPUSH", keys.routing_inbox(), *items)] if items else []
 
 
+def handed_over(rt: Runtime) -> tuple[set[int], set[int]]:
+    """The reports and visits waiting in the routing inbox (a worker will take them)."""
+    waiting: dict[str, set[int]] = {INBOX_REPORT: set(), INBOX_VISIT: set()}
+    for item in cast(list[str], rt.redis.lrange(keys.routing_inbox(), 0, -1)):
+        kind, _, row_id = item.partition(":")
+        if kind in waiting and row_id.isdigit():
+            waiting[kind].add(int(row_id))
+    return waiting[INBOX_REPORT], waiting[INBOX_VISIT]
+
+
 def status_key(rt: Runtime, reference: str, caller: Caller) -> str:
     """Which status line a caller may see for a reference (a tree string name).
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from gateway import keys
 from gateway.clock import utcnow
 from gateway.models import Event, Referral, Report
 from tests.helpers import VOLUNTEER_PHONE, Dial, register_volunteer
@@ -52,3 +53,16 @@ def test_routing_job_run_twice_makes_one_referral(client, rt, run_jobs):
 def test_sweep_leaves_fresh_reports_to_their_own_job(client, rt):
     _report(client, rt)
     assert jobs.sweep()["reports"] == 0
+
+
+def test_sweep_leaves_a_report_still_waiting_in_the_inbox_during_a_burst(client, rt):
+    """Workers behind on a burst: a report older than the sweep's wait but still in the routing
+    inbox is not lost, and is left to the worker that will take it (no second routing)."""
+    _report(client, rt)
+    later = utcnow() + timedelta(seconds=jobs.SWEEP_AFTER + 1)
+    assert rt.redis.llen(keys.routing_inbox()) == 1
+    assert jobs.sweep(now=later)["reports"] == 0
+    assert len(rt.queue) == 0
+    rt.redis.delete(keys.routing_inbox())  # taken by a worker that died before routing it
+    assert jobs.sweep(now=later)["reports"] == 1
+    assert len(rt.queue) == 1
