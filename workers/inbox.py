@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import cast
 
 from gateway import keys
-from gateway.referrals.reports import INBOX_REPORT, INBOX_VISIT
+from gateway.referrals.reports import INBOX_REPORT, INBOX_VISIT, inbox_item
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from workers import jobs
 
@@ -68,13 +68,12 @@ def _each_batch(
 
 def _route(rt: Runtime, items: list[str]) -> int:
     for n, item in enumerate(items):
-        kind, _, row_id = item.partition(":")
-        router = ROUTERS.get(kind)
+        named = inbox_item(item)
         try:
-            if router is None or not row_id.isdigit():
+            if named is None:
                 _queue(rt, [item])  # it logs and drops an item naming nothing
             else:
-                router(int(row_id))
+                ROUTERS[named[0]](named[1])
         except Exception:
             log.exception("routing %s failed; queued as a job to be tried again", item)
             _queue(rt, [item])
@@ -98,13 +97,13 @@ def _queue(rt: Runtime, items: list[str]) -> int:
     back to the inbox."""
     queued = 0
     for n, item in enumerate(items):
-        kind, _, row_id = item.partition(":")
-        func = JOBS.get(kind)
-        if func is None or not row_id.isdigit():
+        named = inbox_item(item)
+        if named is None:
             log.warning("dropping an item of the routing inbox that names no report or visit")
             continue
+        func, row_id = JOBS[named[0]], named[1]
         try:
-            rt.enqueue(func, int(row_id), job_id=job_id(func, int(row_id)))
+            rt.enqueue(func, row_id, job_id=job_id(func, row_id))
         except Exception:
             rt.redis.lpush(keys.routing_inbox(), *reversed(items[n:]))
             raise

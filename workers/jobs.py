@@ -227,13 +227,16 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     rt = runtime.current()
     now = now or utcnow()
     settled = now - timedelta(seconds=SWEEP_AFTER)
-    waiting_reports, waiting_visits = handed_over(rt)
     with rt.db.reading() as session:
-        unrouted = session.scalars(select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled))
-        reports = [i for i in unrouted if i not in waiting_reports]
-        unrouted = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled))
-        visits = [i for i in unrouted if i not in waiting_visits]
+        reports = session.scalars(
+            select(Report.id).where(Report.routed_at.is_(None), Report.created_at < settled)
+        ).all()
+        visits = session.scalars(select(Visit.id).where(Visit.routed_at.is_(None), Visit.created_at < settled)).all()
         messages = outbox.stalled(session, now)
+    if reports or visits:
+        waiting_reports, waiting_visits = handed_over(rt)
+        reports = [i for i in reports if i not in waiting_reports]
+        visits = [i for i in visits if i not in waiting_visits]
     for report_id in reports:
         rt.enqueue(route_report, report_id, job_id=job_id(ROUTE_REPORT_JOB, report_id))
     for visit_id in visits:

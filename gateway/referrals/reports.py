@@ -227,13 +227,22 @@ def hand_over(reports: Iterable[int] = (), visits: Iterable[int] = ()) -> list[C
     return [("RPUSH", keys.routing_inbox(), *items)] if items else []
 
 
+def inbox_item(item: str) -> tuple[str, int] | None:
+    """What an item of the routing inbox names: (INBOX_REPORT or INBOX_VISIT, its id); None
+    for an item that names neither."""
+    kind, _, row_id = item.partition(":")
+    if kind not in (INBOX_REPORT, INBOX_VISIT) or not row_id.isdigit():
+        return None
+    return kind, int(row_id)
+
+
 def handed_over(rt: Runtime) -> tuple[set[int], set[int]]:
     """The reports and visits waiting in the routing inbox (a worker will take them)."""
     waiting: dict[str, set[int]] = {INBOX_REPORT: set(), INBOX_VISIT: set()}
     for item in cast(list[str], rt.redis.lrange(keys.routing_inbox(), 0, -1)):
-        kind, _, row_id = item.partition(":")
-        if kind in waiting and row_id.isdigit():
-            waiting[kind].add(int(row_id))
+        named = inbox_item(item)
+        if named is not None:
+            waiting[named[0]].add(named[1])
     return waiting[INBOX_REPORT], waiting[INBOX_VISIT]
 
 
