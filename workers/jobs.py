@@ -9,7 +9,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from gateway.referrals import digest, lifecycle, retention, rollup, routing
 from gateway.referrals.reports import handed_over
 from gateway.runtime import ROUTE_REPORT_JOB, ROUTE_VISIT_JOB, Runtime, job_id
 from gateway.sms import outbox, texts
-from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
+from gateway.sms.provider import ACCEPTED, NO_CREDIT, REJECTED, SendResult, SmsUnavailableError
 from gateway.vocabulary import WAITING, MessageKind, MessageStatus, ReferralStatus
 from workers import sender
 
@@ -127,8 +127,9 @@ def _send_now(rt: Runtime, message: int | outbox.Claimed) -> None:
 
 
 def _send(rt: Runtime, message_id: int, claimed: outbox.Claimed | None = None) -> SendResult | None:
-    """Claim (unless claimed already), send and record one message, and send its follow-ups;
-    None if not ours to send.
+    """Claim (unless claimed already), send and record one message (on a sender thread, an
+    accepted one with the others that end meanwhile), and send its follow-ups; None if not ours
+    to send.
 
     Raises SmsUnavailableError (the message waits for a retry) when the provider gave no answer.
     """
@@ -143,6 +144,13 @@ def _send(rt: Runtime, message_id: int, claimed: outbox.Claimed | None = None) -
             outbox.postpone(session.get_one(Message, message_id), str(exc))
         raise
     now = utcnow()
+    if result.outcome == ACCEPTED:
+        accepted = _Accepted(rt, mine, result, now)
+        if sender.on_sender_thread():
+            _ACCEPTED.add(accepted)  # recorded with the sends that end meanwhile
+        else:
+            _record_accepted([accepted])
+        return result
     follow_ups: list[int] = []
     with rt.db.transaction() as session:
         message = outbox.record_result(session, mine, result, now)
@@ -152,6 +160,44 @@ def _send(rt: Runtime, message_id: int, claimed: outbox.Claimed | None = None) -
             follow_ups = _tell_desk_out_of_credit(rt, session)
     send_now(rt, follow_ups)
     return result
+
+
+class _Accepted(NamedTuple):
+    rt: Runtime
+    claimed: outbox.Claimed
+    result: SendResult
+    at: datetime
+
+
+def _record_accepted(accepted: list[_Accepted]) -> None:
+    """Record sends the provider accepted, in one transaction (per runtime); should that fail,
+    one at a time, so that one bad record keeps no other from being written."""
+    by_runtime: dict[int, list[_Accepted]] = {}
+    for a in accepted:
+        by_runtime.setdefault(id(a.rt), []).append(a)
+    for same in by_runtime.values():
+        rt, sent = same[0].rt, [(a.claimed, a.result, a.at) for a in same]
+        if not _recorded(rt, sent) and len(sent) > 1:
+            for one in sent:
+                _recorded(rt, [one])
+
+
+def _recorded(rt: Runtime, sent: list[tuple[outbox.Claimed, SendResult, datetime]]) -> bool:
+    """False (logged) when the records could not be written: their messages stay "sending" and
+    are stalled after outbox.STALLED_AFTER, when the sweeper queues them again."""
+    try:
+        with rt.db.transaction() as session:
+            outbox.record_sent(session, sent)
+    except JobTimeoutException:
+        raise
+    except Exception:
+        log.exception("recording %d sent message(s) failed", len(sent))
+        return False
+    return True
+
+
+# The records of sends made on the sender pool, written together (workers.sender.GroupWriter).
+_ACCEPTED = sender.GroupWriter(_record_accepted)
 
 
 def escalate(now: datetime | None = None) -> int:

@@ -14,8 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
 
 # Sends waiting for a thread, per thread, before a job handing over more waits for room
 # (a job never queues more in memory than the pool can send in a few round trips).
@@ -70,6 +73,38 @@ class BackgroundSender:
         self._pool.shutdown(wait=True)
 
 
+class GroupWriter(Generic[Item]):
+    """A group commit for the sender threads: a thread that adds an item while no other is writing
+    writes it, with every item added meanwhile, and again until none is left; a thread that adds
+    one while another writes goes on at once. The records of sends that end together go in one
+    transaction (one commit, and on SQLite one turn at the file's writer), not one each."""
+
+    def __init__(self, write: Callable[[list[Item]], None]) -> None:
+        self._write = write  # must not raise: it handles its own failures
+        self._lock = threading.Lock()
+        self._pending: list[Item] = []
+        self._writing = False
+
+    def add(self, item: Item) -> None:
+        with self._lock:
+            self._pending.append(item)
+            if self._writing:
+                return
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    if not batch:
+                        self._writing = False
+                        return
+                self._write(batch)
+        except BaseException:
+            with self._lock:
+                self._writing = False
+            raise
+
+
 _local = threading.local()
 _installed: BackgroundSender | None = None
 
@@ -81,9 +116,14 @@ def install(sender: BackgroundSender | None) -> BackgroundSender | None:
     return previous
 
 
+def on_sender_thread() -> bool:
+    """True on a thread of a sender pool."""
+    return bool(getattr(_local, "in_sender", False))
+
+
 def current() -> BackgroundSender | None:
     """The process's sender, unless called on one of its own threads (a follow-up message, such as
     a failover's, is sent by the thread that learnt it is needed: the pool never waits on itself)."""
-    if getattr(_local, "in_sender", False):
+    if on_sender_thread():
         return None
     return _installed

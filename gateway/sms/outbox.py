@@ -195,24 +195,10 @@ def postpone(message: Message, error: str, result: SendResult | None = None) -> 
 
 def record_result(session: Session, claimed: Claimed, result: SendResult, now: datetime) -> Message | None:
     """What the provider answered about a claimed message, on its row and its referral's timeline.
-    An accepted one (the usual answer) is written in one statement, its row not read first;
+    An accepted one (the usual answer) is written as record_sent writes it, its row not read;
     otherwise the row, as changed."""
     if result.outcome == ACCEPTED:
-        session.execute(
-            update(Message)
-            .where(Message.id == claimed.id)
-            .values(
-                status=MessageStatus.SENT,
-                provider_message_id=result.provider_message_id,
-                provider_status=result.provider_status or None,
-                cost=result.cost,
-                sent_at=now,
-                error=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        metrics.SMS_SENT.labels(claimed.kind, _code(result)).inc()
-        _event(session, claimed, EventKind.SENT, timeline.SYSTEM, "")
+        record_sent(session, [(claimed, result, now)])
         return None
     message = session.get_one(Message, claimed.id)
     message.provider_status = result.provider_status or None
@@ -227,6 +213,29 @@ def record_result(session: Session, claimed: Claimed, result: SendResult, now: d
             metrics.OUT_OF_CREDIT.inc()
         postpone(message, f"provider said {result.status_code} {result.provider_status}", result)
     return message
+
+
+def record_sent(session: Session, sent: list[tuple[Claimed, SendResult, datetime]]) -> None:
+    """Messages the provider accepted (each with the time it answered), written together: one
+    UPDATE by id run for each, their timeline lines in one INSERT at the flush."""
+    session.execute(
+        update(Message),
+        [
+            {
+                "id": claimed.id,
+                "status": MessageStatus.SENT,
+                "provider_message_id": result.provider_message_id,
+                "provider_status": result.provider_status or None,
+                "cost": result.cost,
+                "sent_at": at,
+                "error": None,
+            }
+            for claimed, result, at in sent
+        ],
+    )
+    for claimed, result, at in sent:
+        metrics.SMS_SENT.labels(claimed.kind, _code(result)).inc()
+        _event(session, claimed, EventKind.SENT, timeline.SYSTEM, "", at)
 
 
 def apply_delivery_report(session: Session, message: Message, status: str, reason: str, now: datetime) -> bool:
@@ -282,12 +291,15 @@ def stalled(session: Session, now: datetime) -> list[int]:
     )
 
 
-def _event(session: Session, message: Message | Claimed, kind: EventKind, actor: str, detail: str) -> None:
+def _event(
+    session: Session, message: Message | Claimed, kind: EventKind, actor: str, detail: str, at: datetime | None = None
+) -> None:
     """A referral alert's fate goes on the referral's timeline (replies to officers do not)."""
     if message.referral_id is None or message.kind != MessageKind.ALERT:
         return
     to = f"officer:{message.officer_id}" if message.officer_id else "?"
-    timeline.record(session, message.referral_id, kind, actor, f"alert to {to}" + (f"; {detail}" if detail else ""))
+    said = f"alert to {to}" + (f"; {detail}" if detail else "")
+    timeline.record(session, message.referral_id, kind, actor, said, at)
 
 
 def by_provider_id(session: Session, provider_id: str) -> Message | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -18,10 +19,11 @@ from sqlalchemy import select
 
 from bench.sms_stub import SmsStub
 from gateway.clock import utcnow
-from gateway.models import Message, Report
+from gateway.models import Event, Message, Report
 from gateway.referrals import lifecycle
 from gateway.sms import outbox
 from gateway.sms.provider import ACCEPTED, AfricasTalkingSms
+from gateway.vocabulary import EventKind
 from tests.helpers import (
     AT_SMS_URL,
     OFF_DUTY,
@@ -244,3 +246,86 @@ def test_an_alert_whose_claim_went_stale_and_was_taken_by_another_sender_is_not_
     assert api.to == [SOCIAL_WORKER]
     with rt.db.reading() as session:
         assert session.scalars(select(Message.attempts)).one() == 2
+
+
+def test_alerts_answered_while_a_record_is_written_are_recorded_together(rt, at, pool, monkeypatch):
+    register_officers(rt, TWO_ON_DUTY)
+    answered = threading.Event()
+    SlowApi(at, {}, gate=answered)
+    batches: list[list[str]] = []
+    write = outbox.record_sent
+
+    def slow_first_write(session, sent):  # type: ignore[no-untyped-def]
+        batches.append([claimed.to for claimed, _, _ in sent])
+        if len(batches) == 1:
+            time.sleep(0.3)  # the other answers come while this one is written
+        write(session, sent)
+
+    monkeypatch.setattr(outbox, "record_sent", slow_first_write)
+    reports = [make_report(rt)[0] for _ in range(2)]
+    for report_id in reports:
+        jobs.route_report(report_id)
+    answered.set()  # the four requests in flight are answered at once
+    assert pool.drain(timeout=10)
+    assert sorted(sum(batches, [])) == sorted([SOCIAL_WORKER, PSYCHOLOGIST] * 2)  # each recorded once
+    assert len(batches) < 4  # in fewer transactions than messages: the first, then the rest together
+    with rt.db.reading() as session:
+        rows = session.execute(select(Message.status, Message.provider_message_id, Message.sent_at)).all()
+        sent_lines = session.scalars(select(Event.referral_id).where(Event.kind == EventKind.SENT)).all()
+    assert [status for status, _, _ in rows] == ["sent"] * 4
+    assert all(provider_id and sent_at for _, provider_id, sent_at in rows)
+    assert sorted(Counter(sent_lines).values()) == [2, 2]  # each case's timeline: both alerts sent
+
+
+def test_a_record_that_cannot_be_written_keeps_none_of_the_others_from_being_written(rt, at, monkeypatch, caplog):
+    register_officers(rt, TWO_ON_DUTY)
+    SlowApi(at, {})
+    write = outbox.record_sent
+
+    def refuse_the_psychologists(session, sent):  # type: ignore[no-untyped-def]
+        if any(claimed.to == PSYCHOLOGIST for claimed, _, _ in sent):
+            raise RuntimeError("database refused the record")
+        write(session, sent)
+
+    monkeypatch.setattr(outbox, "record_sent", refuse_the_psychologists)
+    sender.install(None)
+    with rt.db.transaction() as session:
+        referral = lifecycle.open_from_report(rt, session, session.get_one(Report, make_report(rt)[0]))
+        outbox.claim_as_written(session, utcnow())
+        lifecycle.route(rt, session, referral, utcnow())
+    claimed = outbox.claimed_in(session)
+    results = [rt.sms.send(c.to, c.body) for c in claimed]
+    jobs._record_accepted([jobs._Accepted(rt, c, r, utcnow()) for c, r in zip(claimed, results, strict=True)])
+    # The two together failed; then each alone: the social worker's is written, the other stays
+    # "sending" (stalled later, then queued again by the sweeper) and the failure is logged.
+    assert (_status(rt, SOCIAL_WORKER), _status(rt, PSYCHOLOGIST)) == ("sent", "sending")
+    assert "recording 1 sent message(s) failed" in caplog.text
+
+
+def test_a_group_writer_writes_what_comes_while_it_writes_in_the_next_batch_and_recovers_from_a_failure():
+    batches: list[list[int]] = []
+    writing = threading.Event()
+    go_on = threading.Event()
+
+    def write(batch: list[int]) -> None:
+        batches.append(batch)
+        if batch == [1]:
+            writing.set()
+            go_on.wait(5)
+        if batch == [9]:
+            raise RuntimeError("broken")
+
+    writer = sender.GroupWriter(write)
+    first = threading.Thread(target=writer.add, args=(1,))
+    first.start()
+    assert writing.wait(5)
+    for item in (2, 3, 4):
+        writer.add(item)  # returns at once: the first thread writes these next
+    assert batches == [[1]]
+    go_on.set()
+    first.join(5)
+    assert batches == [[1], [2, 3, 4]]
+    with pytest.raises(RuntimeError):
+        writer.add(9)
+    writer.add(10)  # a failed write does not leave the writer thinking it is still writing
+    assert batches[-1] == [10]
