@@ -153,8 +153,8 @@ def _send(rt: Runtime, message_id: int, claimed: outbox.Claimed | None = None) -
         return result
     follow_ups: list[int] = []
     with rt.db.transaction() as session:
-        message = outbox.record_result(session, mine, result, now)
-        if message is not None and result.outcome == REJECTED:
+        message = outbox.record_not_accepted(session, mine, result)
+        if result.outcome == REJECTED:
             follow_ups = lifecycle.fail_over(rt, session, message, now)
         elif result.outcome == NO_CREDIT and mine.kind != MessageKind.NOTICE:
             follow_ups = _tell_desk_out_of_credit(rt, session)

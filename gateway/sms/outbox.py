@@ -15,7 +15,7 @@ from gateway import metrics
 from gateway.models import Message, Referral
 from gateway.referrals import timeline
 from gateway.runtime import SEND_SMS_JOB, SENDING_QUEUE, Runtime, job_id
-from gateway.sms.provider import ACCEPTED, NO_CREDIT, REJECTED, SendResult
+from gateway.sms.provider import NO_CREDIT, REJECTED, SendResult
 from gateway.vocabulary import SETTLED, EventKind, MessageKind, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -193,13 +193,10 @@ def postpone(message: Message, error: str, result: SendResult | None = None) -> 
     metrics.SMS_RETRYING.labels(_code(result) if result is not None else "no_answer").inc()
 
 
-def record_result(session: Session, claimed: Claimed, result: SendResult, now: datetime) -> Message | None:
-    """What the provider answered about a claimed message, on its row and its referral's timeline.
-    An accepted one (the usual answer) is written as record_sent writes it, its row not read;
-    otherwise the row, as changed."""
-    if result.outcome == ACCEPTED:
-        record_sent(session, [(claimed, result, now)])
-        return None
+def record_not_accepted(session: Session, claimed: Claimed, result: SendResult) -> Message:
+    """A provider's answer other than accepted (record_sent writes those), on the claimed
+    message's row and its referral's timeline: refused for good, or waiting for a retry. The row,
+    as changed."""
     message = session.get_one(Message, claimed.id)
     message.provider_status = result.provider_status or None
     message.cost = result.cost
