@@ -201,7 +201,9 @@ def _measure(rt: Runtime, args: argparse.Namespace) -> None:
         for kind, count_ in statements.most_common():
             print(f"  {count_ / n:6.2f}  {kind}")
     if profiler:
-        profiler.dump_stats(ROOT / "bench" / "out" / "route_profile.prof")
+        out_dir = ROOT / "bench" / "out"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(out_dir / "route_profile.prof")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         print(out.getvalue())

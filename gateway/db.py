@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from array import array
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, LargeBinary, MetaData, create_engine, event, make_url
+from sqlalchemy import Connection, DateTime, Dialect, Engine, LargeBinary, MetaData, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +126,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, statement_timeout_ms, lock_timeout_ms)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Thread id -> that thread's autocommit connection and when it was last handed out.
+        self._kept: dict[int, tuple[Connection, float]] = {}
+        event.listen(self.engine, "engine_disposed", lambda _engine: self._forget_every_autocommit())
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -140,6 +144,33 @@ class Database:
     def reading(self) -> Session:
         """A session for reads (`with rt.db.reading() as session:`): it never commits."""
         return self._sessions()
+
+    def autocommit(self) -> Connection:
+        """This thread's connection in autocommit, for one statement that is durable when it
+        returns (the confirm hop's insert). Under load it stays checked out between uses:
+        taking one from the pool and setting its isolation level each time cost more CPU than
+        the insert itself. One idle PING_AFTER_IDLE seconds or more goes back to the pool and
+        the next use checks one out (pinged) as any pooled use does; one whose statement failed
+        is given back by forget_autocommit(); Engine.dispose() gives back every thread's."""
+        thread, now = threading.get_ident(), time.monotonic()
+        kept = self._kept.get(thread)
+        if kept is not None and (kept[0].invalidated or now - kept[1] >= PING_AFTER_IDLE):
+            self.forget_autocommit()
+            kept = None
+        connection = kept[0] if kept else self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._kept[thread] = (connection, now)
+        return connection
+
+    def forget_autocommit(self) -> None:
+        """Give this thread's autocommit connection back to the pool (the next use takes another)."""
+        kept = self._kept.pop(threading.get_ident(), None)
+        if kept is not None:
+            kept[0].close()
+
+    def _forget_every_autocommit(self) -> None:
+        while self._kept:
+            _thread, (connection, _used_at) = self._kept.popitem()
+            connection.close()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

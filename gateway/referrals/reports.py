@@ -108,8 +108,11 @@ def _store_once(rt: Runtime, model: type[Report] | type[Visit], values: dict[str
 
 def _insert(rt: Runtime, statement: Any, row: dict[str, Any]) -> Any:
     """Run the one-statement insert in autocommit; the new row's id, or None."""
-    with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return connection.scalar(statement, row)
+    try:
+        return rt.db.autocommit().scalar(statement, row)
+    except BaseException:
+        rt.db.forget_autocommit()
+        raise
 
 
 def report_values(rt: Runtime, caller: Caller, answers: dict[str, Any], lang: str, version: str) -> dict[str, Any]:

@@ -141,3 +141,48 @@ def test_a_pooled_connection_idle_for_a_while_is_pinged_and_replaced_if_the_data
     monkeypatch.setattr(db, "PING_AFTER_IDLE", 0)  # as if it had been idle for long
     with rt.db.reading() as session:
         assert session.scalar(select(func.count(Report.id))) == 0
+
+
+def _confirm(client: Any, checkouts: list[object]) -> tuple[str, int]:
+    """A volunteer's whole report; the END screen and the pool checkouts its confirm hop made."""
+    dial = Dial(client, VOLUNTEER_PHONE)
+    _until_confirm(dial)
+    before = len(checkouts)
+    end = dial.send("1")
+    return end, len(checkouts) - before
+
+
+def test_confirms_in_a_row_share_one_connection_and_one_idle_for_a_while_goes_back_to_the_pool(client, rt, monkeypatch):
+    register_volunteer(rt)
+    checkouts: list[object] = []
+    event.listen(rt.db.engine, "checkout", lambda *args: checkouts.append(args))
+    first, second = _confirm(client, checkouts), _confirm(client, checkouts)
+    monkeypatch.setattr(db, "PING_AFTER_IDLE", 0)  # as if the last confirm were long ago
+    third = _confirm(client, checkouts)
+    # The first confirm checks a connection out and keeps it; the next, soon after, uses it as it is.
+    assert [made for _, made in (first, second, third)] == [1, 0, 1]
+    with rt.db.reading() as session:
+        stored = sorted(session.scalars(select(Report.reference)))
+    assert stored == sorted(reference_in(end) for end, _ in (first, second, third))
+
+
+def test_a_confirm_after_the_database_closed_the_kept_connection_still_gets_its_reference(client, postgresql, caplog):
+    rt = postgresql
+    register_volunteer(rt)
+    first, _ = _confirm(client, [])
+    dial = Dial(client, VOLUNTEER_PHONE)
+    _until_confirm(dial)
+    assert _close_every_other_connection(rt) >= 1  # the kept connection among them
+    with caplog.at_level(logging.WARNING, logger="gateway.referrals.reports"):
+        end = dial.send("1")
+    assert end.startswith("END ") and "storing the reports again" in caplog.text
+    with rt.db.reading() as session:
+        assert sorted(session.scalars(select(Report.reference))) == sorted([reference_in(first), reference_in(end)])
+
+
+def test_disposing_the_engine_gives_the_kept_connection_back(rt):
+    kept = rt.db.autocommit()
+    assert rt.db.autocommit() is kept and rt.db.engine.pool.checkedout() == 1
+    rt.db.engine.dispose()
+    assert kept.closed
+    assert rt.db.autocommit() is not kept
