@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, DataError, ResponseError
 from redis.retry import Retry
 
 from gateway import keys
@@ -37,6 +37,22 @@ def test_round_trip_answers_each_command_decoded_and_in_order(rt):
     replies = round_trip(rt.redis, ("SET", "ijwi:a", "one", "EX", 60), ("DEL", "ijwi:b"), ("MGET", "ijwi:a", "ijwi:b"))
     assert replies == ["OK", 0, ["one", None]]
     assert rt.redis.ttl("ijwi:a") > 0
+
+
+def test_round_trip_sends_text_bytes_and_numbers_as_redis_py_does(rt):
+    words = "Umwana ari wenyine * é ç 😀"
+    replies = round_trip(rt.redis, ("SET", "ijwi:a", words), ("SET", "ijwi:b", b"\x00\xff"), ("INCRBY", "ijwi:c", 7))
+    assert replies == ["OK", "OK", 7]
+    assert rt.redis.get("ijwi:a") == words and rt.redis.strlen("ijwi:b") == 2
+    big = "x" * 100_000  # past redis-py's own chunking of long values
+    assert round_trip(rt.redis, ("SET", "ijwi:big", big), ("STRLEN", "ijwi:big")) == ["OK", 100_000]
+
+
+def test_an_argument_redis_cannot_take_is_refused_before_anything_is_sent(rt):
+    with pytest.raises(DataError):
+        round_trip(rt.redis, ("SET", "ijwi:a", "one"), ("SET", "ijwi:b", None))
+    assert rt.redis.exists("ijwi:a") == 0
+    assert round_trip(rt.redis, ("GET", "ijwi:a")) == [None]  # the connection is still in step
 
 
 def test_a_connection_the_server_closed_between_two_hops_is_not_seen_by_the_caller(client, rt):
