@@ -35,6 +35,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy import event, func, inspect, select, text
 
+from bench.report import OUT
 from bench.stack import officers_csv, shipped_places, volunteers_csv
 from gateway import migrate, runtime
 from gateway.config import Settings
@@ -201,9 +202,8 @@ def _measure(rt: Runtime, args: argparse.Namespace) -> None:
         for kind, count_ in statements.most_common():
             print(f"  {count_ / n:6.2f}  {kind}")
     if profiler:
-        out_dir = ROOT / "bench" / "out"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(out_dir / "route_profile.prof")
+        OUT.mkdir(exist_ok=True)
+        profiler.dump_stats(OUT / "route_profile.prof")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         print(out.getvalue())
