@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, text
 
 from bench.floor import create_app as create_floor_app
 from bench.peer import REPORT_INPUTS
-from bench.stack import ensure_database
+from bench.stack import BENCH_REPORTS_PER_HOUR, ensure_database
 from gateway import migrate
 from gateway.app import create_app
 from gateway.config import Settings
@@ -137,8 +137,8 @@ def build(redis_url: str, tmp: Path, database_url: str = "") -> tuple[Flask, Run
         log_level="WARNING",
         dev_mode=True,  # hops are posted in process, without a webhook token
         # One phone files every report here: no limit may turn a confirm into a refusal.
-        reports_per_hour_volunteer=10**9,
-        reports_per_hour_unknown=10**9,
+        reports_per_hour_volunteer=BENCH_REPORTS_PER_HOUR,
+        reports_per_hour_unknown=BENCH_REPORTS_PER_HOUR,
     )
     migrate.upgrade(settings.database_url)
     app = create_app(settings)

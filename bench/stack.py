@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/ijwi_bench")
 # The webhook token the bench's gateway expects.
 WEBHOOK_TOKEN = "bench-token"
+# Reports a phone may file an hour, in the bench: its 400 volunteers file thousands a minute, and
+# a report refused by the limit (a cheaper END, nothing stored) would count as a good hop.
+BENCH_REPORTS_PER_HOUR = 10**9
 # Registered volunteers, spread over random villages.
 VOLUNTEERS = 400
 # Seconds to wait for a process to be ready, and for it to stop before it is killed.
@@ -180,6 +183,8 @@ class Stack:
             at_username="ijwi-bench",
             at_api_key="bench-key",
             webhook_token=WEBHOOK_TOKEN,
+            reports_per_hour_volunteer=BENCH_REPORTS_PER_HOUR,
+            reports_per_hour_unknown=BENCH_REPORTS_PER_HOUR,
         )
 
     def env(self) -> dict[str, str]:
@@ -195,6 +200,8 @@ class Stack:
             AT_SENDER_ID="IJWI",
             AT_API_BASE_URL=self.stub.url,
             WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            REPORTS_PER_HOUR_VOLUNTEER=str(BENCH_REPORTS_PER_HOUR),
+            REPORTS_PER_HOUR_UNKNOWN=str(BENCH_REPORTS_PER_HOUR),
             LOG_LEVEL="WARNING",
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             PYTHONPATH=str(ROOT),

@@ -1,7 +1,8 @@
 -- wrk plays Africa's Talking: each connection (one per thread: run wrk -t C -c C) walks whole
 -- report sessions hop by hop, with the exact form fields, and checks every reply.
 -- Arguments after "--": data file, request path (with ?token=), run id, mode ("app" checks that
--- the last hop of each path ends the session; "floor" only checks status and CON/END), threads.
+-- the last hop of each path ends the session with a reference; "floor" only checks status and
+-- CON/END), threads.
 
 local unpack = table.unpack or unpack
 local threads = {}
@@ -80,7 +81,9 @@ function response(status, headers, body)
     start_session()
     return
   end
-  if mode == "app" and ((last and head ~= "END ") or (not last and head == "END ")) then
+  -- In "app" mode a session ends exactly at its last hop, with the report's 7-digit reference
+  -- (an END without one, e.g. a refusal, is a bad reply, not a report).
+  if mode == "app" and ((last and (head ~= "END " or not body:find("%d%d%d%d%d%d%d"))) or (not last and head == "END ")) then
     wrong_end = wrong_end + 1
     note(status, body)
     start_session()

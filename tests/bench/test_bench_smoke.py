@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -15,6 +18,7 @@ from bench import report as report_module
 from bench import stack as stack_module
 from bench.__main__ import missing
 from bench.growth import grown_tree_source
+from bench.load import run_wrk
 from bench.parts import Profile
 from bench.paths import mixed_paths, report_path, write_data_file
 from bench.report import Report
@@ -161,6 +165,59 @@ def test_ports_come_from_bench_ports_and_are_never_handed_out_twice(monkeypatch)
     monkeypatch.setattr(stack_module, "_handed_out", set())
     ports = [free_port() for _ in range(3)]
     assert len(set(ports)) == 3 and all(7690 <= p <= 7699 for p in ports)
+
+
+def _ussd_server(last_screen: str) -> tuple[ThreadingHTTPServer, str]:
+    """A server answering every hop CON, and the report path's last hop (8 inputs) last_screen."""
+
+    class Hop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            inputs = form.get("text", [""])[0]
+            body = (last_screen if inputs.count("*") == len(peer.REPORT_INPUTS) - 1 else "CON Next").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_the_load_counts_a_session_ended_without_a_reference_as_a_bad_reply(tmp_path):
+    """A refused report (an END with no reference: a limit, a failed save) is not a report made."""
+    if missing(["ussd"]):
+        pytest.skip("wrk is not installed")
+    datafile = tmp_path / "sessions.tsv"
+    write_data_file(datafile, [peer.report_path()], [VOLUNTEER_PHONE])
+    results = {}
+    for name, screen in (("filed", "END Thank you. Reference 4830271."), ("refused", "END Too many reports.")):
+        server, url = _ussd_server(screen)
+        try:
+            results[name] = run_wrk(name, url, "/ussd", datafile, 1, 1, 1, "app")
+        finally:
+            server.shutdown()
+    assert results["filed"].sessions > 0 and results["filed"].errors == 0
+    assert results["refused"].sessions == 0 and results["refused"].errors > 0
+    assert "Too many reports" in results["refused"].first_bad[0]
+
+
+def test_the_bench_gateway_files_every_report_its_volunteers_make(tmp_path):
+    """Its 400 volunteers file thousands of reports an hour: no report limit may refuse one."""
+    stack = Stack(tmp_path, say=lambda s: None)
+    stack._keys = {"SECRET_KEY": "s", "ENCRYPTION_KEY": "k"}
+    stack.stub = SmsStub().start()
+    try:
+        settings, env = stack.settings(), stack.env()
+    finally:
+        stack.stub.stop()
+    assert settings.reports_per_hour_volunteer * stack_module.VOLUNTEERS >= 10**6
+    assert int(env["REPORTS_PER_HOUR_VOLUNTEER"]) == settings.reports_per_hour_volunteer
+    assert int(env["REPORTS_PER_HOUR_UNKNOWN"]) == settings.reports_per_hour_unknown >= 10**6
 
 
 TINY = Profile("smoke", (2,), 1, 2, 1, (2,), 1, 4, False, 5, 1, (1,), (1,), (2,), 1, 1, False)
