@@ -18,7 +18,7 @@ from bench.driver import Caller
 from bench.load import LoadResult, run_wrk
 from bench.paths import mixed_paths, write_data_file
 from bench.report import Report, ms, percentile
-from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, free_port, volunteer_phone, web_argv
+from bench.stack import VOLUNTEERS, WEBHOOK_TOKEN, Stack, free_port, machine_busy_seconds, volunteer_phone, web_argv
 from gateway import keys, migrate
 from gateway.models import Message
 from gateway.models import Report as ReportRow
@@ -84,8 +84,8 @@ QUICK = Profile("quick", (4, 16), 8, 16, 8, (1, 6), 8, 60, False, 300, 10, (1, 1
 FULL = Profile(
     "full", (4, 16, 64), 20, 16, 20, (1, 6, 12), 20, 300, True, 2000, 40, (1, 10, 100), (10,), (4, 16), 10, 3, True
 )
-# The processes whose CPU is counted for each target of the peer part.
-PEER_PROCESSES = {"ijwi": ("web",), "worker": ("worker",), "peer": ("peer",), "floor": ("floor",)}
+# The process groups whose CPU the peer part counts (Redis: the one server Ijwi and the peer share).
+PEER_PROCESSES = ("web", "worker", "peer", "floor", "redis")
 # Targets against the Node peer (issue 15), in the same run: at least its hops/s, at most its p99.
 PEER_THROUGHPUT_TARGET = 1.0
 # Seconds of the untimed run each server of the peer part gets before the timed ones.
@@ -272,7 +272,8 @@ class Bench:
                 "floor hops/s",
                 f"Ijwi vs floor (>= {THROUGHPUT_TARGET:.0%})",
                 "bad replies (Ijwi / peer / floor)",
-                "CPU µs per hop (Ijwi web / its worker / peer / floor)",
+                "CPU µs per hop: Ijwi web / worker / Redis / PostgreSQL; peer / Redis; floor",
+                "machine CPU µs per hop (Ijwi / peer)",
                 "targets",
             ],
             rows,
@@ -284,9 +285,11 @@ class Bench:
             f"web line. After one untimed {PEER_WARM_UP_SECONDS} s run of each, runs rotate Ijwi, peer, floor; "
             "the worker is frozen (SIGSTOP, backlog kept) while the peer and the floor run, so its backlog "
             "takes no CPU from them. Figures are medians of the runs "
-            "(hops/s: lowest-highest in brackets). CPU per hop: user + system time of the server's own processes "
-            "during the run over its hops (Ijwi's web, and apart its worker; not Redis, PostgreSQL or wrk), which "
-            "a busy machine disturbs less than hops/s.",
+            "(hops/s: lowest-highest in brackets). CPU per hop: user + system time during the run over its hops, "
+            "which a busy machine disturbs less than hops/s: of each server's own processes (Ijwi's web, its "
+            "worker), of the Redis server both use, of PostgreSQL's server processes (0 on SQLite, whose work is "
+            "in Ijwi's own), and of the whole machine (wrk and the kernel too): on 2 cores, a server that needs "
+            "twice the machine's CPU for a hop serves at most half the hops.",
         )
 
     def _peer_rows(self, stack: Stack, folder: Path, datafile: Path) -> list[list[object]]:
@@ -309,12 +312,11 @@ class Bench:
             bench.drain()
             for level in p.peer_levels:
                 runs: dict[str, list[LoadResult]] = {"ijwi": [], "peer": [], "floor": []}
-                cpu: dict[str, list[float]] = {"ijwi": [], "worker": [], "peer": [], "floor": []}
+                cpu: dict[str, list[dict[str, float]]] = {"ijwi": [], "peer": [], "floor": []}
                 order = ["ijwi", "peer", "floor"]
                 for r in range(p.peer_rounds):
                     for target in order[r % 3 :] + order[: r % 3]:
-                        before = stack.cpu_seconds(*PEER_PROCESSES[target])
-                        worker_before = stack.cpu_seconds(*PEER_PROCESSES["worker"])
+                        before = _cpu_used(stack)
                         if target == "ijwi":
                             stack.resume_worker()
                             result = bench.load("Ijwi", level, p.peer_seconds, datafile=datafile)
@@ -324,10 +326,8 @@ class Bench:
                             mode = "app" if target == "peer" else "floor"
                             result = bench.load(target, level, p.peer_seconds, url, datafile, mode)
                         runs[target].append(result)
-                        cpu[target].append((stack.cpu_seconds(*PEER_PROCESSES[target]) - before) / max(1, result.hops))
-                        if target == "ijwi":
-                            worker = stack.cpu_seconds(*PEER_PROCESSES["worker"]) - worker_before
-                            cpu["worker"].append(worker / max(1, result.hops))
+                        after = _cpu_used(stack)
+                        cpu[target].append({k: (after[k] - before[k]) / max(1, result.hops) for k in after})
                 stack.resume_worker()
                 rows.append(_peer_row(stack.database, level, runs, cpu))
         finally:
@@ -590,13 +590,23 @@ class Bench:
         )
 
 
+def _cpu_used(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each of the peer part's process groups, the database and the machine."""
+    used = {name: stack.cpu_seconds(name) for name in PEER_PROCESSES}
+    return {**used, "database": stack.database_cpu_seconds(), "machine": machine_busy_seconds()}
+
+
 def _peer_row(
-    database: str, level: int, runs: dict[str, list[LoadResult]], cpu: dict[str, list[float]]
+    database: str, level: int, runs: dict[str, list[LoadResult]], cpu: dict[str, list[dict[str, float]]]
 ) -> list[object]:
     """One table row: medians over the rounds of each target."""
 
     def median(target: str, what: str) -> float:
         return statistics.median(getattr(r, what) for r in runs[target])
+
+    def us(target: str, *parts: str) -> str:
+        """Median CPU µs a hop of target's runs, of each part."""
+        return " / ".join(f"{statistics.median(run[part] for run in cpu[target]) * 1e6:.0f}" for part in parts)
 
     def spread(target: str) -> str:
         values = [r.hops_per_s for r in runs[target]]
@@ -620,7 +630,8 @@ def _peer_row(
         spread("floor"),
         f"{share:.0%}",
         " / ".join(str(b) for b in bad),
-        " / ".join(f"{statistics.median(cpu[t]) * 1e6:.0f}" for t in ("ijwi", "worker", "peer", "floor")),
+        f"{us('ijwi', 'web', 'worker', 'redis', 'database')}; {us('peer', 'peer', 'redis')}; {us('floor', 'floor')}",
+        f"{us('ijwi', 'machine')} / {us('peer', 'machine')}",
         "PASS" if ok else "FAIL",
     ]
 

@@ -151,6 +151,32 @@ def _answers(url: str) -> bool:
     return True
 
 
+def _processes() -> list[tuple[int, str, float]]:
+    """(process group, command name, CPU seconds used so far) of every process (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = line.partition("(")[2].rpartition(")")
+        # After the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
+        fields = rest.split()
+        found.append((int(fields[2]), name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")))
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent busy since boot (Linux /proc/stat; 0 elsewhere): every process's,
+    the load generator's and the kernel's too."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in first[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Stack:
     workdir: Path
@@ -300,16 +326,14 @@ class Stack:
         """CPU time (user + system) used so far by the live processes of the named groups (Linux
         /proc; 0 elsewhere): less disturbed by a busy machine than requests per second."""
         groups = {p.pid for n, p in self.procs.items() if n in names and p.poll() is None}
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            # After the command name: state, ppid, pgrp, ..., utime (12th), stime (13th).
-            if int(fields[2]) in groups:
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu for group, _, cpu in _processes() if group in groups)
+
+    def database_cpu_seconds(self) -> float:
+        """CPU time used so far by PostgreSQL's server processes (all of this machine's); 0 on
+        SQLite, whose work is done inside the gateway's own processes."""
+        if self.database != "postgresql":
+            return 0.0
+        return sum(cpu for _, name, cpu in _processes() if name.startswith("postgres"))
 
     def pause_worker(self) -> None:
         """Freeze the worker (SIGSTOP), its backlog kept, so that it takes no CPU from what runs next."""

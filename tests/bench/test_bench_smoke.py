@@ -253,7 +253,11 @@ def test_the_load_and_worker_parts_run_small_against_a_real_stack(tmp_path, monk
     for title in ("Confirm to SMS", "Worker throughput", "Redis memory", "whole report sessions vs the floor"):
         assert title in text_out
     [peer_row] = [line for line in report.parts[-2].splitlines() if line.startswith("| sqlite | 2 |")]
-    assert peer_row.split(" | ")[10] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
+    cells = peer_row.split(" | ")
+    assert cells[10] == "0 / 0 / 0"  # no bad reply from Ijwi, the peer or the floor
+    web_us, worker_us, redis_us, database_us = (int(x) for x in cells[11].split(";")[0].split(" / "))
+    assert web_us > 0 and redis_us > 0 and database_us == 0  # SQLite's work is in Ijwi's own processes
+    assert all(int(x) > 0 for x in cells[12].split(" / "))  # the machine's CPU per hop, Ijwi's and the peer's
     assert "| 0 |" in report.parts[-1]  # the server line's run had no errors
 
 
