@@ -592,8 +592,7 @@ class Bench:
 
 def _cpu_used(stack: Stack) -> dict[str, float]:
     """CPU seconds used so far by each of the peer part's process groups, the database and the machine."""
-    used = {name: stack.cpu_seconds(name) for name in PEER_PROCESSES}
-    return {**used, "database": stack.database_cpu_seconds(), "machine": machine_busy_seconds()}
+    return {**stack.cpu_used(*PEER_PROCESSES), "machine": machine_busy_seconds()}
 
 
 def _peer_row(

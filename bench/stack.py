@@ -328,12 +328,18 @@ class Stack:
         groups = {p.pid for n, p in self.procs.items() if n in names and p.poll() is None}
         return sum(cpu for group, _, cpu in _processes() if group in groups)
 
-    def database_cpu_seconds(self) -> float:
-        """CPU time used so far by PostgreSQL's server processes (all of this machine's); 0 on
-        SQLite, whose work is done inside the gateway's own processes."""
-        if self.database != "postgresql":
-            return 0.0
-        return sum(cpu for _, name, cpu in _processes() if name.startswith("postgres"))
+    def cpu_used(self, *names: str) -> dict[str, float]:
+        """CPU time used so far by each named group, and as "database" by PostgreSQL's server
+        processes (all of this machine's; 0 on SQLite, whose work is done inside the gateway's own
+        processes), from one reading of /proc."""
+        group_of = {p.pid: n for n, p in self.procs.items() if n in names and p.poll() is None}
+        used = dict.fromkeys([*names, "database"], 0.0)
+        for group, command, cpu in _processes():
+            if group in group_of:
+                used[group_of[group]] += cpu
+            elif self.database == "postgresql" and command.startswith("postgres"):
+                used["database"] += cpu
+        return used
 
     def pause_worker(self) -> None:
         """Freeze the worker (SIGSTOP), its backlog kept, so that it takes no CPU from what runs next."""
